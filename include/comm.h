@@ -1,0 +1,52 @@
+/* comm.h: everything that talks between ranks; the only module that includes <mpi.h>.
+ * Other modules get rank and size as plain integers. */
+#ifndef DOWNHILL_COMM_H
+#define DOWNHILL_COMM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "common.h"
+
+/* comm_init: starts MPI (also works without mpirun: one rank); fills rank and size. */
+void comm_init(int *argc, char ***argv, int *rank, int *size);
+
+/* comm_finalize: shuts MPI down; call once on every rank before exiting. */
+void comm_finalize(void);
+
+/* comm_agree: all ranks pass their status (0 ok, non-zero failed); returns the lowest
+ * failing rank, or -1 when every rank succeeded. The one collective for errors. */
+int comm_agree(int status);
+
+/* comm_check: comm_agree on status; returns 0 when every rank succeeded, else -1 on
+ * every rank, with e->msg kept only on the lowest failing rank (emptied elsewhere) so
+ * the error is printed once. */
+int comm_check(int status, Err *e);
+
+/* comm_sum_i64: element-wise integer sum of buf over all ranks, in place (exact). */
+void comm_sum_i64(int64_t *buf, size_t n);
+
+/* comm_sum_real: element-wise floating-point sum of buf over all ranks, in place. */
+void comm_sum_real(Real *buf, size_t n);
+
+/* comm_max_double / comm_min_double: the largest / smallest x over all ranks. */
+double comm_max_double(double x);
+double comm_min_double(double x);
+
+/* comm_min_u64 / comm_max_u64: smallest / largest x over all ranks. */
+uint64_t comm_min_u64(uint64_t x);
+uint64_t comm_max_u64(uint64_t x);
+
+/* comm_bcast: broadcasts n bytes from root. */
+void comm_bcast(void *buf, size_t n, int root);
+
+/* comm_gather_bytes: rank 0 receives n bytes from every rank into out (size * n bytes;
+ * out is ignored on other ranks). */
+void comm_gather_bytes(const void *buf, size_t n, void *out);
+
+/* comm_time: wall-clock seconds (MPI_Wtime). */
+double comm_time(void);
+
+/* comm_abort: ends every rank at once with exit code `code` (last resort). */
+void comm_abort(int code);
+
+#endif

@@ -1,0 +1,35 @@
+/* common.h: compute precision, the error record every fallible call fills, checked allocation. */
+#ifndef DOWNHILL_COMMON_H
+#define DOWNHILL_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef DOWNHILL_DOUBLE
+typedef double Real; /* compute precision: float64 build (cmake -DDOWNHILL_DOUBLE=ON) */
+#define REAL_NAME "float64"
+#else
+typedef float Real; /* compute precision: float32 (default) */
+#define REAL_NAME "float32"
+#endif
+
+#ifndef DOWNHILL_VERSION
+#define DOWNHILL_VERSION "0.0.0"
+#endif
+
+/* One error message; fallible functions take an Err * and fill it on failure. */
+typedef struct {
+    char msg[1024];
+} Err;
+
+/* err_set: formats a message into e (e may be NULL); always returns -1. */
+int err_set(Err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* mul_size: a * b into *out; returns -1 when the product overflows size_t. */
+int mul_size(size_t a, size_t b, size_t *out);
+
+/* alloc_array: zeroed array of n items of size bytes, named `what` in the error
+ * (which gives the byte count); NULL on overflow or out of memory. Caller frees. */
+void *alloc_array(size_t n, size_t size, const char *what, Err *e);
+
+#endif

@@ -1,0 +1,37 @@
+/* exact.h: exact, order-independent sums. Values are rounded once to 64-bit fixed point
+ * (scale 2^32) and added as integers, so neither the thread schedule nor the MPI
+ * reduction order can change a single bit of the result. */
+#ifndef DOWNHILL_EXACT_H
+#define DOWNHILL_EXACT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "common.h"
+
+#define EXACT_SCALE_BITS 32
+
+/* The fixed-point format for a sum of at most `terms` rounded values. */
+typedef struct {
+    double scale;     /* 2^EXACT_SCALE_BITS */
+    double inv_scale; /* 1 / scale */
+    double limit;     /* largest |scaled value| one term may have: the total stays < 2^62 */
+} Fixed;
+
+/* exact_fixed: the format for sums of up to `terms` values. */
+Fixed exact_fixed(int64_t terms);
+
+/* exact_accumulate: acc[i] += round(x[i] * scale) and sets x[i] = 0, for i < n; returns how
+ * many x[i] were non-finite or beyond the limit (the sum is then meaningless). */
+size_t exact_accumulate(int64_t *restrict acc, Real *restrict x, size_t n, const Fixed *f);
+
+/* exact_round: round(x * scale); counts into *bad when x is non-finite or beyond the limit. */
+int64_t exact_round(double x, const Fixed *f, int64_t *bad);
+
+/* exact_descend: theta[i] <- theta[i] - step * value(sum[i]) for i < n: a gradient-descent
+ * update from exact sums (step = learning rate / examples). Parallel over i (OpenMP). */
+void exact_descend(Real *theta, const int64_t *sum, size_t n, double step, const Fixed *f);
+
+/* exact_value: the real value of a fixed-point integer. */
+double exact_value(int64_t v, const Fixed *f);
+
+#endif

@@ -1,0 +1,74 @@
+/* h5io.h: every HDF5 file downhill reads or writes (run files, input files);
+ * the only module that includes <hdf5.h>. Layouts are documented in README.md. */
+#ifndef DOWNHILL_H5IO_H
+#define DOWNHILL_H5IO_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include "common.h"
+#include "model.h"
+#include "shard.h"
+
+#define RUN_FORMAT_NAME "downhill-run"
+#define RUN_FORMAT_VERSION 1
+#define INPUT_FORMAT_NAME "downhill-input"
+#define INPUT_FORMAT_VERSION 1
+
+/* One line of /history: the numbers of one completed epoch (epoch 0 = initial model). */
+typedef struct {
+    int64_t epoch;
+    double train_cost;
+    double test_cost;
+    double test_accuracy;
+    double seconds;
+    double samples_per_second;
+} HistoryRow;
+
+/* Attributes stored on the root group of a run file. */
+typedef struct {
+    const char *config_text; /* resolved configuration, INI text */
+    int ranks;
+    int threads;
+    uint64_t seed;
+} RunAttrs;
+
+/* An open run file being written (rank 0 only). */
+typedef struct H5Run H5Run;
+
+/* h5run_create: creates (truncates) the run file with attributes, /model datasets for
+ * the layout and empty extendible /history datasets; *out owns it. */
+int h5run_create(const char *path, const RunAttrs *attrs, const Layout *lay, H5Run **out,
+                 Err *e);
+
+/* h5run_write_model: writes /model/W1.. and /model/b1.. bit-exactly from params, flushes. */
+int h5run_write_model(H5Run *r, const Real *params, Err *e);
+
+/* h5run_append_history: appends one row to every /history dataset and flushes the file. */
+int h5run_append_history(H5Run *r, const HistoryRow *row, Err *e);
+
+/* h5run_close: closes the file (r may be NULL); returns -1 if the close failed. */
+int h5run_close(H5Run *r, Err *e);
+
+/* h5run_read_model: reads a run file's layout and parameters (compute precision;
+ * refuses files of another format or precision); *params and *config_text are the
+ * caller's to free (config_text may be NULL to skip it). */
+int h5run_read_model(const char *path, Layout *lay, Real **params, char **config_text,
+                     Err *e);
+
+/* h5in_probe: count (and for images the image shape) of /images or /labels of a
+ * downhill input file; images: rows*cols pixels per example. */
+int h5in_probe(const char *path, int images, int64_t *count, int *img_rows, int *img_cols,
+               Err *e);
+
+/* h5in_read: reads the examples of shard s from /images (dim bytes each) or /labels
+ * (1 byte each) with one hyperslab selection, into out (shard_rows(s) * width bytes). */
+int h5in_read(const char *path, int images, const Shard *s, int dim, uint8_t *out, Err *e);
+
+/* h5in_write: writes a downhill input file: /images uint8 (n, rows*cols), /labels uint8 (n). */
+int h5in_write(const char *path, const uint8_t *images, const uint8_t *labels, int64_t n,
+               int img_rows, int img_cols, Err *e);
+
+/* h5_info: prints a summary of a run or input file (layout, config, last epoch, hash). */
+int h5_info(const char *path, FILE *out, Err *e);
+
+#endif

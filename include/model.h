@@ -1,0 +1,69 @@
+/* model.h: a fully-connected sigmoid network. All parameters live in one contiguous
+ * buffer, layer by layer: W1 (n1, n0) row-major, b1 (n1), W2 (n2, n1), b2 (n2), ...
+ * Gradients use the same layout. Cost of one example: sum_j (a_j - y_j)^2, y one-hot. */
+#ifndef DOWNHILL_MODEL_H
+#define DOWNHILL_MODEL_H
+
+#include <stdint.h>
+#include "common.h"
+
+#define MODEL_MAX_LAYERS 16
+
+/* Sizes and parameter offsets; layer l = 1..L maps n[l-1] inputs to n[l] outputs. */
+typedef struct {
+    int n_layers;                 /* number of sizes, L + 1 (inputs included) */
+    int n[MODEL_MAX_LAYERS];      /* n[0] inputs ... n[L] outputs */
+    size_t w_off[MODEL_MAX_LAYERS]; /* offset of W_l in the buffer (index l, 1..L) */
+    size_t b_off[MODEL_MAX_LAYERS]; /* offset of b_l in the buffer */
+    size_t n_params;              /* total parameters */
+    int max_width;                /* largest n[l] */
+} Layout;
+
+/* The network: a layout and its parameter buffer (owned). */
+typedef struct {
+    Layout layout;
+    Real *params; /* (n_params) */
+} Model;
+
+/* Per-thread scratch for a batch of up to `cap` examples; owned by one thread. */
+typedef struct {
+    int cap;
+    Real *x;                       /* (cap, n[0]) inputs scaled to [0, 1] */
+    Real *a[MODEL_MAX_LAYERS];     /* a[l]: (cap, n[l]) activations, l = 1..L */
+    Real *d[MODEL_MAX_LAYERS];     /* d[l]: (cap, n[l]) deltas dC/dz, l = 1..L */
+} Workspace;
+
+/* layout_init: checks sizes (2..16 layers, each 1..2^20, total fits) and computes offsets. */
+int layout_init(Layout *lay, const int *sizes, int n_layers, Err *e);
+
+/* model_init: allocates the parameters and draws weights ~ N(0, 1/n_in) from seed
+ * (parameter i from its own stream: the same on every rank), biases 0. */
+int model_init(Model *m, const int *sizes, int n_layers, uint64_t seed, Err *e);
+
+/* model_free: releases the parameter buffer. */
+void model_free(Model *m);
+
+/* workspace_init / workspace_free: scratch for batches of up to cap examples. */
+int workspace_init(Workspace *w, const Layout *lay, int cap, Err *e);
+void workspace_free(Workspace *w);
+
+/* model_load_inputs: scales n rows of pixel bytes (each n[0] long) into w->x. */
+void model_load_inputs(const Layout *lay, Workspace *w, const uint8_t *const *rows, int n);
+
+/* model_forward: activations of the n examples in w->x, layer by layer, into w->a. */
+void model_forward(const Model *m, Workspace *w, int n);
+
+/* model_cost: sum over the n examples of sum_j (a_j - y_j)^2 after model_forward;
+ * also counts correct argmax predictions into *correct and stores each example's
+ * cost in costs[i] (both may be NULL). */
+double model_cost(const Model *m, const Workspace *w, const uint8_t *labels, int n,
+                  int64_t *correct, double *costs);
+
+/* model_backward: after model_forward, ADDS the gradient of the summed cost of the n
+ * examples (sum, not mean) to grad (n_params, same layout as params). */
+void model_backward(const Model *m, Workspace *w, const uint8_t *labels, int n, Real *grad);
+
+/* model_hash: FNV-1a 64 of the parameter bytes (equal hashes = equal weights). */
+uint64_t model_hash(const Model *m);
+
+#endif

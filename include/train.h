@@ -1,0 +1,67 @@
+/* train.h: data-parallel gradient descent. The global batch is `lanes` lanes (example i
+ * is in lane i % lanes); each lane is shuffled every epoch from (seed, epoch, lane); rank r
+ * holds a contiguous block of lane groups. Each group's gradient is summed in floating
+ * point in a fixed order, then all groups are added exactly (fixed point), so the weights
+ * are bitwise the same for any number of ranks and threads. */
+#ifndef DOWNHILL_TRAIN_H
+#define DOWNHILL_TRAIN_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include "common.h"
+#include "config.h"
+#include "data.h"
+#include "evaluate.h"
+#include "exact.h"
+#include "model.h"
+
+/* Entries after the gradient in the step sums: batch cost, examples, bad values. */
+enum { SUM_COST = 0, SUM_COUNT = 1, SUM_BAD = 2, SUM_EXTRA = 3 };
+
+/* What one thread owns during a step. */
+typedef struct {
+    Workspace ws;
+    Real *grad;            /* (n_params) float gradient of the current group (or thread sum) */
+    int64_t *acc;          /* (n_params + SUM_EXTRA) exact partial sums */
+    const uint8_t **rows;  /* (group) pixel rows of the current group */
+    uint8_t *labels;       /* (group) labels of the current group */
+    double cost;           /* float path: summed cost */
+    int64_t count;         /* float path: examples */
+} ThreadState;
+
+/* A training run in progress on one rank. */
+typedef struct {
+    const Config *cfg;     /* not owned */
+    int rank, ranks, threads;
+    Model model;
+    Dataset train, test;
+    int64_t n_train;         /* training examples used */
+    int64_t lanes;           /* global batch B (n_train for full batch) */
+    int64_t group;           /* lanes per exactly-summed group */
+    int64_t n_groups;        /* groups in a step, over all ranks */
+    int64_t group0, group1;  /* this rank's groups [group0, group1) */
+    int64_t steps_per_epoch;
+    int64_t step;            /* updates done so far */
+    int64_t *order;          /* (train.rows) per lane, the shuffled lane positions */
+    ThreadState *ts;         /* (threads) */
+    int64_t *sum;            /* (n_params + SUM_EXTRA) exact step sums */
+    Real *fsum;              /* (n_params + SUM_EXTRA) float step sums (reduction = float) */
+    Fixed fixed;
+    double epoch_cost;       /* summed batch costs of the current epoch */
+    int64_t epoch_count;     /* examples seen in the current epoch */
+} Trainer;
+
+/* trainer_init: validates c against the data, loads this rank's shards, initialises the
+ * model; collective, errors agreed across ranks. Free with trainer_free. */
+int trainer_init(Trainer *t, const Config *c, int rank, int ranks, int threads, Err *e);
+
+/* trainer_free: releases everything trainer_init allocated (safe after a failed init). */
+void trainer_free(Trainer *t);
+
+/* trainer_step: one update with the gradient of the next global batch (collective). */
+int trainer_step(Trainer *t, Err *e);
+
+/* trainer_epoch_cost: mean batch cost of the current epoch so far, and resets it. */
+double trainer_take_epoch_cost(Trainer *t);
+
+#endif

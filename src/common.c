@@ -1,0 +1,40 @@
+/* common.c: error records and checked allocation. */
+#include "common.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+int err_set(Err *e, const char *fmt, ...)
+{
+    if (e) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+int mul_size(size_t a, size_t b, size_t *out)
+{
+    if (a != 0 && b > SIZE_MAX / a)
+        return -1;
+    *out = a * b;
+    return 0;
+}
+
+void *alloc_array(size_t n, size_t size, const char *what, Err *e)
+{
+    size_t bytes;
+    if (mul_size(n, size, &bytes) != 0) {
+        err_set(e, "%s: %zu items of %zu bytes overflow the address space", what, n, size);
+        return NULL;
+    }
+    void *p = calloc(bytes ? bytes : 1, 1);
+    if (!p)
+        err_set(e, "%s: out of memory allocating %zu bytes (%.1f MiB); use fewer examples "
+                   "per rank (more ranks or data.train_limit) or smaller layers",
+                what, bytes, bytes / 1048576.0);
+    return p;
+}

@@ -1,0 +1,308 @@
+/* train.c: one rank's part of data-parallel gradient descent (see train.h for the lanes). */
+#include "train.h"
+
+#include <limits.h>
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "comm.h"
+#include "rng.h"
+#include "schedule.h"
+
+/* check_shape: batch, groups and ranks fit together; fills the lane/group fields. */
+static int check_shape(Trainer *t, Err *e)
+{
+    const Config *c = t->cfg;
+    t->lanes = c->batch_size > 0 ? c->batch_size : t->n_train;
+    t->group = c->exact_group;
+    if (t->lanes > t->n_train)
+        return err_set(e, "train.batch_size = %lld exceeds the %lld training examples "
+                          "(lower it, or raise data.train_limit)",
+                       (long long)t->lanes, (long long)t->n_train);
+    t->n_groups = (t->lanes + t->group - 1) / t->group;
+    if (c->batch_size > 0 && (t->lanes % t->group != 0 || t->n_groups % t->ranks != 0))
+        return err_set(e, "train.batch_size = %lld must be a multiple of ranks x "
+                          "train.exact_group = %d x %lld: use a batch size that %d ranks "
+                          "divide into whole groups, or another number of ranks",
+                       (long long)t->lanes, t->ranks, (long long)t->group, t->ranks);
+    if (t->n_groups < t->ranks)
+        return err_set(e, "full batch: %lld examples in groups of train.exact_group = %lld "
+                          "give fewer groups than the %d ranks",
+                       (long long)t->n_train, (long long)t->group, t->ranks);
+    t->group0 = t->n_groups * t->rank / t->ranks;
+    t->group1 = t->n_groups * (t->rank + 1) / t->ranks;
+    t->steps_per_epoch = (t->n_train + t->lanes - 1) / t->lanes;
+    return 0;
+}
+
+/* probe_set: reads headers of a pair, applies a limit, checks the pixels fit the inputs. */
+static int probe_set(const char *images, const char *labels, int64_t limit, const char *key,
+                     int n_inputs, int64_t *n, Err *e)
+{
+    DataInfo info;
+    if (data_probe(images, labels, &info, e) != 0)
+        return -1;
+    if (limit > info.count)
+        return err_set(e, "data.%s_limit = %lld exceeds the %lld examples of %s", key,
+                       (long long)limit, (long long)info.count, images);
+    if (info.dim != n_inputs)
+        return err_set(e, "model.layers: the first size %d does not match the %d x %d = %d "
+                          "pixels of %s (set model.layers = %d,...)",
+                       n_inputs, info.img_rows, info.img_cols, info.dim, images, info.dim);
+    *n = limit > 0 ? limit : info.count;
+    return 0;
+}
+
+/* load_data: probes and loads this rank's training lanes and test block. */
+static int load_data(Trainer *t, Err *e)
+{
+    const Config *c = t->cfg;
+    int n_in = c->layers[0], n_out = c->layers[c->n_layers - 1];
+    int64_t n_test = 0;
+    int status = probe_set(c->train_images, c->train_labels, c->train_limit, "train", n_in,
+                           &t->n_train, e);
+    if (status == 0)
+        status = probe_set(c->test_images, c->test_labels, c->test_limit, "test", n_in,
+                           &n_test, e);
+    if (status == 0)
+        status = check_shape(t, e);
+    if (comm_check(status, e) != 0)
+        return -1;
+    int64_t lane0 = t->group0 * t->group;
+    int64_t lane1 = t->group1 * t->group < t->lanes ? t->group1 * t->group : t->lanes;
+    Shard train = shard_lanes(t->n_train, t->lanes, lane0, lane1);
+    Shard test = shard_block(n_test, t->rank, t->ranks);
+    status = data_load(c->train_images, c->train_labels, &train, n_out, &t->train, e);
+    if (status == 0)
+        status = data_load(c->test_images, c->test_labels, &test, n_out, &t->test, e);
+    return comm_check(status, e);
+}
+
+/* alloc_threads: each thread's workspace, gradient, exact sums and group buffers. */
+static int alloc_threads(Trainer *t, Err *e)
+{
+    size_t np = t->model.layout.n_params;
+    int cap = (int)t->group;
+    t->ts = alloc_array((size_t)t->threads, sizeof *t->ts, "thread states", e);
+    if (!t->ts)
+        return -1;
+    for (int i = 0; i < t->threads; i++) {
+        ThreadState *s = &t->ts[i];
+        if (workspace_init(&s->ws, &t->model.layout, cap < 256 ? 256 : cap, e) != 0)
+            return -1;
+        s->grad = alloc_array(np, sizeof(Real), "thread gradient", e);
+        s->acc = alloc_array(np + SUM_EXTRA, sizeof(int64_t), "thread exact sums", e);
+        s->rows = alloc_array((size_t)cap, sizeof *s->rows, "group rows", e);
+        s->labels = alloc_array((size_t)cap, 1, "group labels", e);
+        if (!s->grad || !s->acc || !s->rows || !s->labels)
+            return -1;
+    }
+    t->sum = alloc_array(np + SUM_EXTRA, sizeof(int64_t), "step sums", e);
+    t->fsum = alloc_array(np + SUM_EXTRA, sizeof(Real), "float step sums", e);
+    t->order = alloc_array((size_t)(t->train.rows ? t->train.rows : 1), sizeof(int64_t),
+                           "lane order", e);
+    return t->sum && t->fsum && t->order ? 0 : -1;
+}
+
+int trainer_init(Trainer *t, const Config *c, int rank, int ranks, int threads, Err *e)
+{
+    memset(t, 0, sizeof *t);
+    t->cfg = c;
+    t->rank = rank;
+    t->ranks = ranks;
+    t->threads = threads;
+    if (load_data(t, e) != 0)
+        return -1;
+    int status = model_init(&t->model, c->layers, c->n_layers, c->seed, e);
+    if (status == 0 && t->model.layout.n_params + SUM_EXTRA > INT_MAX)
+        status = err_set(e, "model.layers: %zu parameters exceed the %d one reduction can "
+                            "carry", t->model.layout.n_params, INT_MAX - SUM_EXTRA);
+    if (status == 0)
+        status = alloc_threads(t, e);
+    t->fixed = exact_fixed(t->n_groups);
+    return comm_check(status, e);
+}
+
+void trainer_free(Trainer *t)
+{
+    for (int i = 0; t->ts && i < t->threads; i++) {
+        workspace_free(&t->ts[i].ws);
+        free(t->ts[i].grad);
+        free(t->ts[i].acc);
+        free(t->ts[i].rows);
+        free(t->ts[i].labels);
+    }
+    free(t->ts);
+    free(t->order);
+    free(t->fsum);
+    free(t->sum);
+    model_free(&t->model);
+    data_free(&t->test);
+    data_free(&t->train);
+    memset(t, 0, sizeof *t);
+}
+
+/* shuffle_lanes: Fisher-Yates shuffle of each held lane's positions for `epoch`, from the
+ * stream (seed, epoch, lane): the same on whichever rank holds the lane. */
+static void shuffle_lanes(Trainer *t, int64_t epoch)
+{
+    const Shard *s = &t->train.shard;
+#pragma omp parallel for schedule(static) num_threads(t->threads)
+    for (int64_t lane = s->lane0; lane < s->lane1; lane++) {
+        int64_t len = shard_lane_length(s, lane);
+        Rng r;
+        rng_init(&r, rng_mix(t->cfg->seed ^ 0x73687566666c65ULL /* "shuffle" */,
+                             (uint64_t)epoch, (uint64_t)lane));
+        for (int64_t k = 0; k < len; k++)
+            t->order[shard_row(s, lane, k)] = k;
+        for (int64_t k = len - 1; k > 0; k--) {
+            int64_t j = (int64_t)rng_below(&r, (uint64_t)k + 1);
+            int64_t *a = &t->order[shard_row(s, lane, k)], *b = &t->order[shard_row(s, lane, j)];
+            int64_t tmp = *a;
+            *a = *b;
+            *b = tmp;
+        }
+    }
+}
+
+/* gather_group: the examples of group g at position `pos` of the lanes; returns how many. */
+static int gather_group(const Trainer *t, ThreadState *s, int64_t g, int64_t pos)
+{
+    const Shard *sh = &t->train.shard;
+    int64_t end = (g + 1) * t->group < t->lanes ? (g + 1) * t->group : t->lanes;
+    int n = 0;
+    for (int64_t lane = g * t->group; lane < end; lane++) {
+        int64_t at = shard_row(sh, lane, pos);
+        if (at < 0)
+            continue; /* a short lane: the epoch's last batch is smaller */
+        int64_t row = shard_row(sh, lane, t->order[at]);
+        s->rows[n] = t->train.images + (size_t)row * (size_t)t->train.info.dim;
+        s->labels[n] = t->train.labels[row];
+        n++;
+    }
+    return n;
+}
+
+/* group_gradient: forward and backward over one group; adds into the thread's sums. */
+static void group_gradient(Trainer *t, ThreadState *s, int64_t g, int64_t pos)
+{
+    int n = gather_group(t, s, g, pos);
+    if (n == 0)
+        return;
+    const Model *m = &t->model;
+    model_load_inputs(&m->layout, &s->ws, s->rows, n);
+    model_forward(m, &s->ws, n);
+    double cost = model_cost(m, &s->ws, s->labels, n, NULL, NULL);
+    model_backward(m, &s->ws, s->labels, n, s->grad);
+    if (t->cfg->reduction == REDUCTION_EXACT) {
+        size_t np = m->layout.n_params;
+        s->acc[np + SUM_BAD] += (int64_t)exact_accumulate(s->acc, s->grad, np, &t->fixed);
+        s->acc[np + SUM_COST] += exact_round(cost, &t->fixed, &s->acc[np + SUM_BAD]);
+        s->acc[np + SUM_COUNT] += n;
+    } else {
+        s->cost += cost;
+        s->count += n;
+    }
+}
+
+/* combine_threads: the step sums of this rank from every thread's partial sums. */
+static void combine_threads(Trainer *t)
+{
+    size_t np = t->model.layout.n_params;
+    int exact = t->cfg->reduction == REDUCTION_EXACT;
+#pragma omp parallel for schedule(static) num_threads(t->threads)
+    for (size_t i = 0; i < np + SUM_EXTRA; i++) {
+        /* each thread owns a slice of i; sums run over threads in a fixed order */
+        int64_t v = 0;
+        Real f = 0;
+        for (int k = 0; k < t->threads; k++) {
+            if (exact) {
+                v += t->ts[k].acc[i];
+                t->ts[k].acc[i] = 0;
+            } else if (i < np) {
+                f += t->ts[k].grad[i];
+                t->ts[k].grad[i] = 0;
+            }
+        }
+        t->sum[i] = v;
+        t->fsum[i] = f;
+    }
+    if (!exact) {
+        for (int k = 0; k < t->threads; k++) {
+            t->fsum[np + SUM_COST] += (Real)t->ts[k].cost;
+            t->fsum[np + SUM_COUNT] += (Real)t->ts[k].count;
+            t->ts[k].cost = 0;
+            t->ts[k].count = 0;
+        }
+    }
+}
+
+/* reduce_step: the one collective of a step; returns the examples in the global batch
+ * and the batch cost, or -1 when the gradient is not usable. */
+static int64_t reduce_step(Trainer *t, double *cost)
+{
+    size_t np = t->model.layout.n_params;
+    if (t->cfg->reduction == REDUCTION_EXACT) {
+        comm_sum_i64(t->sum, np + SUM_EXTRA);
+        *cost = exact_value(t->sum[np + SUM_COST], &t->fixed);
+        return t->sum[np + SUM_BAD] ? -1 : t->sum[np + SUM_COUNT];
+    }
+    comm_sum_real(t->fsum, np + SUM_EXTRA);
+    *cost = (double)t->fsum[np + SUM_COST];
+    return isfinite(*cost) ? (int64_t)llround((double)t->fsum[np + SUM_COUNT]) : -1;
+}
+
+/* apply_update: theta <- theta - eta * (summed gradient / examples). */
+static void apply_update(Trainer *t, double lr, int64_t count)
+{
+    size_t np = t->model.layout.n_params;
+    Real *p = t->model.params;
+    double step = lr / (double)count;
+    if (t->cfg->reduction == REDUCTION_EXACT) {
+        exact_descend(p, t->sum, np, step, &t->fixed);
+    } else {
+        const Real rs = (Real)step;
+#pragma omp parallel for schedule(static) num_threads(t->threads)
+        for (size_t i = 0; i < np; i++)
+            p[i] -= rs * t->fsum[i];
+    }
+}
+
+int trainer_step(Trainer *t, Err *e)
+{
+    int64_t pos = t->step % t->steps_per_epoch;
+    if (pos == 0)
+        shuffle_lanes(t, t->step / t->steps_per_epoch);
+#pragma omp parallel num_threads(t->threads)
+    {
+        ThreadState *s = &t->ts[omp_get_thread_num()]; /* each thread writes only its own */
+#pragma omp for schedule(static)
+        for (int64_t g = t->group0; g < t->group1; g++)
+            group_gradient(t, s, g, pos);
+    }
+    combine_threads(t);
+    double cost;
+    int64_t count = reduce_step(t, &cost);
+    double lr = schedule_lr(t->cfg, t->step, t->steps_per_epoch);
+    if (count <= 0) {
+        err_set(e, "step %lld (epoch %lld): the gradient is not finite or too large: "
+                   "train.learning_rate = %g is probably too large, try a smaller one",
+                (long long)t->step + 1, (long long)(t->step / t->steps_per_epoch) + 1, lr);
+        return comm_check(1, e); /* every rank saw the same sums: rank 0 reports */
+    }
+    apply_update(t, lr, count);
+    t->epoch_cost += cost;
+    t->epoch_count += count;
+    t->step++;
+    return 0;
+}
+
+double trainer_take_epoch_cost(Trainer *t)
+{
+    double mean = t->epoch_count ? t->epoch_cost / (double)t->epoch_count : 0;
+    t->epoch_cost = 0;
+    t->epoch_count = 0;
+    return mean;
+}

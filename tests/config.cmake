@@ -1,0 +1,1 @@
+downhill_test(test_config test_config.c)

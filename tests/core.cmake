@@ -1,0 +1,30 @@
+# Core tests: gradient, descent, replicas, end to end, reproducibility, errors.
+
+# The gradient check runs against a float64 build of the library.
+downhill_library(downhill_core_f64 ON)
+add_executable(test_gradient test_gradient.c)
+target_link_libraries(test_gradient PRIVATE downhill_core_f64)
+add_test(NAME test_gradient COMMAND test_gradient)
+
+downhill_test(test_descent test_descent.c)
+
+add_executable(test_replicas test_replicas.c)
+target_link_libraries(test_replicas PRIVATE downhill_core)
+downhill_mpi_test(test_replicas_2 2 $<TARGET_FILE:test_replicas>)
+downhill_mpi_test(test_replicas_3 3 $<TARGET_FILE:test_replicas>)
+
+add_executable(test_e2e test_e2e.c)
+target_link_libraries(test_e2e PRIVATE downhill_core)
+downhill_mpi_test(test_e2e_2 2 $<TARGET_FILE:test_e2e>)
+
+# Bitwise reproducibility across ranks x threads, and every user error at 1 and 2 ranks.
+add_test(NAME test_invariance
+         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/invariance.sh $<TARGET_FILE:downhill>
+                 "${DOWNHILL_MPIEXEC}" "${MPIEXEC_NUMPROC_FLAG}")
+add_test(NAME test_errors
+         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/errors.sh $<TARGET_FILE:downhill>
+                 "${DOWNHILL_MPIEXEC}" "${MPIEXEC_NUMPROC_FLAG}")
+set_tests_properties(test_invariance test_errors PROPERTIES
+                     ENVIRONMENT "${DOWNHILL_TEST_ENV}" TIMEOUT 600)
+set_tests_properties(test_e2e_2 test_replicas_2 test_replicas_3 test_invariance PROPERTIES
+                     ENVIRONMENT "${DOWNHILL_TEST_ENV};FASHION_DIR=${FASHION_DIR}")

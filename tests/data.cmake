@@ -1,0 +1,1 @@
+downhill_test(test_data test_data.c)

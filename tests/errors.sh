@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Every user error, at 1 and 2 ranks: a non-zero exit on every rank, one clear line naming
+# the problem, and no hang (each run has a time limit).
+# usage: errors.sh DOWNHILL "MPIEXEC [FLAGS]" NUMPROC_FLAG
+set -uo pipefail
+bin=$1 mpiexec=$2 npflag=$3
+data=${FASHION_DIR:-/usr/share/datasets/fashion-mnist}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cd "$work" || exit 1
+
+# fixtures: small good IDX files, then broken variants of them
+gunzip -c "$data/t10k-labels-idx1-ubyte.gz" | head -c 2008 > labels.idx   # 2000 labels
+gunzip -c "$data/t10k-images-idx3-ubyte.gz" | head -c $((16 + 2000 * 784)) > images.idx
+{ printf '\x00\x00\x08\x01\x00\x00\x07\xd0'; tail -c +9 labels.idx; } > labels-count.idx  # fine
+head -c 10 images.idx > trunc-header.idx
+head -c $((16 + 100 * 784 + 7)) images.idx > trunc-image.idx
+{ printf '\x00\x00\x08\x04'; tail -c +5 images.idx; } > magic.idx
+printf '\x1f\x8b\x08\x00garbage-that-is-not-deflate' > garbage.gz
+: > empty.idx
+mkdir adir
+head -c 1008 labels.idx > labels-short.idx   # counts disagree with the images
+{ head -c 8 labels.idx; head -c 2000 /dev/zero | tr '\0' '\012'; } > labels-range.idx  # label 10
+cat > base.ini <<INI
+[data]
+train_images = images.idx
+train_labels = labels.idx
+test_images = images.idx
+test_labels = labels.idx
+[train]
+epochs = 1
+batch_size = 10
+[output]
+file = out.h5
+INI
+printf '[train]\nthis line is not ini\n' > syntax.ini
+printf '[train]\nbogus = 1\n' > unknown.ini
+
+fails=0
+# expect NAME PATTERN NP ARGS...: downhill must fail within 60 s with PATTERN on stderr
+expect() {
+    local name=$1 pattern=$2 np=$3
+    shift 3
+    # shellcheck disable=SC2086
+    timeout 60 $mpiexec $npflag "$np" "$bin" "$@" > out.txt 2> err.txt
+    local code=$?
+    if [ "$code" -eq 0 ] || [ "$code" -eq 124 ]; then
+        echo "FAIL $name ($np ranks): exit code $code (0 = accepted, 124 = hang)"
+        fails=$((fails + 1))
+    elif ! grep -q -- "$pattern" err.txt; then
+        echo "FAIL $name ($np ranks): no '$pattern' in stderr:"
+        sed 's/^/    /' err.txt | head -5
+        fails=$((fails + 1))
+    elif [ "$(grep -c 'downhill: error' err.txt)" -ne 1 ]; then
+        echo "FAIL $name ($np ranks): expected exactly one error line:"
+        sed 's/^/    /' err.txt | head -5
+        fails=$((fails + 1))
+    else
+        echo "ok   $name ($np ranks): $(grep 'downhill: error' err.txt | head -1 | cut -c1-150)"
+    fi
+}
+
+for np in 1 2; do
+    t=(train base.ini --set)
+    expect missing-file "cannot open" "$np" "${t[@]}" data.train_images=nope.idx
+    expect directory "directory" "$np" "${t[@]}" data.train_images=adir
+    expect empty-file "empty" "$np" "${t[@]}" data.train_images=empty.idx
+    expect truncated-header "trunc-header.idx" "$np" "${t[@]}" data.train_images=trunc-header.idx
+    expect truncated-image "truncated" "$np" "${t[@]}" data.train_images=trunc-image.idx
+    expect wrong-magic "magic" "$np" "${t[@]}" data.train_images=magic.idx
+    expect gzip-garbage "garbage.gz" "$np" "${t[@]}" data.train_images=garbage.gz
+    expect count-mismatch "1000" "$np" "${t[@]}" data.train_labels=labels-short.idx
+    expect label-range "label 10" "$np" "${t[@]}" data.train_labels=labels-range.idx
+    expect layers-vs-pixels "model.layers" "$np" "${t[@]}" model.layers=100,10
+    expect lr-zero "train.learning_rate" "$np" "${t[@]}" train.learning_rate=0
+    expect lr-negative "train.learning_rate" "$np" "${t[@]}" train.learning_rate=-1
+    expect lr-nan "train.learning_rate" "$np" "${t[@]}" train.learning_rate=nan
+    expect lr-huge "train.learning_rate" "$np" "${t[@]}" train.learning_rate=1e999
+    expect epochs-abc "train.epochs" "$np" "${t[@]}" train.epochs=abc
+    expect unknown-key-set "train.bogus" "$np" "${t[@]}" train.bogus=1
+    expect unknown-key-file "bogus" "$np" train unknown.ini
+    expect syntax-error "syntax.ini:2" "$np" train syntax.ini
+    expect missing-config "cannot open config" "$np" train nope.ini
+    expect limit-too-big "data.train_limit" "$np" "${t[@]}" data.train_limit=5000
+    expect diverging-lr "learning_rate" "$np" "${t[@]}" train.learning_rate=1e30
+    expect unwritable-output "out-dir/x.h5" "$np" "${t[@]}" output.file=out-dir/x.h5
+    expect eval-not-run-file "not a downhill run file" "$np" eval images.idx
+done
+expect batch-vs-ranks "train.batch_size" 2 train base.ini --set train.batch_size=5
+expect batch-vs-ranks-3 "train.batch_size" 3 train base.ini --set train.batch_size=10
+echo "errors: $fails failures"
+[ "$fails" -eq 0 ]
