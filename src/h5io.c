@@ -163,7 +163,7 @@ static int file_open(const char *path, hid_t *f, Err *e)
     if (*f >= 0)
         return 0;
     h5_detail(detail, sizeof detail);
-    if (strstr(detail, "lock"))
+    if (strstr(detail, "unable to lock"))
         return err_set(e, "%s: cannot open HDF5 file: it is locked (a run writing it? set "
                           "HDF5_USE_FILE_LOCKING=FALSE to read it meanwhile) (HDF5: %s)",
                        path, detail);
@@ -350,8 +350,8 @@ static int check_format(hid_t f, const char *want, int version, int *present, co
     else if (attr_read_int(f, "format_version", &v, path, e) != 0)
         ; /* message set */
     else if (v != version)
-        err_set(e, "%s: %s format_version %d, this downhill reads version %d (use the "
-                   "downhill that wrote it)", path, want, v, version);
+        err_set(e, "%s: format_version %d of %s files, this downhill reads version %d "
+                   "(use the downhill that wrote it)", path, v, want, version);
     else
         rc = 0;
     free(fmt);

@@ -66,11 +66,19 @@ typedef struct {
 static int usage_error(int rank, const char *usage, const char *fmt, const char *arg)
 {
     if (rank == 0) {
-        fprintf(stderr, "downhill: ");
+        fprintf(stderr, "downhill: error: ");
         fprintf(stderr, fmt, arg);
         fprintf(stderr, "\n%s", usage);
     }
     return EXIT_USAGE;
+}
+
+/* report_once: an error every rank found alike (e.g. a bad --set), printed by rank 0. */
+static int report_once(int rank, const Err *e)
+{
+    if (rank == 0)
+        fprintf(stderr, "downhill: error: %s\n", e->msg);
+    return EXIT_ERROR;
 }
 
 /* parse_limit: a whole number >= 0. */
@@ -100,7 +108,7 @@ static int parse_options(int argc, char **argv, int rank, const char *usage, Con
         if (ch == 'h')
             o->help = 1;
         else if (ch == 's' && c && config_set(c, optarg, &e) != 0)
-            return usage_error(rank, usage, "%s", e.msg);
+            return report_once(rank, &e);
         else if (ch == 's' && !c)
             return usage_error(rank, usage, "%s does not take --set", argv[0]);
         else if (ch == 'i')

@@ -32,7 +32,7 @@ summary() {
     # shellcheck disable=SC2086
     OMP_NUM_THREADS=$th $mpiexec $npflag "$np" "$bin" train run.ini --set output.file=out.h5 "$@" \
         > train.log 2>&1 || { cat train.log; echo "FAIL: training at $np ranks x $th threads"; exit 1; }
-    "$bin" info out.h5 | grep -E '^(params_hash|last_)'
+    "$bin" info out.h5 | grep -E '^(params_hash|last_epoch|last_train_cost|last_test_cost|last_test_accuracy):'
     h5dump -d /history/train_cost -d /history/test_cost -d /history/test_accuracy out.h5 \
         | grep -v HDF5
 }

@@ -150,8 +150,8 @@ static void test_defaults(void)
               c.layers[3] == 10, "default layers");
     check(c.seed == 1, "default seed");
     check(c.epochs == 10 && c.batch_size == 10, "default epochs/batch_size");
-    check(c.learning_rate == 3.0, "default learning_rate %g", c.learning_rate);
-    check(c.schedule == SCHEDULE_CONSTANT, "default schedule");
+    check(c.learning_rate == 1.0, "default learning_rate %g", c.learning_rate);
+    check(c.schedule == SCHEDULE_COSINE, "default schedule");
     check(c.warmup_epochs == 0.0 && c.step_every == 1 && c.step_factor == 0.5 && c.min_lr == 0.0,
           "default schedule parameters");
     check(c.reduction == REDUCTION_EXACT && c.exact_group == 1, "default reduction");

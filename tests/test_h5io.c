@@ -352,7 +352,7 @@ static void test_run_errors(Tally *t, const char *good, const Layout *lay)
 
     fixture(t, "version.h5", path);
     edit_copy(good, path, "version");
-    expect_read_error(t, path, "format_version 2");
+    expect_read_error(t, path, "format_version 2 of downhill-run files");
     fixture(t, "precision.h5", path);
     edit_copy(good, path, "precision");
     expect_read_error(t, path, sizeof(Real) == 4 ? "holds float64 weights" : "holds float32");
@@ -362,7 +362,7 @@ static void test_run_errors(Tally *t, const char *good, const Layout *lay)
 
     fixture(t, "truncated.h5", path);
     copy_file(good, path, file_size(good) / 2);
-    expect_read_error(t, path, "cannot open HDF5 file");
+    expect_read_error(t, path, "cannot open HDF5 file (truncated or damaged?)");
 }
 
 /* ---- input files --------------------------------------------------------------------- */
