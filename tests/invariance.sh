@@ -55,6 +55,23 @@ for group in 1 4; do
         done
     done
 done
+# HDF5 input files (one hyperslab per rank) must train exactly like the IDX files
+"$bin" convert "$data/train-images-idx3-ubyte.gz" "$data/train-labels-idx1-ubyte.gz" train.h5 \
+    --limit 1000 > /dev/null
+"$bin" convert "$data/t10k-images-idx3-ubyte.gz" "$data/t10k-labels-idx1-ubyte.gz" test.h5 \
+    --limit 300 > /dev/null
+h5=(--set data.train_images=train.h5 --set data.train_labels=train.h5
+    --set data.test_images=test.h5 --set data.test_labels=test.h5 --set train.exact_group=4)
+for np in 2 4; do
+    got=$(summary "$np" 1 "${h5[@]}")
+    if [ "$got" = "$reference" ]; then
+        echo "ok   HDF5 input, $np ranks: identical to the IDX run"
+    else
+        echo "FAIL HDF5 input, $np ranks: differs from the IDX run"
+        fails=$((fails + 1))
+    fi
+done
+
 other=$(summary 2 1 --set model.seed=2)
 if [ "$(echo "$other" | head -1)" = "$(echo "$reference" | head -1)" ]; then
     echo "FAIL a different seed gave the same weights: the comparison cannot fail"
