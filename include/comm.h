@@ -25,6 +25,9 @@ int comm_check(int status, Err *e);
 /* comm_sum_i64: element-wise integer sum of buf over all ranks, in place (exact). */
 void comm_sum_i64(int64_t *buf, size_t n);
 
+/* comm_sum_u64: element-wise sum modulo 2^64 of buf over all ranks, in place. */
+void comm_sum_u64(uint64_t *buf, size_t n);
+
 /* comm_sum_real: element-wise floating-point sum of buf over all ranks, in place. */
 void comm_sum_real(Real *buf, size_t n);
 

@@ -38,6 +38,14 @@ typedef struct {
     int64_t exact_group;     /* lanes summed in floating point before the exact sum */
     /* [output] */
     char output_file[CONFIG_PATH_MAX]; /* the HDF5 run file */
+    /* [checkpoint] */
+    char ckpt_prefix[CONFIG_PATH_MAX]; /* files PREFIX.ckpt-STEP.h5; "" = output_file less .h5 */
+    int64_t ckpt_every_steps;   /* 0 = off */
+    int64_t ckpt_every_epochs;  /* 0 = off */
+    double ckpt_every_seconds;  /* 0 = off */
+    int64_t ckpt_keep;          /* newest checkpoints kept, >= 1 */
+    int64_t ckpt_verify_every;  /* replica check every N steps, 0 = restore and end only */
+    char resume[CONFIG_PATH_MAX]; /* "" = fresh start, "auto", or a checkpoint file */
 } Config;
 
 /* config_defaults: fills c with the default of every key. */

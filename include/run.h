@@ -13,6 +13,8 @@ typedef struct {
     double train_cost;    /* of the last epoch (epoch 0: of the initial model) */
     Score test;           /* of the final model */
     uint64_t hash;        /* model_hash of the final weights (equal on every rank) */
+    int64_t step;         /* updates done */
+    int stopped;          /* 1: stopped by a signal after a checkpoint (resubmit) */
 } TrainSummary;
 
 /* train_run: trains per c; prints on rank 0 to log (may be NULL); writes c->output_file.

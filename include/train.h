@@ -15,8 +15,12 @@
 #include "exact.h"
 #include "model.h"
 
-/* Entries after the gradient in the step sums: batch cost, examples, bad values. */
-enum { SUM_COST = 0, SUM_COUNT = 1, SUM_BAD = 2, SUM_EXTRA = 3 };
+/* Entries after the gradient in the step sums: batch cost, examples, bad values, and the
+ * ranks asking to stop or to checkpoint (agreed in the step's one collective). */
+enum { SUM_COST = 0, SUM_COUNT = 1, SUM_BAD = 2, SUM_STOP = 3, SUM_CKPT = 4, SUM_EXTRA = 5 };
+
+/* Requests a rank passes to trainer_step; the step returns those of any rank. */
+enum { STEP_STOP = 1, STEP_CHECKPOINT = 2 };
 
 /* What one thread owns during a step. */
 typedef struct {
@@ -42,6 +46,8 @@ typedef struct {
     int64_t group0, group1;  /* this rank's groups [group0, group1) */
     int64_t steps_per_epoch;
     int64_t step;            /* updates done so far */
+    int64_t shuffled_epoch;  /* epoch whose lane order is in `order` (-1: none) */
+    uint64_t fingerprint;    /* order-independent hash of the training examples (all ranks) */
     int64_t *order;          /* (train.rows) per lane, the shuffled lane positions */
     ThreadState *ts;         /* (threads) */
     int64_t *sum;            /* (n_params + SUM_EXTRA) exact step sums */
@@ -58,10 +64,15 @@ int trainer_init(Trainer *t, const Config *c, int rank, int ranks, int threads, 
 /* trainer_free: releases everything trainer_init allocated (safe after a failed init). */
 void trainer_free(Trainer *t);
 
-/* trainer_step: one update with the gradient of the next global batch (collective). */
-int trainer_step(Trainer *t, Err *e);
+/* trainer_step: one update with the gradient of the next global batch (collective);
+ * `requests` (STEP_* bits) of this rank are OR-ed over all ranks into *agreed. */
+int trainer_step(Trainer *t, int requests, int *agreed, Err *e);
 
-/* trainer_epoch_cost: mean batch cost of the current epoch so far, and resets it. */
+/* trainer_restore: continues from a checkpoint: weights, step and the epoch's running cost. */
+void trainer_restore(Trainer *t, const Real *params, int64_t step, double epoch_cost,
+                     int64_t epoch_count);
+
+/* trainer_take_epoch_cost: mean batch cost of the current epoch so far, and resets it. */
 double trainer_take_epoch_cost(Trainer *t);
 
 #endif

@@ -53,6 +53,11 @@ void comm_sum_i64(int64_t *buf, size_t n)
     MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD);
 }
 
+void comm_sum_u64(uint64_t *buf, size_t n)
+{
+    MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
+}
+
 void comm_sum_real(Real *buf, size_t n)
 {
     MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_REAL_TYPE, MPI_SUM, MPI_COMM_WORLD);

@@ -18,7 +18,7 @@
 #define INI_LINE_LIMIT 65536 /* longest INI line read whole (paths are far shorter) */
 #define VALUE_TEXT_MAX (CONFIG_PATH_MAX + 64)
 
-typedef enum { KEY_PATH, KEY_INT, KEY_UINT, KEY_DOUBLE, KEY_LAYERS, KEY_SCHEDULE, KEY_REDUCTION } KeyType;
+typedef enum { KEY_PATH, KEY_TEXT, KEY_INT, KEY_UINT, KEY_DOUBLE, KEY_LAYERS, KEY_SCHEDULE, KEY_REDUCTION } KeyType;
 
 /* Range rule of a double key. */
 typedef enum { DBL_POSITIVE, DBL_NONNEGATIVE, DBL_UNIT } DoubleRule;
@@ -37,7 +37,7 @@ typedef struct {
 
 static const char *const schedule_names[] = {"constant", "step", "cosine"};
 static const char *const reduction_names[] = {"exact", "float"};
-static const char *const section_names[] = {"data", "model", "train", "output"};
+static const char *const section_names[] = {"data", "model", "train", "output", "checkpoint"};
 
 #define N_SCHEDULES (sizeof schedule_names / sizeof schedule_names[0])
 #define N_REDUCTIONS (sizeof reduction_names / sizeof reduction_names[0])
@@ -86,6 +86,20 @@ static const KeySpec keys[] = {
      "exact reduction: lanes summed in floating point before the exact sum (integer >= 1)"},
     {"output", "file", KEY_PATH, OFF(output_file), 0, 0, "downhill-run.h5", "a non-empty path",
      "HDF5 run file written by the run (non-empty path)"},
+    {"checkpoint", "prefix", KEY_TEXT, OFF(ckpt_prefix), 0, 0, "", "a path prefix, or empty",
+     "checkpoint files are PREFIX.ckpt-STEP.h5; empty = output.file without its .h5"},
+    {"checkpoint", "every_steps", KEY_INT, OFF(ckpt_every_steps), 0, 0, "0", "an integer >= 0",
+     "write a checkpoint every N update steps; 0 = off (integer >= 0)"},
+    {"checkpoint", "every_epochs", KEY_INT, OFF(ckpt_every_epochs), 0, 0, "1", "an integer >= 0",
+     "write a checkpoint every N epochs; 0 = off (integer >= 0)"},
+    {"checkpoint", "every_seconds", KEY_DOUBLE, OFF(ckpt_every_seconds), 0, DBL_NONNEGATIVE, "0",
+     "a finite number >= 0", "write a checkpoint every N seconds of wall time; 0 = off"},
+    {"checkpoint", "keep", KEY_INT, OFF(ckpt_keep), 1, 0, "2", "an integer >= 1",
+     "keep the newest N checkpoints of the run, delete older ones (integer >= 1)"},
+    {"checkpoint", "verify_every", KEY_INT, OFF(ckpt_verify_every), 0, 0, "0", "an integer >= 0",
+     "compare a hash of the weights across ranks every N steps; 0 = after restore and at the end only"},
+    {"checkpoint", "resume", KEY_TEXT, OFF(resume), 0, 0, "", "empty, auto, or a checkpoint path",
+     "continue from a checkpoint: a file, auto (the newest of this run, or a fresh start), empty = no"},
 };
 
 #define N_KEYS (sizeof keys / sizeof keys[0])
@@ -233,7 +247,7 @@ static int set_path(char *field, const KeySpec *k, const char *v, Err *e)
     if (strlen(v) >= CONFIG_PATH_MAX)
         return err_set(e, "config: %s.%s: path of %zu characters is longer than the limit of %d",
                        k->section, k->name, strlen(v), CONFIG_PATH_MAX - 1);
-    if (v[0] == '\0')
+    if (v[0] == '\0' && k->type == KEY_PATH)
         return err_set(e, "config: %s.%s is empty: expected %s", k->section, k->name, k->accepted);
     if (!path_storable(v))
         return err_set(e, "config: %s.%s = \"%s\": paths may not contain control characters or a "
@@ -269,7 +283,8 @@ static int set_value(Config *c, const KeySpec *k, const char *v, Err *e)
     double d;
     int idx;
     switch (k->type) {
-    case KEY_PATH: return set_path(field, k, v, e);
+    case KEY_PATH:
+    case KEY_TEXT: return set_path(field, k, v, e);
     case KEY_LAYERS: return set_layers(c, k, v, e);
     case KEY_INT:
         if (parse_int64(v, &i) != 0 || i < k->int_min)
@@ -464,7 +479,8 @@ static void format_value(const Config *c, const KeySpec *k, char *out, size_t n)
     const void *field = (const char *)c + k->offset;
     out[0] = '\0';
     switch (k->type) {
-    case KEY_PATH: snprintf(out, n, "%.*s", CONFIG_PATH_MAX - 1, (const char *)field); break;
+    case KEY_PATH:
+    case KEY_TEXT: snprintf(out, n, "%.*s", CONFIG_PATH_MAX - 1, (const char *)field); break;
     case KEY_INT: snprintf(out, n, "%lld", (long long)*(const int64_t *)field); break;
     case KEY_UINT: snprintf(out, n, "%llu", (unsigned long long)*(const uint64_t *)field); break;
     case KEY_DOUBLE: snprintf(out, n, "%.17g", *(const double *)field); break;

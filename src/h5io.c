@@ -1,14 +1,19 @@
-/* h5io.c: run files and input files in HDF5 (layouts in README.md). The only unit that
- * includes <hdf5.h>. Serial API, default property lists: rank 0 writes run files, every
- * rank reads its own input shard. Each entry point silences HDF5's error stack printing
- * and reports one-line messages naming the file and the object instead. */
+/* h5io.c: run files, checkpoints and input files in HDF5 (layouts in README.md). The only
+ * unit that includes <hdf5.h>. Serial API, default property lists: rank 0 writes run files
+ * and checkpoints, every rank reads its own input shard. Each entry point silences HDF5's
+ * error stack printing and reports one-line messages naming the file and the object. */
+#define _POSIX_C_SOURCE 200809L /* fsync, O_DIRECTORY */
 #include "h5io.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <hdf5.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* H5_CHECK: runs an HDF5 call; on a negative result records the call, its line, the object
  * `obj` and HDF5's innermost message in `e` (naming the local `path`), then jumps to the
@@ -38,6 +43,12 @@
 /* /history columns, in HistoryRow order; column 0 (epoch) is int64, the rest float64. */
 static const char *const history_names[HISTORY_COLUMNS] = {
     "epoch", "train_cost", "test_cost", "test_accuracy", "seconds", "samples_per_second"};
+
+/* Where each /history column lives in a HistoryRow (all 8-byte fields). */
+static const size_t history_offsets[HISTORY_COLUMNS] = {
+    offsetof(HistoryRow, epoch),   offsetof(HistoryRow, train_cost),
+    offsetof(HistoryRow, test_cost), offsetof(HistoryRow, test_accuracy),
+    offsetof(HistoryRow, seconds), offsetof(HistoryRow, samples_per_second)};
 
 struct H5Run {
     hid_t file;
@@ -148,9 +159,10 @@ static const char *class_name(H5T_class_t c)
 
 /* ---- files --------------------------------------------------------------------------- */
 
-/* file_open: opens an existing file read-only, saying clearly when it is missing, not
- * HDF5, damaged or locked by a writer. */
-static int file_open(const char *path, hid_t *f, Err *e)
+/* file_open_as: opens an existing file read-only, saying clearly when it is missing, not
+ * HDF5, damaged or locked by a writer; `unreadable` (if not NULL) replaces both the "not
+ * HDF5" and the "damaged" messages. */
+static int file_open_as(const char *path, hid_t *f, const char *unreadable, Err *e)
 {
     char detail[512];
     htri_t is = H5Fis_hdf5(path);
@@ -158,7 +170,7 @@ static int file_open(const char *path, hid_t *f, Err *e)
         return err_set(e, "%s: cannot open file (check the path exists and is readable)",
                        path);
     if (is == 0)
-        return err_set(e, "%s: not an HDF5 file", path);
+        return err_set(e, "%s: %s", path, unreadable ? unreadable : "not an HDF5 file");
     *f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (*f >= 0)
         return 0;
@@ -167,8 +179,14 @@ static int file_open(const char *path, hid_t *f, Err *e)
         return err_set(e, "%s: cannot open HDF5 file: it is locked (a run writing it? set "
                           "HDF5_USE_FILE_LOCKING=FALSE to read it meanwhile) (HDF5: %s)",
                        path, detail);
-    return err_set(e, "%s: cannot open HDF5 file (truncated or damaged?) (HDF5: %s)", path,
+    return err_set(e, "%s: %s (HDF5: %s)", path,
+                   unreadable ? unreadable : "cannot open HDF5 file (truncated or damaged?)",
                    detail);
+}
+
+static int file_open(const char *path, hid_t *f, Err *e)
+{
+    return file_open_as(path, f, NULL, e);
 }
 
 static int file_create(const char *path, hid_t *f, Err *e)
@@ -187,7 +205,7 @@ static int group_open(hid_t f, const char *name, hid_t *g, const char *path, Err
     htri_t has;
     H5_CHECK(has = H5Lexists(f, name, H5P_DEFAULT), name);
     if (!has)
-        FAIL("%s: group /%s missing (not a complete downhill run file)", path, name);
+        FAIL("%s: group /%s missing (not a complete downhill file)", path, name);
     H5_CHECK(*g = H5Gopen2(f, name, H5P_DEFAULT), name);
     rc = 0;
 done:
@@ -295,10 +313,11 @@ done:
     return rc;
 }
 
-/* attr_read_ints: reads the integer attribute `name` (1..max values) converted to
- * mem_type into out; *n = count (n may be NULL when max is 1). Missing is an error. */
-static int attr_read_ints(hid_t obj, const char *name, hid_t mem_type, void *out, int max,
-                          int *n, const char *path, Err *e)
+/* attr_read_nums: reads the attribute `name` of class `want` (integers or floats, 1..max
+ * values) converted to mem_type into out; *n = count (n may be NULL when max is 1).
+ * Missing is an error. */
+static int attr_read_nums(hid_t obj, const char *name, H5T_class_t want, hid_t mem_type,
+                          void *out, int max, int *n, const char *path, Err *e)
 {
     int rc = -1;
     htri_t has;
@@ -311,9 +330,9 @@ static int attr_read_ints(hid_t obj, const char *name, hid_t mem_type, void *out
     H5_CHECK(ftype = H5Aget_type(attr), name);
     H5_CHECK(space = H5Aget_space(attr), name);
     H5_CHECK(points = H5Sget_simple_extent_npoints(space), name);
-    if (H5Tget_class(ftype) != H5T_INTEGER)
-        FAIL("%s: attribute %s holds %s, expected integers", path, name,
-             class_name(H5Tget_class(ftype)));
+    if (H5Tget_class(ftype) != want)
+        FAIL("%s: attribute %s holds %s, expected %s", path, name,
+             class_name(H5Tget_class(ftype)), class_name(want));
     if (points < 1 || points > max)
         FAIL("%s: attribute %s has %lld values, expected 1..%d", path, name,
              (long long)points, max);
@@ -326,6 +345,13 @@ done:
     h5_close(&ftype);
     h5_close(&attr);
     return rc;
+}
+
+/* attr_read_ints: attr_read_nums for integer attributes. */
+static int attr_read_ints(hid_t obj, const char *name, hid_t mem_type, void *out, int max,
+                          int *n, const char *path, Err *e)
+{
+    return attr_read_nums(obj, name, H5T_INTEGER, mem_type, out, max, n, path, e);
 }
 
 static int attr_read_int(hid_t obj, const char *name, int *out, const char *path, Err *e)
@@ -428,30 +454,42 @@ done:
 
 /* ---- run files: writing -------------------------------------------------------------- */
 
-static int run_write_attrs(hid_t f, const RunAttrs *a, const Layout *lay, const char *path,
-                           Err *e)
+/* header_write: the root attributes run files and checkpoints share. */
+static int header_write(hid_t f, const char *format, int version, const char *config,
+                        const Layout *lay, const char *path, Err *e)
 {
-    int version = RUN_FORMAT_VERSION;
-    if (attr_write_string(f, "format", RUN_FORMAT_NAME, path, e) ||
+    if (attr_write_string(f, "format", format, path, e) ||
         attr_write(f, "format_version", H5T_NATIVE_INT, 0, &version, path, e) ||
         attr_write_string(f, "downhill_version", DOWNHILL_VERSION, path, e) ||
-        attr_write_string(f, "config", a->config_text ? a->config_text : "", path, e) ||
-        attr_write(f, "ranks", H5T_NATIVE_INT, 0, &a->ranks, path, e) ||
-        attr_write(f, "threads", H5T_NATIVE_INT, 0, &a->threads, path, e) ||
-        attr_write(f, "seed", H5T_NATIVE_UINT64, 0, &a->seed, path, e) ||
+        attr_write_string(f, "config", config ? config : "", path, e) ||
         attr_write_string(f, "precision", REAL_NAME, path, e) ||
         attr_write(f, "layers", H5T_NATIVE_INT, (hsize_t)lay->n_layers, lay->n, path, e))
         return -1;
     return 0;
 }
 
-/* run_create_groups: /model/W1.. /model/b1.. (unwritten) and empty extendible /history. */
-static int run_create_groups(hid_t f, const Layout *lay, const char *path, Err *e)
+static int run_write_attrs(hid_t f, const RunAttrs *a, const Layout *lay, const char *path,
+                           Err *e)
+{
+    if (header_write(f, RUN_FORMAT_NAME, RUN_FORMAT_VERSION, a->config_text, lay, path, e) ||
+        attr_write(f, "ranks", H5T_NATIVE_INT, 0, &a->ranks, path, e) ||
+        attr_write(f, "threads", H5T_NATIVE_INT, 0, &a->threads, path, e) ||
+        attr_write(f, "seed", H5T_NATIVE_UINT64, 0, &a->seed, path, e))
+        return -1;
+    return 0;
+}
+
+static hid_t history_type(int column)
+{
+    return column ? H5T_NATIVE_DOUBLE : H5T_NATIVE_INT64;
+}
+
+/* model_create: group /model with datasets W1.. b1.. (unwritten) for the layout. */
+static int model_create(hid_t f, const Layout *lay, const char *path, Err *e)
 {
     int rc = -1;
     char name[NAME_LEN];
-    hsize_t zero[1] = {0}, unlimited[1] = {H5S_UNLIMITED};
-    hid_t model = H5I_INVALID_HID, hist = H5I_INVALID_HID;
+    hid_t model = H5I_INVALID_HID;
     H5_CHECK(model = H5Gcreate2(f, "model", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "/model");
     for (int l = 1; l < lay->n_layers; l++) {
         hsize_t w[2] = {(hsize_t)lay->n[l], (hsize_t)lay->n[l - 1]};
@@ -462,16 +500,50 @@ static int run_create_groups(hid_t f, const Layout *lay, const char *path, Err *
         if (ds_create(model, name, real_type(), 1, w, NULL, path, e))
             goto done;
     }
+    rc = 0;
+done:
+    h5_close(&model);
+    return rc;
+}
+
+/* model_write: writes /model/W1.. and /model/b1.. bit-exactly from params. */
+static int model_write(hid_t f, const Layout *lay, const Real *params, const char *path,
+                       Err *e)
+{
+    int rc = -1;
+    char name[NAME_LEN];
+    hid_t model = H5I_INVALID_HID;
+    H5_CHECK(model = H5Gopen2(f, "model", H5P_DEFAULT), "/model");
+    for (int l = 1; l < lay->n_layers; l++) {
+        snprintf(name, sizeof name, "W%d", l);
+        if (ds_write_all(model, name, real_type(), params + lay->w_off[l], path, e))
+            goto done;
+        snprintf(name, sizeof name, "b%d", l);
+        if (ds_write_all(model, name, real_type(), params + lay->b_off[l], path, e))
+            goto done;
+    }
+    rc = 0;
+done:
+    h5_close(&model);
+    return rc;
+}
+
+/* run_create_groups: /model/W1.. /model/b1.. (unwritten) and empty extendible /history. */
+static int run_create_groups(hid_t f, const Layout *lay, const char *path, Err *e)
+{
+    int rc = -1;
+    hsize_t zero[1] = {0}, unlimited[1] = {H5S_UNLIMITED};
+    hid_t hist = H5I_INVALID_HID;
+    if (model_create(f, lay, path, e))
+        return -1;
     H5_CHECK(hist = H5Gcreate2(f, "history", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
              "/history");
     for (int c = 0; c < HISTORY_COLUMNS; c++)
-        if (ds_create(hist, history_names[c], c ? H5T_NATIVE_DOUBLE : H5T_NATIVE_INT64, 1,
-                      zero, unlimited, path, e))
+        if (ds_create(hist, history_names[c], history_type(c), 1, zero, unlimited, path, e))
             goto done;
     rc = 0;
 done:
     h5_close(&hist);
-    h5_close(&model);
     return rc;
 }
 
@@ -513,24 +585,10 @@ done:
 
 int h5run_write_model(H5Run *r, const Real *params, Err *e)
 {
-    int rc = -1;
-    char name[NAME_LEN];
-    const char *path = r->path;
-    hid_t model = H5I_INVALID_HID;
     h5_quiet();
-    H5_CHECK(model = H5Gopen2(r->file, "model", H5P_DEFAULT), "/model");
-    for (int l = 1; l < r->lay.n_layers; l++) {
-        snprintf(name, sizeof name, "W%d", l);
-        if (ds_write_all(model, name, real_type(), params + r->lay.w_off[l], path, e))
-            goto done;
-        snprintf(name, sizeof name, "b%d", l);
-        if (ds_write_all(model, name, real_type(), params + r->lay.b_off[l], path, e))
-            goto done;
-    }
-    rc = run_flush(r, e);
-done:
-    h5_close(&model);
-    return rc;
+    if (model_write(r->file, &r->lay, params, r->path, e))
+        return -1;
+    return run_flush(r, e);
 }
 
 /* column_append: extends the 1-D dataset `name` by one value and writes it there. */
@@ -568,8 +626,7 @@ int h5run_append_history(H5Run *r, const HistoryRow *row, Err *e)
     h5_quiet();
     H5_CHECK(hist = H5Gopen2(r->file, "history", H5P_DEFAULT), "/history");
     for (int c = 0; c < HISTORY_COLUMNS; c++)
-        if (column_append(hist, history_names[c], c ? H5T_NATIVE_DOUBLE : H5T_NATIVE_INT64,
-                          values[c], path, e))
+        if (column_append(hist, history_names[c], history_type(c), values[c], path, e))
             goto done;
     rc = run_flush(r, e);
 done:
@@ -592,14 +649,11 @@ int h5run_close(H5Run *r, Err *e)
 
 /* ---- run files: reading -------------------------------------------------------------- */
 
-static int run_check_header(hid_t f, const char *path, Err *e)
+/* check_precision: the file's weights are in the compute precision of this build. */
+static int check_precision(hid_t f, const char *path, Err *e)
 {
-    int present, rc = -1;
+    int rc = -1;
     char *precision = NULL;
-    if (check_format(f, RUN_FORMAT_NAME, RUN_FORMAT_VERSION, &present, path, e))
-        return -1;
-    if (!present)
-        return err_set(e, "%s: not a downhill run file (attribute format missing)", path);
     if (attr_read_string(f, "precision", &precision, path, e))
         return -1;
     if (!precision)
@@ -612,6 +666,16 @@ static int run_check_header(hid_t f, const char *path, Err *e)
         rc = 0;
     free(precision);
     return rc;
+}
+
+static int run_check_header(hid_t f, const char *path, Err *e)
+{
+    int present;
+    if (check_format(f, RUN_FORMAT_NAME, RUN_FORMAT_VERSION, &present, path, e))
+        return -1;
+    if (!present)
+        return err_set(e, "%s: not a downhill run file (attribute format missing)", path);
+    return check_precision(f, path, e);
 }
 
 static int run_read_layout(hid_t f, Layout *lay, const char *path, Err *e)
@@ -709,6 +773,331 @@ done:
     free(p);
     h5_close(&f);
     return rc;
+}
+
+/* ---- checkpoints --------------------------------------------------------------------- */
+
+#define CKPT_UNREADABLE "not a readable HDF5 file (truncated or damaged?)"
+#define STATE_FIELDS 10
+#define HISTORY_VALUE_SIZE sizeof(double)
+_Static_assert(sizeof(int64_t) == sizeof(double), "history columns share one value size");
+
+/* One scalar attribute of /state and where its value lives in a CkptState. */
+typedef struct {
+    const char *name;
+    hid_t type;      /* memory type, also the file type when writing */
+    H5T_class_t cls; /* class the stored attribute must have */
+    void *value;
+} StateField;
+
+/* state_fields: the /state attributes of s, in file order, pointing into s. */
+static void state_fields(CkptState *s, StateField fields[STATE_FIELDS])
+{
+    const StateField all[STATE_FIELDS] = {
+        {"step", H5T_NATIVE_INT64, H5T_INTEGER, &s->step},
+        {"steps_per_epoch", H5T_NATIVE_INT64, H5T_INTEGER, &s->steps_per_epoch},
+        {"lanes", H5T_NATIVE_INT64, H5T_INTEGER, &s->lanes},
+        {"n_train", H5T_NATIVE_INT64, H5T_INTEGER, &s->n_train},
+        {"exact_group", H5T_NATIVE_INT64, H5T_INTEGER, &s->exact_group},
+        {"reduction", H5T_NATIVE_INT32, H5T_INTEGER, &s->reduction},
+        {"seed", H5T_NATIVE_UINT64, H5T_INTEGER, &s->seed},
+        {"data_fingerprint", H5T_NATIVE_UINT64, H5T_INTEGER, &s->data_fingerprint},
+        {"epoch_cost", H5T_NATIVE_DOUBLE, H5T_FLOAT, &s->epoch_cost},
+        {"epoch_count", H5T_NATIVE_INT64, H5T_INTEGER, &s->epoch_count}};
+    memcpy(fields, all, sizeof all);
+}
+
+/* params_hash: FNV-1a 64 of the parameter bytes in buffer order (= h5_info's). */
+static uint64_t params_hash(const Layout *lay, const Real *params)
+{
+    return fnv1a(FNV_BASIS, params, lay->n_params * sizeof(Real));
+}
+
+static int ckpt_write_state(hid_t f, const CkptState *s, const char *path, Err *e)
+{
+    int rc = -1;
+    CkptState copy = *s; /* state_fields points into a writable state */
+    StateField fields[STATE_FIELDS];
+    hid_t state = H5I_INVALID_HID;
+    state_fields(&copy, fields);
+    H5_CHECK(state = H5Gcreate2(f, "state", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "/state");
+    for (int i = 0; i < STATE_FIELDS; i++)
+        if (attr_write(state, fields[i].name, fields[i].type, 0, fields[i].value, path, e))
+            goto done;
+    rc = 0;
+done:
+    h5_close(&state);
+    return rc;
+}
+
+/* ckpt_write_history: each /history column as a fixed-size 1-D dataset of n_history values. */
+static int ckpt_write_history(hid_t f, const CkptState *s, const char *path, Err *e)
+{
+    int rc = -1;
+    hsize_t n = (hsize_t)s->n_history;
+    unsigned char *buf; /* (n_history) values of one column */
+    hid_t hist = H5I_INVALID_HID;
+    if (s->n_history < 0 || (s->n_history > 0 && !s->history))
+        return err_set(e, "%s: invalid history (%lld rows)", path, (long long)s->n_history);
+    if (!(buf = alloc_array((size_t)n, HISTORY_VALUE_SIZE, "checkpoint history", e)))
+        return -1;
+    H5_CHECK(hist = H5Gcreate2(f, "history", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+             "/history");
+    for (int c = 0; c < HISTORY_COLUMNS; c++) {
+        for (hsize_t i = 0; i < n; i++)
+            memcpy(buf + i * HISTORY_VALUE_SIZE,
+                   (const char *)&s->history[i] + history_offsets[c], HISTORY_VALUE_SIZE);
+        if (ds_create(hist, history_names[c], history_type(c), 1, &n, NULL, path, e) ||
+            (n > 0 && ds_write_all(hist, history_names[c], history_type(c), buf, path, e)))
+            goto done;
+    }
+    rc = 0;
+done:
+    h5_close(&hist);
+    free(buf);
+    return rc;
+}
+
+/* ckpt_write_file: the whole checkpoint into a new file at path, closed on return. */
+static int ckpt_write_file(const char *path, const Layout *lay, const Real *params,
+                           const CkptState *s, Err *e)
+{
+    int rc = -1;
+    uint64_t hash = params_hash(lay, params);
+    hid_t f = H5I_INVALID_HID;
+    if (file_create(path, &f, e) ||
+        header_write(f, CKPT_FORMAT_NAME, CKPT_FORMAT_VERSION, s->config_text, lay, path, e) ||
+        attr_write(f, "params_hash", H5T_NATIVE_UINT64, 0, &hash, path, e) ||
+        model_create(f, lay, path, e) || model_write(f, lay, params, path, e) ||
+        ckpt_write_state(f, s, path, e) || ckpt_write_history(f, s, path, e))
+        goto done;
+    rc = H5Fclose(f) < 0 ? err_set(e, "%s: cannot close file (disk full?)", path) : 0;
+    f = H5I_INVALID_HID;
+done:
+    h5_close(&f);
+    return rc;
+}
+
+/* fsync_path: opens path with flags and fsyncs it (a directory may refuse with EINVAL:
+ * some file systems cannot sync directories, which is then not an error). */
+static int fsync_path(const char *path, int flags, Err *e)
+{
+    int rc = 0, fd = open(path, flags);
+    if (fd < 0)
+        return err_set(e, "%s: cannot open it to sync it to disk (%s)", path, strerror(errno));
+    if (fsync(fd) != 0 && !((flags & O_DIRECTORY) && errno == EINVAL))
+        rc = err_set(e, "%s: cannot sync it to disk (%s; disk full or failing?)", path,
+                     strerror(errno));
+    close(fd);
+    return rc;
+}
+
+/* dir_of: malloc'ed directory part of path ("." when it has none). */
+static char *dir_of(const char *path, Err *e)
+{
+    const char *slash = strrchr(path, '/');
+    size_t len = slash && slash > path ? (size_t)(slash - path) : 1;
+    char *dir = alloc_array(len + 1, 1, "directory name", e);
+    if (dir)
+        memcpy(dir, slash ? path : ".", len);
+    return dir;
+}
+
+int h5ckpt_write(const char *path, const Layout *lay, const Real *params, const CkptState *s,
+                 Err *e)
+{
+    int rc = -1;
+    size_t len = strlen(path);
+    char *dir = NULL, *tmp = alloc_array(len + sizeof ".tmp", 1, "checkpoint path", e);
+    h5_quiet();
+    if (!tmp)
+        return -1;
+    memcpy(tmp, path, len);
+    memcpy(tmp + len, ".tmp", sizeof ".tmp");
+    if (ckpt_write_file(tmp, lay, params, s, e) || fsync_path(tmp, O_RDONLY, e))
+        goto fail;
+    if (rename(tmp, path) != 0) {
+        err_set(e, "%s: cannot rename %s to it (%s)", path, tmp, strerror(errno));
+        goto fail;
+    }
+    rc = (dir = dir_of(path, e)) ? fsync_path(dir, O_RDONLY | O_DIRECTORY, e) : -1;
+    goto done;
+fail:
+    remove(tmp);
+done:
+    free(dir);
+    free(tmp);
+    return rc;
+}
+
+/* ckpt_check_header: format is downhill-checkpoint, of the version this build reads. */
+static int ckpt_check_header(hid_t f, const char *path, Err *e)
+{
+    char *fmt = NULL;
+    int present, rc;
+    if (attr_read_string(f, "format", &fmt, path, e))
+        return -1;
+    if (!fmt)
+        rc = err_set(e, "%s: not a downhill checkpoint (attribute format missing)", path);
+    else if (strcmp(fmt, CKPT_FORMAT_NAME) != 0)
+        rc = err_set(e, "%s: not a downhill checkpoint (format \"%s\")", path, fmt);
+    else
+        rc = check_format(f, CKPT_FORMAT_NAME, CKPT_FORMAT_VERSION, &present, path, e);
+    free(fmt);
+    return rc;
+}
+
+/* ckpt_open: opens path read-only and checks its header; the caller closes *f. */
+static int ckpt_open(const char *path, hid_t *f, Err *e)
+{
+    if (file_open_as(path, f, CKPT_UNREADABLE, e))
+        return -1;
+    return ckpt_check_header(*f, path, e);
+}
+
+/* ckpt_read_state: every /state attribute into s (each must be present). */
+static int ckpt_read_state(hid_t f, CkptState *s, const char *path, Err *e)
+{
+    int rc = -1;
+    htri_t has;
+    StateField fields[STATE_FIELDS];
+    hid_t state = H5I_INVALID_HID;
+    state_fields(s, fields);
+    if (group_open(f, "state", &state, path, e))
+        return -1;
+    for (int i = 0; i < STATE_FIELDS; i++) {
+        const char *name = fields[i].name;
+        H5_CHECK(has = H5Aexists(state, name), name);
+        if (!has)
+            FAIL("%s: attribute /state/%s missing (not a complete downhill checkpoint)", path,
+                 name);
+        if (attr_read_nums(state, name, fields[i].cls, fields[i].type, fields[i].value, 1,
+                           NULL, path, e))
+            goto done;
+    }
+    if (s->step < 0 || s->steps_per_epoch < 1)
+        FAIL("%s: /state holds step %lld and steps_per_epoch %lld: invalid", path,
+             (long long)s->step, (long long)s->steps_per_epoch);
+    rc = 0;
+done:
+    h5_close(&state);
+    return rc;
+}
+
+/* history_column: opens /history/<name of column c> (*ds, the caller closes it), checks it
+ * is 1-D of the column's class; *len = its length. */
+static int history_column(hid_t hist, int c, hid_t *ds, hsize_t *len, const char *path, Err *e)
+{
+    const char *name = history_names[c];
+    int rank;
+    hsize_t dims[4];
+    htri_t has;
+    H5T_class_t cls, want = c ? H5T_FLOAT : H5T_INTEGER;
+    size_t size;
+    H5_CHECK(has = H5Lexists(hist, name, H5P_DEFAULT), name);
+    if (!has)
+        FAIL("%s: dataset /history/%s missing", path, name);
+    H5_CHECK(*ds = H5Dopen2(hist, name, H5P_DEFAULT), name);
+    if (ds_shape(*ds, name, &rank, dims, path, e) || ds_type(*ds, name, &cls, &size, path, e))
+        return -1;
+    if (rank != 1 || cls != want)
+        FAIL("%s: /history/%s holds rank-%d %s, expected 1-D %s", path, name, rank,
+             class_name(cls), class_name(want));
+    *len = dims[0];
+    return 0;
+done:
+    return -1;
+}
+
+/* ckpt_read_history: all /history columns (of equal length) into s->history (allocated). */
+static int ckpt_read_history(hid_t f, CkptState *s, const char *path, Err *e)
+{
+    int rc = -1;
+    hsize_t n = 0, len;
+    unsigned char *buf = NULL; /* (n) values of one column */
+    hid_t hist = H5I_INVALID_HID, ds = H5I_INVALID_HID;
+    if (group_open(f, "history", &hist, path, e))
+        return -1;
+    for (int c = 0; c < HISTORY_COLUMNS; c++, h5_close(&ds)) {
+        if (history_column(hist, c, &ds, &len, path, e))
+            goto done;
+        if (c == 0 && (!(buf = alloc_array(len, HISTORY_VALUE_SIZE, "history", e)) ||
+                       !(s->history = alloc_array(len, sizeof(HistoryRow), "history", e))))
+            goto done;
+        if (c == 0)
+            n = len;
+        if (len != n)
+            FAIL("%s: /history/%s has %llu rows, /history/epoch %llu", path, history_names[c],
+                 (unsigned long long)len, (unsigned long long)n);
+        if (n > 0)
+            H5_CHECK(H5Dread(ds, history_type(c), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf),
+                     history_names[c]);
+        for (hsize_t i = 0; i < n; i++)
+            memcpy((char *)&s->history[i] + history_offsets[c], buf + i * HISTORY_VALUE_SIZE,
+                   HISTORY_VALUE_SIZE);
+    }
+    s->n_history = (int64_t)n;
+    rc = 0;
+done:
+    h5_close(&ds);
+    h5_close(&hist);
+    free(buf);
+    return rc;
+}
+
+int h5ckpt_read(const char *path, Layout *lay, Real **params, CkptState *s, Err *e)
+{
+    int rc = -1;
+    uint64_t stored;
+    CkptState got = {0};
+    Real *p = NULL; /* (n_params) */
+    hid_t f = H5I_INVALID_HID;
+    h5_quiet();
+    *params = NULL;
+    if (ckpt_open(path, &f, e) || check_precision(f, path, e) ||
+        run_read_layout(f, lay, path, e) ||
+        attr_read_ints(f, "params_hash", H5T_NATIVE_UINT64, &stored, 1, NULL, path, e))
+        goto done;
+    if (!(p = alloc_array(lay->n_params, sizeof(Real), "checkpoint parameters", e)) ||
+        run_read_params(f, lay, p, path, e))
+        goto done;
+    if (params_hash(lay, p) != stored)
+        FAIL("%s: the weights do not match their stored hash: the file is corrupted (use an "
+             "older checkpoint)", path);
+    if (ckpt_read_state(f, &got, path, e) || ckpt_read_history(f, &got, path, e) ||
+        attr_read_string(f, "config", &got.config_text, path, e))
+        goto done;
+    if (!got.config_text)
+        FAIL("%s: attribute config missing", path);
+    *s = got;
+    *params = p;
+    p = NULL;
+    rc = 0;
+done:
+    if (rc) {
+        free(got.history);
+        free(got.config_text);
+        s->history = NULL;
+        s->config_text = NULL;
+    }
+    free(p);
+    h5_close(&f);
+    return rc;
+}
+
+int64_t h5ckpt_step(const char *path, Err *e)
+{
+    int64_t step = -1;
+    hid_t f = H5I_INVALID_HID, state = H5I_INVALID_HID;
+    h5_quiet();
+    if (ckpt_open(path, &f, e) || group_open(f, "state", &state, path, e) ||
+        attr_read_ints(state, "step", H5T_NATIVE_INT64, &step, 1, NULL, path, e))
+        step = -1;
+    else if (step < 0)
+        step = err_set(e, "%s: /state holds step %lld: invalid", path, (long long)step);
+    h5_close(&state);
+    h5_close(&f);
+    return step;
 }
 
 /* ---- input files --------------------------------------------------------------------- */
@@ -975,8 +1364,9 @@ done:
     return rc;
 }
 
-/* info_model: layers, parameter count, each /model dataset and the parameter hash. */
-static int info_model(hid_t f, FILE *out, const char *path, Err *e)
+/* info_model: layers, parameter count, each /model dataset and the parameter hash (also
+ * into *hash_out). */
+static int info_model(hid_t f, FILE *out, uint64_t *hash_out, const char *path, Err *e)
 {
     int sizes[MODEL_MAX_LAYERS], n, rc = -1;
     long long params = 0;
@@ -1002,6 +1392,7 @@ static int info_model(hid_t f, FILE *out, const char *path, Err *e)
             goto done;
     }
     fprintf(out, "params_hash: %016llx\n", (unsigned long long)hash);
+    *hash_out = hash;
     rc = 0;
 done:
     h5_close(&model);
@@ -1088,7 +1479,7 @@ static int info_config(hid_t f, FILE *out, const char *path, Err *e)
 static int info_run(hid_t f, FILE *out, const char *path, Err *e)
 {
     int present;
-    uint64_t seed;
+    uint64_t seed, hash;
     if (check_format(f, RUN_FORMAT_NAME, RUN_FORMAT_VERSION, &present, path, e))
         return -1;
     fprintf(out, "file: %s\nformat: %s\nformat_version: %d\n", path, RUN_FORMAT_NAME,
@@ -1099,7 +1490,46 @@ static int info_run(hid_t f, FILE *out, const char *path, Err *e)
         attr_read_ints(f, "seed", H5T_NATIVE_UINT64, &seed, 1, NULL, path, e))
         return -1;
     fprintf(out, "seed: %llu\n", (unsigned long long)seed);
-    if (info_model(f, out, path, e) || info_history(f, out, path, e) ||
+    if (info_model(f, out, &hash, path, e) || info_history(f, out, path, e) ||
+        info_config(f, out, path, e))
+        return -1;
+    return 0;
+}
+
+/* info_state: the /state attributes, with the epoch and position the step stands at. */
+static int info_state(hid_t f, FILE *out, const char *path, Err *e)
+{
+    CkptState s = {0};
+    if (ckpt_read_state(f, &s, path, e))
+        return -1;
+    fprintf(out, "step: %" PRId64 "\nsteps_per_epoch: %" PRId64 "\n", s.step,
+            s.steps_per_epoch);
+    fprintf(out, "epoch: %" PRId64 "\nposition: %" PRId64 "\n", s.step / s.steps_per_epoch,
+            s.step % s.steps_per_epoch);
+    fprintf(out, "lanes: %" PRId64 "\nn_train: %" PRId64 "\nexact_group: %" PRId64 "\n",
+            s.lanes, s.n_train, s.exact_group);
+    fprintf(out, "reduction: %" PRId32 "\nseed: %" PRIu64 "\n", s.reduction, s.seed);
+    fprintf(out, "data_fingerprint: %016" PRIx64 "\n", s.data_fingerprint);
+    fprintf(out, "epoch_cost: %.17g\nepoch_count: %" PRId64 "\n", s.epoch_cost,
+            s.epoch_count);
+    return 0;
+}
+
+static int info_ckpt(hid_t f, FILE *out, const char *path, Err *e)
+{
+    uint64_t stored, hash;
+    if (ckpt_check_header(f, path, e))
+        return -1;
+    fprintf(out, "file: %s\nformat: %s\nformat_version: %d\n", path, CKPT_FORMAT_NAME,
+            CKPT_FORMAT_VERSION);
+    if (info_string(f, "downhill_version", out, path, e) ||
+        info_string(f, "precision", out, path, e) || info_model(f, out, &hash, path, e) ||
+        attr_read_ints(f, "params_hash", H5T_NATIVE_UINT64, &stored, 1, NULL, path, e))
+        return -1;
+    if (stored != hash)
+        fprintf(out, "params_hash_stored: %016llx (MISMATCH: the file is corrupted)\n",
+                (unsigned long long)stored);
+    if (info_state(f, out, path, e) || info_history(f, out, path, e) ||
         info_config(f, out, path, e))
         return -1;
     return 0;
@@ -1132,11 +1562,13 @@ int h5_info(const char *path, FILE *out, Err *e)
         goto done;
     if (fmt && strcmp(fmt, RUN_FORMAT_NAME) == 0) {
         rc = info_run(f, out, path, e);
+    } else if (fmt && strcmp(fmt, CKPT_FORMAT_NAME) == 0) {
+        rc = info_ckpt(f, out, path, e);
     } else if (fmt && strcmp(fmt, INPUT_FORMAT_NAME) == 0) {
         rc = info_input(path, 1, out, e);
     } else if (fmt) {
-        FAIL("%s: unknown format \"%s\" (expected %s or %s)", path, fmt, RUN_FORMAT_NAME,
-             INPUT_FORMAT_NAME);
+        FAIL("%s: unknown format \"%s\" (expected %s, %s or %s)", path, fmt, RUN_FORMAT_NAME,
+             CKPT_FORMAT_NAME, INPUT_FORMAT_NAME);
     } else {
         H5_CHECK(has_images = H5Lexists(f, "images", H5P_DEFAULT), "images");
         if (!has_images)

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checkpoint.h"
 #include "comm.h"
 #include "config.h"
 #include "data.h"
@@ -28,14 +29,17 @@ static const char *USAGE =
     "Configuration keys, file formats and examples: README.md\n";
 
 static const char *TRAIN_USAGE =
-    "usage: downhill train CONFIG [--set section.key=value ...]\n"
+    "usage: downhill train CONFIG [--set section.key=value ...] [--resume FILE|auto]\n"
     "\n"
     "Trains the network described by the INI file CONFIG (see configs/*.ini; every key\n"
     "has a default). --set overrides one key and may be repeated, e.g.\n"
     "  mpirun -np 2 downhill train configs/fashion-mnist.ini --set train.epochs=3\n"
     "Rank 0 prints the resolved configuration and one line per epoch; the run file\n"
     "(output.file) holds the weights, the history and the configuration.\n"
-    "Threads per rank: OMP_NUM_THREADS. Results do not depend on ranks or threads.\n";
+    "Threads per rank: OMP_NUM_THREADS. Results do not depend on ranks or threads.\n"
+    "--resume FILE continues from a checkpoint; --resume auto from the newest checkpoint\n"
+    "of this run, or starts fresh (same as --set checkpoint.resume=...). SIGUSR1 or\n"
+    "SIGTERM: checkpoint at the next step and exit with code 75 (resubmit me).\n";
 
 static const char *EVAL_USAGE =
     "usage: downhill eval RUN.h5 [--images FILE --labels FILE] [--limit N]\n"
@@ -81,6 +85,14 @@ static int report_once(int rank, const Err *e)
     return EXIT_ERROR;
 }
 
+/* resume_option: --resume X is --set checkpoint.resume=X. */
+static int resume_option(Config *c, const char *value, Err *e)
+{
+    char assignment[CONFIG_PATH_MAX + 32];
+    snprintf(assignment, sizeof assignment, "checkpoint.resume=%s", value);
+    return config_set(c, assignment, e);
+}
+
 /* parse_limit: a whole number >= 0. */
 static int parse_limit(const char *s, long long *out)
 {
@@ -99,7 +111,8 @@ static int parse_options(int argc, char **argv, int rank, const char *usage, Con
     static const struct option longs[] = {
         {"help", no_argument, 0, 'h'},         {"set", required_argument, 0, 's'},
         {"images", required_argument, 0, 'i'}, {"labels", required_argument, 0, 'l'},
-        {"limit", required_argument, 0, 'n'},  {0, 0, 0, 0}};
+        {"limit", required_argument, 0, 'n'},  {"resume", required_argument, 0, 'r'},
+        {0, 0, 0, 0}};
     Err e;
     int ch;
     optind = 1;
@@ -111,6 +124,10 @@ static int parse_options(int argc, char **argv, int rank, const char *usage, Con
             return report_once(rank, &e);
         else if (ch == 's' && !c)
             return usage_error(rank, usage, "%s does not take --set", argv[0]);
+        else if (ch == 'r' && !c)
+            return usage_error(rank, usage, "%s does not take --resume", argv[0]);
+        else if (ch == 'r' && resume_option(c, optarg, &e) != 0)
+            return report_once(rank, &e);
         else if (ch == 'i')
             o->images = optarg;
         else if (ch == 'l')
@@ -158,9 +175,11 @@ static int cmd_train(int argc, char **argv, int rank, int ranks)
         return bad;
     }
     status = comm_check(config_validate(&c, &e), &e);
-    TrainSummary summary;
+    TrainSummary summary = {0};
     if (status == 0)
         status = train_run(&c, rank, ranks, stdout, &summary, &e);
+    if (status == 0 && summary.stopped)
+        return EXIT_RESUBMIT;
     return report(status, &e);
 }
 

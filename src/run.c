@@ -5,158 +5,447 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checkpoint.h"
 #include "comm.h"
 #include "h5io.h"
 
 #define EVAL_CHUNK 256
 
+/* One training run on one rank: the trainer, the run file, the history, the clocks. */
+typedef struct {
+    const Config *cfg;
+    Trainer t;
+    H5Run *file;           /* rank 0 only */
+    FILE *log;             /* rank 0 only, else NULL */
+    Workspace *ws;         /* (threads) evaluation workspaces */
+    HistoryRow *history;   /* (n_history) epoch 0 .. last completed epoch */
+    int64_t n_history, cap_history;
+    int64_t last_ckpt_step;  /* step of the newest checkpoint written (-1: none) */
+    double last_ckpt_time;   /* when it was written (comm_time) */
+    double epoch_t0;         /* start of this process's part of the current epoch */
+    double ckpt_seconds;     /* checkpoint time inside the current epoch */
+    int64_t epoch_count0;    /* trainer epoch_count at epoch_t0 */
+} Run;
+
 /* print_header: the resolved configuration and the machine shape (rank 0). */
-static void print_header(FILE *log, const Config *c, const Trainer *t)
+static void print_header(const Run *r)
 {
-    if (!log)
+    const Trainer *t = &r->t;
+    if (!r->log)
         return;
-    char *ini = config_to_ini(c);
-    fprintf(log, "downhill %s: training\n# resolved configuration\n%s\n", DOWNHILL_VERSION,
+    char *ini = config_to_ini(r->cfg);
+    fprintf(r->log, "downhill %s: training\n# resolved configuration\n%s\n", DOWNHILL_VERSION,
             ini ? ini : "(out of memory)\n");
     free(ini);
-    fprintf(log, "ranks: %d, threads per rank: %d, parameters: %zu (%s), reduction: %s\n",
+    fprintf(r->log, "ranks: %d, threads per rank: %d, parameters: %zu (%s), reduction: %s\n",
             t->ranks, t->threads, t->model.layout.n_params, REAL_NAME,
-            config_reduction_name(c->reduction));
-    fprintf(log, "training examples: %lld, test examples: %lld, batch: %lld (%lld steps per "
-                 "epoch), exact groups of %lld lanes\n",
+            config_reduction_name(r->cfg->reduction));
+    fprintf(r->log, "training examples: %lld, test examples: %lld, batch: %lld (%lld steps per "
+                    "epoch), exact groups of %lld lanes\n",
             (long long)t->n_train, (long long)t->test.shard.n, (long long)t->lanes,
             (long long)t->steps_per_epoch, (long long)t->group);
-    fprintf(log, "%6s %12s %12s %9s %9s %12s\n", "epoch", "train_cost", "test_cost",
+    fprintf(r->log, "%6s %12s %12s %9s %9s %12s\n", "epoch", "train_cost", "test_cost",
             "test_acc", "seconds", "samples/s");
-    fflush(log);
+    fflush(r->log);
 }
 
-/* record: rank 0 appends the epoch's row and the weights to the run file and prints the
- * row; every rank learns whether the write worked. */
-static int record(const Trainer *t, H5Run *run, const HistoryRow *row, FILE *log, Err *e)
+static void print_row(const Run *r, const HistoryRow *row)
 {
-    int status = 0;
-    if (run) {
-        status = h5run_write_model(run, t->model.params, e);
+    if (!r->log)
+        return;
+    fprintf(r->log, "%6lld %12.6f %12.6f %9.4f %9.3f %12.0f\n", (long long)row->epoch,
+            row->train_cost, row->test_cost, row->test_accuracy, row->seconds,
+            row->samples_per_second);
+    fflush(r->log);
+}
+
+/* add_history: appends a row to the in-memory history (every rank keeps it). */
+static int add_history(Run *r, const HistoryRow *row, Err *e)
+{
+    if (r->n_history == r->cap_history) {
+        int64_t cap = r->cap_history ? 2 * r->cap_history : 64;
+        HistoryRow *grown = realloc(r->history, (size_t)cap * sizeof *grown);
+        if (!grown)
+            return err_set(e, "out of memory for the history");
+        r->history = grown;
+        r->cap_history = cap;
+    }
+    r->history[r->n_history++] = *row;
+    return 0;
+}
+
+/* record: keeps the row, and rank 0 appends it and the weights to the run file. */
+static int record(Run *r, const HistoryRow *row, Err *e)
+{
+    int status = add_history(r, row, e);
+    if (status == 0 && r->file) {
+        status = h5run_write_model(r->file, r->t.model.params, e);
         if (status == 0)
-            status = h5run_append_history(run, row, e);
+            status = h5run_append_history(r->file, row, e);
     }
-    if (log) {
-        fprintf(log, "%6lld %12.6f %12.6f %9.4f %9.3f %12.0f\n", (long long)row->epoch,
-                row->train_cost, row->test_cost, row->test_accuracy, row->seconds,
-                row->samples_per_second);
-        fflush(log);
-    }
+    print_row(r, row);
     return comm_check(status, e);
 }
 
-/* open_run_file: rank 0 creates the run file; all ranks agree on the outcome. */
-static int open_run_file(const Config *c, const Trainer *t, H5Run **run, Err *e)
+/* open_run_file: rank 0 creates the run file and writes the history so far. */
+static int open_run_file(Run *r, Err *e)
 {
     int status = 0;
-    if (t->rank == 0) {
-        char *ini = config_to_ini(c);
-        RunAttrs attrs = {ini ? ini : "", t->ranks, t->threads, c->seed};
-        status = h5run_create(c->output_file, &attrs, &t->model.layout, run, e);
+    if (r->t.rank == 0) {
+        char *ini = config_to_ini(r->cfg);
+        RunAttrs attrs = {ini ? ini : "", r->t.ranks, r->t.threads, r->cfg->seed};
+        status = h5run_create(r->cfg->output_file, &attrs, &r->t.model.layout, &r->file, e);
         free(ini);
+        if (status == 0 && r->n_history > 0)
+            status = h5run_write_model(r->file, r->t.model.params, e);
+        for (int64_t i = 0; status == 0 && i < r->n_history; i++)
+            status = h5run_append_history(r->file, &r->history[i], e);
     }
     return comm_check(status, e);
-}
-
-/* initial_row: epoch 0, the scores of the initialised model. */
-static int initial_row(Trainer *t, Workspace *ws, HistoryRow *row, Err *e)
-{
-    Score train, test;
-    if (evaluate(&t->model, &t->train, ws, t->threads, &train, e) != 0 ||
-        evaluate(&t->model, &t->test, ws, t->threads, &test, e) != 0)
-        return -1;
-    *row = (HistoryRow){0, train.cost, test.cost, test.accuracy, 0, 0};
-    return 0;
-}
-
-/* train_epoch: the steps of one epoch, then the test score; fills the epoch's row. */
-static int train_epoch(Trainer *t, Workspace *ws, int64_t epoch, HistoryRow *row, Err *e)
-{
-    double t0 = comm_time();
-    for (int64_t s = 0; s < t->steps_per_epoch; s++)
-        if (trainer_step(t, e) != 0)
-            return -1;
-    double t1 = comm_time();
-    Score test;
-    if (evaluate(&t->model, &t->test, ws, t->threads, &test, e) != 0)
-        return -1;
-    double seconds = comm_time() - t0;
-    *row = (HistoryRow){epoch, trainer_take_epoch_cost(t), test.cost, test.accuracy, seconds,
-                        (double)t->n_train / (t1 - t0)};
-    return 0;
 }
 
 /* check_replicas: every rank must hold the same weights; returns their hash. */
 static int check_replicas(const Trainer *t, uint64_t *hash, Err *e)
 {
     uint64_t h = model_hash(&t->model), lo = comm_min_u64(h), hi = comm_max_u64(h);
+    int differs = lo != hi ? comm_agree(h != lo) : -1; /* the lowest rank off the minimum */
     *hash = h;
     if (lo == hi)
         return 0;
-    err_set(e, "ranks ended with different weights (hashes %016llx .. %016llx): "
-               "this is a bug, please report it", (unsigned long long)lo,
-            (unsigned long long)hi);
+    err_set(e, "replica check failed at step %lld: rank %d holds weights with hash %016llx, "
+               "others %016llx: the ranks have diverged (a bug or a hardware fault)",
+            (long long)t->step, differs, (unsigned long long)hi, (unsigned long long)lo);
     return comm_check(t->rank == 0, e);
 }
 
-/* run_epochs: epoch 0 (the initial model), then c->epochs epochs of training. */
-static int run_epochs(Trainer *t, H5Run *run, FILE *log, TrainSummary *out, Err *e)
+/* checkpoint_state: the trainer's state and the history, as stored in a checkpoint. */
+static CkptState checkpoint_state(const Run *r, char *config_text)
 {
-    Workspace *ws = calloc((size_t)t->threads, sizeof *ws);
-    int status = ws ? 0 : err_set(e, "out of memory for evaluation workspaces");
-    for (int i = 0; status == 0 && i < t->threads; i++)
-        status = workspace_init(&ws[i], &t->model.layout, EVAL_CHUNK, e);
-    if (comm_check(status, e) != 0)
-        goto done;
-    HistoryRow row;
-    status = initial_row(t, ws, &row, e);
-    if (status == 0)
-        status = record(t, run, &row, log, e);
-    for (int64_t ep = 1; status == 0 && ep <= t->cfg->epochs; ep++) {
-        status = train_epoch(t, ws, ep, &row, e);
+    const Trainer *t = &r->t;
+    CkptState s = {t->step, t->steps_per_epoch, t->lanes, t->n_train, t->group,
+                   (int32_t)r->cfg->reduction, r->cfg->seed, t->fingerprint, t->epoch_cost,
+                   t->epoch_count, r->n_history, r->history, config_text};
+    return s;
+}
+
+/* write_checkpoint: rank 0 writes the checkpoint of the current step and prunes old ones. */
+static int write_checkpoint(Run *r, const char *why, Err *e)
+{
+    double t0 = comm_time();
+    int status = 0;
+    if (r->t.rank == 0) {
+        char path[CONFIG_PATH_MAX + 32], *ini = config_to_ini(r->cfg);
+        CkptState s = checkpoint_state(r, ini ? ini : "");
+        status = checkpoint_path(r->cfg, r->t.step, path, sizeof path, e);
         if (status == 0)
-            status = record(t, run, &row, log, e);
+            status = h5ckpt_write(path, &r->t.model.layout, r->t.model.params, &s, e);
+        free(ini);
+        if (status == 0) {
+            int pruned = checkpoint_prune(r->cfg, r->t.step);
+            if (r->log)
+                fprintf(r->log, "checkpoint: %s at step %lld (%s), %.1f ms%s\n", path,
+                        (long long)r->t.step, why, 1e3 * (comm_time() - t0),
+                        pruned ? ", older ones pruned" : "");
+        }
     }
-    if (status == 0) {
-        out->epochs = row.epoch;
-        out->train_cost = row.train_cost;
-        out->test = (Score){row.test_cost, row.test_accuracy, t->test.shard.n};
-        status = check_replicas(t, &out->hash, e);
+    if (comm_check(status, e) != 0)
+        return -1;
+    r->last_ckpt_step = r->t.step;
+    r->last_ckpt_time = comm_time();
+    r->ckpt_seconds += r->last_ckpt_time - t0;
+    return 0;
+}
+
+/* initial_row: epoch 0, the scores of the initialised model. */
+static int initial_row(Run *r, HistoryRow *row, Err *e)
+{
+    Score train, test;
+    Trainer *t = &r->t;
+    if (evaluate(&t->model, &t->train, r->ws, t->threads, &train, e) != 0 ||
+        evaluate(&t->model, &t->test, r->ws, t->threads, &test, e) != 0)
+        return -1;
+    *row = (HistoryRow){0, train.cost, test.cost, test.accuracy, 0, 0};
+    return 0;
+}
+
+/* finish_epoch: at an epoch boundary, scores the test set and records the epoch's row. */
+static int finish_epoch(Run *r, Err *e)
+{
+    Trainer *t = &r->t;
+    double t1 = comm_time();
+    int64_t examples = t->epoch_count - r->epoch_count0;
+    Score test;
+    if (evaluate(&t->model, &t->test, r->ws, t->threads, &test, e) != 0)
+        return -1;
+    double now = comm_time(), steps = t1 - r->epoch_t0 - r->ckpt_seconds;
+    HistoryRow row = {t->step / t->steps_per_epoch, trainer_take_epoch_cost(t), test.cost,
+                      test.accuracy, now - r->epoch_t0 - r->ckpt_seconds,
+                      steps > 0 ? (double)examples / steps : 0};
+    r->epoch_t0 = now;
+    r->ckpt_seconds = 0;
+    r->epoch_count0 = 0;
+    return record(r, &row, e);
+}
+
+/* checkpoint_due: why a checkpoint is due after this step, or NULL. */
+static const char *checkpoint_due(const Run *r, int agreed, int epoch_end, int64_t total)
+{
+    const Config *c = r->cfg;
+    int64_t step = r->t.step, epoch = step / r->t.steps_per_epoch;
+    if (agreed & STEP_STOP)
+        return "signal";
+    if (step == total)
+        return "end of run";
+    if (c->ckpt_every_steps > 0 && step % c->ckpt_every_steps == 0)
+        return "every_steps";
+    if (epoch_end && c->ckpt_every_epochs > 0 && epoch % c->ckpt_every_epochs == 0)
+        return "every_epochs";
+    if (agreed & STEP_CHECKPOINT)
+        return "every_seconds";
+    return NULL;
+}
+
+/* local_requests: this rank's wish to stop (a signal) or to checkpoint (rank 0's clock). */
+static int local_requests(const Run *r)
+{
+    int req = checkpoint_signal_pending() ? STEP_STOP : 0;
+    double every = r->cfg->ckpt_every_seconds;
+    if (r->t.rank == 0 && every > 0 && comm_time() - r->last_ckpt_time >= every)
+        req |= STEP_CHECKPOINT;
+    return req;
+}
+
+/* train_steps: steps until the configured end or an agreed stop; *stopped tells which. */
+static int train_steps(Run *r, int *stopped, Err *e)
+{
+    Trainer *t = &r->t;
+    int64_t total = r->cfg->epochs * t->steps_per_epoch;
+    uint64_t hash;
+    *stopped = 0;
+    r->epoch_t0 = comm_time();
+    r->epoch_count0 = t->epoch_count;
+    while (t->step < total && !*stopped) {
+        int agreed;
+        if (trainer_step(t, local_requests(r), &agreed, e) != 0)
+            return -1;
+        int epoch_end = t->step % t->steps_per_epoch == 0;
+        if (epoch_end && finish_epoch(r, e) != 0)
+            return -1;
+        const char *why = checkpoint_due(r, agreed, epoch_end, total);
+        if (why && write_checkpoint(r, why, e) != 0)
+            return -1;
+        int64_t every = r->cfg->ckpt_verify_every;
+        if (every > 0 && t->step % every == 0 && check_replicas(t, &hash, e) != 0)
+            return -1;
+        *stopped = (agreed & STEP_STOP) != 0;
     }
-done:
-    for (int i = 0; ws && i < t->threads; i++)
-        workspace_free(&ws[i]);
-    free(ws);
+    if (!*stopped && r->last_ckpt_step != t->step)
+        return write_checkpoint(r, "end of run", e);
+    return 0;
+}
+
+/* print_changes: the configuration lines that differ from the checkpoint's (rank 0). */
+static void print_changes(FILE *log, const char *then, const char *now)
+{
+    if (!log || !then || !now)
+        return;
+    const char *line = now;
+    while (*line) {
+        size_t len = strcspn(line, "\n");
+        int key = len > 0 && line[0] != '#' && line[0] != '[' && memchr(line, '=', len);
+        char *found = NULL;
+        for (const char *p = then; key && (p = strstr(p, "\n")) != NULL; p++)
+            if (strncmp(p + 1, line, len) == 0 && (p[1 + len] == '\n' || p[1 + len] == '\0'))
+                found = (char *)p;
+        if (key && !found)
+            fprintf(log, "resume: changed: %.*s\n", (int)len, line);
+        line += len + (line[len] == '\n');
+    }
+}
+
+/* check_checkpoint: rank 0's checks of a read checkpoint against this run. */
+static int check_checkpoint(const Run *r, const char *path, const Layout *lay, CkptState *s,
+                            Err *e)
+{
+    const Trainer *t = &r->t;
+    Config then;
+    config_defaults(&then);
+    if (config_load_string(&then, s->config_text ? s->config_text : "", e) != 0)
+        return -1;
+    if (checkpoint_compatible(r->cfg, &then, path, e) != 0)
+        return -1;
+    if (lay->n_params != t->model.layout.n_params)
+        return err_set(e, "cannot resume from %s: its layers differ (model.layers)", path);
+    if (s->data_fingerprint != t->fingerprint || s->n_train != t->n_train ||
+        s->lanes != t->lanes || s->steps_per_epoch != t->steps_per_epoch)
+        return err_set(e, "cannot resume from %s: the training data differ from the "
+                          "checkpoint's (data.train_images, data.train_labels and "
+                          "data.train_limit must name the same examples)", path);
+    char *now = config_to_ini(r->cfg);
+    print_changes(r->log, s->config_text, now);
+    free(now);
+    return 0;
+}
+
+/* share_checkpoint: rank 0's weights, position and history, broadcast to every rank. */
+static int share_checkpoint(Run *r, Real *params, CkptState *s, Err *e)
+{
+    int64_t scalars[3] = {s->step, s->epoch_count, s->n_history};
+    double cost = s->epoch_cost;
+    comm_bcast(scalars, sizeof scalars, 0);
+    comm_bcast(&cost, sizeof cost, 0);
+    comm_bcast(params, r->t.model.layout.n_params * sizeof(Real), 0);
+    HistoryRow *rows = r->t.rank == 0 ? s->history
+                                      : alloc_array((size_t)scalars[2], sizeof *rows, "history", e);
+    if (comm_check(rows == NULL && scalars[2] > 0, e) != 0)
+        return -1;
+    comm_bcast(rows, (size_t)scalars[2] * sizeof *rows, 0);
+    int status = 0;
+    for (int64_t i = 0; status == 0 && i < scalars[2]; i++)
+        status = add_history(r, &rows[i], e);
+    if (r->t.rank != 0)
+        free(rows);
+    if (comm_check(status, e) != 0)
+        return -1;
+    trainer_restore(&r->t, params, scalars[0], cost, scalars[1]);
+    return 0;
+}
+
+/* restore: continues from the checkpoint at path (every rank calls it). */
+static int restore(Run *r, const char *path, Err *e)
+{
+    Layout lay;
+    Real *params = NULL;
+    CkptState s = {0};
+    int status = 0;
+    if (r->t.rank == 0) {
+        status = h5ckpt_read(path, &lay, &params, &s, e);
+        if (status == 0)
+            status = check_checkpoint(r, path, &lay, &s, e);
+    } else {
+        params = alloc_array(r->t.model.layout.n_params, sizeof(Real), "restored weights", e);
+        status = params == NULL;
+    }
+    if (comm_check(status, e) == 0)
+        status = share_checkpoint(r, params, &s, e);
+    else
+        status = -1;
+    free(params);
+    free(s.history);
+    free(s.config_text);
+    uint64_t hash;
+    if (status == 0)
+        status = check_replicas(&r->t, &hash, e);
+    if (status == 0 && r->log)
+        fprintf(r->log, "resumed from %s at step %lld (epoch %lld, step %lld of %lld), weights "
+                        "hash %016llx on all %d ranks\n",
+                path, (long long)r->t.step, (long long)(r->t.step / r->t.steps_per_epoch) + 1,
+                (long long)(r->t.step % r->t.steps_per_epoch), (long long)r->t.steps_per_epoch,
+                (unsigned long long)hash, r->t.ranks);
+    r->last_ckpt_step = r->t.step;
     return status;
+}
+
+/* resume_path: the checkpoint to continue from (rank 0 decides, all learn it); "" = none. */
+static int resume_path(const Run *r, char *path, size_t n, Err *e)
+{
+    const char *want = r->cfg->resume;
+    int status = 0;
+    path[0] = '\0';
+    if (r->t.rank == 0 && strcmp(want, "auto") == 0) {
+        status = checkpoint_find_latest(r->cfg, path, n, e);
+        if (status == 0 && !path[0] && r->log)
+            fprintf(r->log, "resume: no checkpoint of this run yet: starting fresh\n");
+    } else if (r->t.rank == 0) {
+        snprintf(path, n, "%s", want);
+    }
+    if (comm_check(status, e) != 0)
+        return -1;
+    comm_bcast(path, n, 0);
+    return 0;
+}
+
+/* start: from the checkpoint to resume, or from the initial model (epoch 0 row). */
+static int start(Run *r, Err *e)
+{
+    char path[CONFIG_PATH_MAX + 32];
+    if (resume_path(r, path, sizeof path, e) != 0)
+        return -1;
+    if (path[0])
+        return restore(r, path, e);
+    HistoryRow row;
+    if (initial_row(r, &row, e) != 0 || add_history(r, &row, e) != 0)
+        return -1;
+    print_row(r, &row);
+    return 0;
+}
+
+/* alloc_workspaces: one evaluation workspace per thread. */
+static int alloc_workspaces(Run *r, Err *e)
+{
+    r->ws = calloc((size_t)r->t.threads, sizeof *r->ws);
+    int status = r->ws ? 0 : err_set(e, "out of memory for evaluation workspaces");
+    for (int i = 0; status == 0 && i < r->t.threads; i++)
+        status = workspace_init(&r->ws[i], &r->t.model.layout, EVAL_CHUNK, e);
+    return comm_check(status, e);
+}
+
+/* summarise: the final numbers and the check that every rank holds the same weights. */
+static int summarise(Run *r, int stopped, TrainSummary *out, Err *e)
+{
+    const HistoryRow *last = &r->history[r->n_history - 1];
+    out->epochs = last->epoch;
+    out->train_cost = last->train_cost;
+    out->test = (Score){last->test_cost, last->test_accuracy, r->t.test.shard.n};
+    out->stopped = stopped;
+    out->step = r->t.step;
+    if (check_replicas(&r->t, &out->hash, e) != 0)
+        return -1;
+    if (r->log && stopped)
+        fprintf(r->log, "stopped by signal %d at step %lld after writing a checkpoint: "
+                        "resubmit with --resume auto to continue (exit code %d)\n",
+                checkpoint_signal_pending(), (long long)r->t.step, EXIT_RESUBMIT);
+    else if (r->log)
+        fprintf(r->log, "final weights: hash %016llx, identical on all %d ranks; wrote %s\n",
+                (unsigned long long)out->hash, r->t.ranks, r->cfg->output_file);
+    return 0;
+}
+
+static void run_free(Run *r)
+{
+    for (int i = 0; r->ws && i < r->t.threads; i++)
+        workspace_free(&r->ws[i]);
+    free(r->ws);
+    free(r->history);
+    trainer_free(&r->t);
 }
 
 int train_run(const Config *c, int rank, int ranks, FILE *log, TrainSummary *out, Err *e)
 {
-    FILE *lg = rank == 0 ? log : NULL;
-    Trainer t;
-    H5Run *run = NULL;
-    int status = trainer_init(&t, c, rank, ranks, omp_get_max_threads(), e);
+    Run r = {.cfg = c, .log = rank == 0 ? log : NULL, .last_ckpt_step = -1};
+    int stopped = 0;
+    checkpoint_signals_install();
+    int status = trainer_init(&r.t, c, rank, ranks, omp_get_max_threads(), e);
+    r.last_ckpt_time = comm_time();
     if (status == 0) {
-        print_header(lg, c, &t);
-        status = open_run_file(c, &t, &run, e);
+        print_header(&r);
+        status = alloc_workspaces(&r, e);
     }
     if (status == 0)
-        status = run_epochs(&t, run, lg, out, e);
+        status = start(&r, e);
+    if (status == 0)
+        status = open_run_file(&r, e);
+    if (status == 0)
+        status = train_steps(&r, &stopped, e);
+    if (status == 0)
+        status = summarise(&r, stopped, out, e);
     Err close_err;
-    int closed = h5run_close(run, &close_err);
+    int closed = h5run_close(r.file, &close_err);
     if (comm_check(closed, &close_err) != 0 && status == 0) {
         *e = close_err;
         status = -1;
     }
-    if (status == 0 && lg)
-        fprintf(lg, "final weights: hash %016llx, identical on all %d ranks; wrote %s\n",
-                (unsigned long long)out->hash, ranks, c->output_file);
-    trainer_free(&t);
+    run_free(&r);
     return status;
 }
 

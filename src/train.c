@@ -106,6 +106,22 @@ static int alloc_threads(Trainer *t, Err *e)
     return t->sum && t->fsum && t->order ? 0 : -1;
 }
 
+/* data_fingerprint: sum over all ranks' examples of a hash of (index, label, pixels):
+ * the same for any sharding, different when the training data differ. */
+static uint64_t data_fingerprint(const Dataset *d)
+{
+    uint64_t sum = 0;
+    for (int64_t row = 0; row < d->rows; row++) {
+        const uint8_t *px = d->images + (size_t)row * (size_t)d->info.dim;
+        uint64_t h = 0xcbf29ce484222325ULL;
+        for (int k = 0; k < d->info.dim; k++)
+            h = (h ^ px[k]) * 0x100000001b3ULL;
+        sum += rng_mix((uint64_t)shard_global(&d->shard, row), d->labels[row], h);
+    }
+    comm_sum_u64(&sum, 1);
+    return sum;
+}
+
 int trainer_init(Trainer *t, const Config *c, int rank, int ranks, int threads, Err *e)
 {
     memset(t, 0, sizeof *t);
@@ -122,7 +138,11 @@ int trainer_init(Trainer *t, const Config *c, int rank, int ranks, int threads, 
     if (status == 0)
         status = alloc_threads(t, e);
     t->fixed = exact_fixed(t->n_groups);
-    return comm_check(status, e);
+    t->shuffled_epoch = -1;
+    if (comm_check(status, e) != 0)
+        return -1;
+    t->fingerprint = data_fingerprint(&t->train);
+    return 0;
 }
 
 void trainer_free(Trainer *t)
@@ -270,11 +290,41 @@ static void apply_update(Trainer *t, double lr, int64_t count)
     }
 }
 
-int trainer_step(Trainer *t, Err *e)
+/* add_requests: this rank's stop/checkpoint requests into the step sums. */
+static void add_requests(Trainer *t, int requests)
 {
-    int64_t pos = t->step % t->steps_per_epoch;
-    if (pos == 0)
-        shuffle_lanes(t, t->step / t->steps_per_epoch);
+    size_t np = t->model.layout.n_params;
+    t->sum[np + SUM_STOP] = t->fsum[np + SUM_STOP] = (requests & STEP_STOP) != 0;
+    t->sum[np + SUM_CKPT] = t->fsum[np + SUM_CKPT] = (requests & STEP_CHECKPOINT) != 0;
+}
+
+/* agreed_requests: the requests of any rank, from the reduced step sums. */
+static int agreed_requests(const Trainer *t)
+{
+    size_t np = t->model.layout.n_params;
+    int exact = t->cfg->reduction == REDUCTION_EXACT;
+    int stop = exact ? t->sum[np + SUM_STOP] > 0 : t->fsum[np + SUM_STOP] > 0;
+    int ckpt = exact ? t->sum[np + SUM_CKPT] > 0 : t->fsum[np + SUM_CKPT] > 0;
+    return (stop ? STEP_STOP : 0) | (ckpt ? STEP_CHECKPOINT : 0);
+}
+
+void trainer_restore(Trainer *t, const Real *params, int64_t step, double epoch_cost,
+                     int64_t epoch_count)
+{
+    memcpy(t->model.params, params, t->model.layout.n_params * sizeof(Real));
+    t->step = step;
+    t->epoch_cost = epoch_cost;
+    t->epoch_count = epoch_count;
+    t->shuffled_epoch = -1; /* the lane order is rebuilt from (seed, epoch, lane) */
+}
+
+int trainer_step(Trainer *t, int requests, int *agreed, Err *e)
+{
+    int64_t pos = t->step % t->steps_per_epoch, epoch = t->step / t->steps_per_epoch;
+    if (epoch != t->shuffled_epoch) {
+        shuffle_lanes(t, epoch);
+        t->shuffled_epoch = epoch;
+    }
 #pragma omp parallel num_threads(t->threads)
     {
         ThreadState *s = &t->ts[omp_get_thread_num()]; /* each thread writes only its own */
@@ -283,8 +333,10 @@ int trainer_step(Trainer *t, Err *e)
             group_gradient(t, s, g, pos);
     }
     combine_threads(t);
+    add_requests(t, requests);
     double cost;
     int64_t count = reduce_step(t, &cost);
+    *agreed = agreed_requests(t);
     double lr = schedule_lr(t->cfg, t->step, t->steps_per_epoch);
     if (count <= 0) {
         err_set(e, "step %lld (epoch %lld): the gradient is not finite or too large: "

@@ -28,3 +28,10 @@ set_tests_properties(test_invariance test_errors PROPERTIES
                      ENVIRONMENT "${DOWNHILL_TEST_ENV}" TIMEOUT 600)
 set_tests_properties(test_e2e_2 test_replicas_2 test_replicas_3 test_invariance PROPERTIES
                      ENVIRONMENT "${DOWNHILL_TEST_ENV};FASHION_DIR=${FASHION_DIR}")
+
+# Checkpoints and exact restart (resume on other shapes, SIGUSR1, kill -9, bad files).
+add_test(NAME test_checkpoint
+         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/checkpoint.sh $<TARGET_FILE:downhill>
+                 "${DOWNHILL_MPIEXEC}" "${MPIEXEC_NUMPROC_FLAG}")
+set_tests_properties(test_checkpoint PROPERTIES TIMEOUT 900
+                     ENVIRONMENT "${DOWNHILL_TEST_ENV};FASHION_DIR=${FASHION_DIR}")

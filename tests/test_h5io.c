@@ -1,6 +1,7 @@
-/* test_h5io.c: run files (write, read back bit-exactly, refuse bad files), input files
- * (lane and block shards read with one hyperslab), h5_info, and third-party readers
- * (h5dump, h5py) when installed. Fixtures live in a mkdtemp directory, removed at the end. */
+/* test_h5io.c: run files (write, read back bit-exactly, refuse bad files), checkpoints
+ * (round trip, atomic replace, corruption and damage detected), input files (lane and
+ * block shards read with one hyperslab), h5_info, and third-party readers (h5dump, h5py)
+ * when installed. Fixtures live in a mkdtemp directory, removed at the end. */
 #define _POSIX_C_SOURCE 200809L
 #include <dirent.h>
 #include <hdf5.h>
@@ -520,18 +521,260 @@ static void test_info(Tally *t, const char *run, const char *input, const Real *
     check_no_leaks(t, "h5_info");
 }
 
+/* ---- checkpoints --------------------------------------------------------------------- */
+
+#define CKPT_STEP 1234
+#define CKPT_MARKER ((Real)1234.5)
+
+static CkptState make_state(HistoryRow *rows, int n_rows)
+{
+    for (int i = 0; i < n_rows; i++) {
+        HistoryRow row = {i, 1.0 / (i + 1), 2.0 / (i + 3), 0.1 * i, 0.5 + i, 1e3 * i + 0.25};
+        rows[i] = row;
+    }
+    CkptState s = {CKPT_STEP, 100, 64, 6400, 8, 2, 0xfedcba9876543210ULL,
+                   0x0123456789abcdefULL, 3.0 / 7.0, 2345, n_rows, rows, CONFIG_TEXT};
+    return s;
+}
+
+static int same_state(const CkptState *a, const CkptState *b)
+{
+    return a->step == b->step && a->steps_per_epoch == b->steps_per_epoch &&
+           a->lanes == b->lanes && a->n_train == b->n_train &&
+           a->exact_group == b->exact_group &&
+           a->reduction == b->reduction && a->seed == b->seed &&
+           a->data_fingerprint == b->data_fingerprint && a->epoch_cost == b->epoch_cost &&
+           a->epoch_count == b->epoch_count && a->n_history == b->n_history;
+}
+
+static int same_layout(const Layout *a, const Layout *b)
+{
+    int same = a->n_layers == b->n_layers && a->n_params == b->n_params;
+    for (int l = 0; same && l < a->n_layers; l++)
+        same = a->n[l] == b->n[l] &&
+               (l == 0 || (a->w_off[l] == b->w_off[l] && a->b_off[l] == b->b_off[l]));
+    return same;
+}
+
+/* check_ckpt_read: path reads back as exactly (lay, params, want). */
+static void check_ckpt_read(Tally *t, const char *path, const Layout *lay, const Real *params,
+                            const CkptState *want)
+{
+    Err e = {""};
+    Layout got_lay;
+    Real *back = NULL;
+    CkptState got;
+    memset(&got, 0, sizeof got);
+    CHECK(t, h5ckpt_read(path, &got_lay, &back, &got, &e) == 0, "read ckpt: %s", e.msg);
+    check_no_leaks(t, "checkpoint read");
+    if (!back)
+        return;
+    CHECK(t, same_layout(&got_lay, lay), "checkpoint layout differs");
+    CHECK(t, memcmp(back, params, lay->n_params * sizeof(Real)) == 0,
+          "checkpoint parameters not bit-identical");
+    CHECK(t, same_state(&got, want), "checkpoint state differs (step %lld, n_history %lld)",
+          (long long)got.step, (long long)got.n_history);
+    CHECK(t, got.history && (want->n_history == 0 ||
+                             memcmp(got.history, want->history,
+                                    (size_t)want->n_history * sizeof(HistoryRow)) == 0),
+          "checkpoint history rows differ");
+    CHECK(t, got.config_text && strcmp(got.config_text, want->config_text) == 0,
+          "checkpoint config \"%s\"", got.config_text ? got.config_text : "(null)");
+    free(back);
+    free(got.history);
+    free(got.config_text);
+}
+
+static void test_ckpt_roundtrip(Tally *t, const char *path, const Layout *lay,
+                                const Real *params)
+{
+    Err e = {""};
+    char tmp[PATH_LEN + 8];
+    HistoryRow rows[3];
+    CkptState s = make_state(rows, 3);
+    CHECK(t, h5ckpt_write(path, lay, params, &s, &e) == 0, "write ckpt: %s", e.msg);
+    check_no_leaks(t, "checkpoint write");
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    CHECK(t, access(tmp, F_OK) != 0, "%s left behind", tmp);
+    check_ckpt_read(t, path, lay, params, &s);
+    CHECK(t, h5ckpt_step(path, &e) == CKPT_STEP, "h5ckpt_step: %s", e.msg);
+
+    Real other[39];
+    for (size_t i = 0; i < lay->n_params; i++)
+        other[i] = params[i] * (Real)2 + (Real)1;
+    s.step = CKPT_STEP + 100;
+    s.n_history = 2;
+    s.config_text = "";
+    CHECK(t, h5ckpt_write(path, lay, other, &s, &e) == 0, "rewrite ckpt: %s", e.msg);
+    CHECK(t, access(tmp, F_OK) != 0, "%s left behind after rewrite", tmp);
+    CHECK(t, h5ckpt_step(path, &e) == CKPT_STEP + 100, "step after rewrite: %s", e.msg);
+    check_ckpt_read(t, path, lay, other, &s);
+
+    s.n_history = 0;
+    s.history = NULL;
+    CHECK(t, h5ckpt_write(path, lay, params, &s, &e) == 0, "write ckpt, no history: %s",
+          e.msg);
+    check_ckpt_read(t, path, lay, params, &s);
+    s = make_state(rows, 3);
+    CHECK(t, h5ckpt_write(path, lay, params, &s, &e) == 0, "write ckpt again: %s", e.msg);
+    check_no_leaks(t, "checkpoint rewrites");
+}
+
+/* expect_ckpt_error: h5ckpt_read (and h5ckpt_step if `step` is set) fail on path with a
+ * one-line message naming it and holding `want`; nothing is left allocated. */
+static void expect_ckpt_error(Tally *t, const char *path, const char *want, int step)
+{
+    Err e = {""};
+    Layout lay;
+    Real *p = (Real *)&lay;
+    CkptState s;
+    memset(&s, 0, sizeof s);
+    s.history = (HistoryRow *)&lay;
+    s.config_text = (char *)&lay;
+    int rc = h5ckpt_read(path, &lay, &p, &s, &e);
+    CHECK(t, rc != 0 && p == NULL && s.history == NULL && s.config_text == NULL,
+          "%s: checkpoint read should fail", path);
+    CHECK(t, strstr(e.msg, path) && strstr(e.msg, want) && !strchr(e.msg, '\n'),
+          "%s: message \"%s\" lacks \"%s\"", path, e.msg, want);
+    if (step) {
+        e.msg[0] = '\0';
+        CHECK(t, h5ckpt_step(path, &e) == -1 && strstr(e.msg, want),
+              "%s: h5ckpt_step message \"%s\" lacks \"%s\"", path, e.msg, want);
+    }
+    check_no_leaks(t, want);
+    if (rc == 0) {
+        free(p);
+        free(s.history);
+        free(s.config_text);
+    }
+}
+
+/* ckpt_edit_copy: copies the good checkpoint to dst and applies one edit with the HDF5 API. */
+static void ckpt_edit_copy(const char *good, const char *dst, const char *what)
+{
+    copy_file(good, dst, -1);
+    hid_t f = H5Fopen(dst, H5F_ACC_RDWR, H5P_DEFAULT);
+    if (strcmp(what, "version") == 0) {
+        H5Adelete(f, "format_version");
+        put_int_attr(f, "format_version", 2);
+    } else if (strcmp(what, "lanes") == 0) {
+        hid_t g = H5Gopen2(f, "state", H5P_DEFAULT);
+        H5Adelete(g, "lanes");
+        H5Gclose(g);
+    } else if (strcmp(what, "history") == 0) {
+        hsize_t one = 1;
+        double v = 0;
+        H5Ldelete(f, "/history/seconds", H5P_DEFAULT);
+        put_dataset(f, "/history/seconds", 1, &one, H5T_NATIVE_DOUBLE, &v);
+    }
+    H5Fclose(f);
+}
+
+/* corrupt_marker: replaces the one occurrence of `marker`'s bytes in the file by another
+ * value; returns the number of occurrences found. */
+static int corrupt_marker(const char *path, Real marker)
+{
+    long size = file_size(path);
+    unsigned char *bytes = malloc(size > 0 ? (size_t)size : 1);
+    Real other = marker + (Real)1;
+    int found = 0;
+    long at = -1;
+    FILE *f = fopen(path, "r+b");
+    if (!f || !bytes || fread(bytes, 1, (size_t)size, f) != (size_t)size)
+        size = 0;
+    for (long i = 0; i + (long)sizeof(Real) <= size; i++)
+        if (memcmp(bytes + i, &marker, sizeof(Real)) == 0) {
+            found++;
+            at = i;
+        }
+    if (found == 1 && fseek(f, at, SEEK_SET) == 0)
+        fwrite(&other, sizeof(Real), 1, f);
+    if (f)
+        fclose(f);
+    free(bytes);
+    return found;
+}
+
+static void test_ckpt_errors(Tally *t, const char *good, const char *run, const Layout *lay)
+{
+    char path[PATH_LEN], text[8192];
+    Err e = {""};
+    HistoryRow rows[3];
+    CkptState s = make_state(rows, 3);
+    Real params[39];
+
+    expect_ckpt_error(t, run, "not a downhill checkpoint (format \"downhill-run\")", 1);
+    fixture(t, "text.h5", path);
+    expect_ckpt_error(t, path, "not a readable HDF5 file (truncated or damaged?)", 1);
+    fixture(t, "ckpt-truncated.h5", path);
+    copy_file(good, path, file_size(good) / 2);
+    expect_ckpt_error(t, path, "not a readable HDF5 file (truncated or damaged?)", 1);
+    fixture(t, "empty.h5", path);
+    expect_ckpt_error(t, path, "not a downhill checkpoint (attribute format missing)", 1);
+    fixture(t, "ckpt-version.h5", path);
+    ckpt_edit_copy(good, path, "version");
+    expect_ckpt_error(t, path, "format_version 2 of downhill-checkpoint files", 1);
+    fixture(t, "ckpt-nolanes.h5", path);
+    ckpt_edit_copy(good, path, "lanes");
+    expect_ckpt_error(t, path, "attribute /state/lanes missing", 0);
+    fixture(t, "ckpt-history.h5", path);
+    ckpt_edit_copy(good, path, "history");
+    expect_ckpt_error(t, path, "/history/seconds has 1 rows, /history/epoch 3", 0);
+
+    for (size_t i = 0; i < lay->n_params; i++)
+        params[i] = (Real)0.25;
+    params[lay->w_off[1] + 7] = CKPT_MARKER;
+    fixture(t, "ckpt-corrupt.h5", path);
+    CHECK(t, h5ckpt_write(path, lay, params, &s, &e) == 0, "write marked ckpt: %s", e.msg);
+    CHECK(t, corrupt_marker(path, CKPT_MARKER) == 1, "marker not found once in %s", path);
+    expect_ckpt_error(t, path, "the weights do not match their stored hash: the file is "
+                               "corrupted", 0);
+    CHECK(t, h5ckpt_step(path, &e) == CKPT_STEP, "step of a corrupted ckpt: %s", e.msg);
+    CHECK(t, info_text(t, path, text, sizeof text, &e) == 0 && strstr(text, "MISMATCH"),
+          "info on corrupted ckpt: %s\n%s", e.msg, text);
+
+    fixture(t, "no-such-dir/ckpt.h5", path);
+    CHECK(t, h5ckpt_write(path, lay, params, &s, &e) != 0 &&
+                 strstr(e.msg, "no-such-dir/ckpt.h5.tmp: cannot create") &&
+                 strstr(e.msg, "directory exists"),
+          "ckpt in missing dir: %s", e.msg);
+    check_no_leaks(t, "checkpoint errors");
+}
+
+static void test_ckpt_info(Tally *t, const char *ckpt, const Real *params, size_t n_params)
+{
+    char text[8192], want[64];
+    Err e = {""};
+    snprintf(want, sizeof want, "params_hash: %016llx\n",
+             (unsigned long long)fnv1a(params, n_params * sizeof(Real)));
+    CHECK(t, info_text(t, ckpt, text, sizeof text, &e) == 0, "info ckpt: %s", e.msg);
+    CHECK(t, strstr(text, want) && !strstr(text, "MISMATCH"), "info lacks \"%s\":\n%s", want,
+          text);
+    CHECK(t, strstr(text, "format: downhill-checkpoint\n") && strstr(text, "step: 1234\n") &&
+                 strstr(text, "steps_per_epoch: 100\n") && strstr(text, "epoch: 12\n") &&
+                 strstr(text, "position: 34\n") && strstr(text, "lanes: 64\n") &&
+                 strstr(text, "reduction: 2\n") &&
+                 strstr(text, "data_fingerprint: 0123456789abcdef\n") &&
+                 strstr(text, "epoch_count: 2345\n") && strstr(text, "history_length: 3\n") &&
+                 strstr(text, "layers: 5 4 3\n") && strstr(text, "  layers = 5 4 3\n"),
+          "info ckpt text:\n%s", text);
+    check_no_leaks(t, "h5_info on a checkpoint");
+}
+
 static int run_command(const char *cmd)
 {
     int status = system(cmd);
     return status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-static void test_external(Tally *t, const char *run)
+static void test_external(Tally *t, const char *run, const char *ckpt)
 {
     char cmd[2 * PATH_LEN + 512];
     if (access("/usr/bin/h5dump", X_OK) == 0) {
         snprintf(cmd, sizeof cmd, "/usr/bin/h5dump '%s' > /dev/null 2>&1", run);
         CHECK(t, run_command(cmd) == 0, "h5dump failed on %s", run);
+        snprintf(cmd, sizeof cmd, "/usr/bin/h5dump '%s' > /dev/null 2>&1", ckpt);
+        CHECK(t, run_command(cmd) == 0, "h5dump failed on %s", ckpt);
     } else {
         printf("skip: /usr/bin/h5dump not installed\n");
     }
@@ -570,7 +813,7 @@ static void remove_dir(const char *dir)
 
 int main(void)
 {
-    char dir[] = "/tmp/test_h5io.XXXXXX", run[PATH_LEN], input[PATH_LEN];
+    char dir[] = "/tmp/test_h5io.XXXXXX", run[PATH_LEN], input[PATH_LEN], ckpt[PATH_LEN];
     Tally t = {0, 0, mkdtemp(dir), 0, 0};
     if (!t.dir || H5open() < 0) {
         printf("FAIL: cannot make a fixture directory in /tmp or start HDF5\n");
@@ -593,12 +836,16 @@ int main(void)
 
     fixture(&t, "run.h5", run);
     fixture(&t, "input.h5", input);
+    fixture(&t, "ckpt.h5", ckpt);
     test_run_roundtrip(&t, run, &lay, params);
     test_run_errors(&t, run, &lay);
     test_input_shards(&t, input, images, labels);
     test_input_errors(&t, input, run);
     test_info(&t, run, input, params, lay.n_params);
-    test_external(&t, run);
+    test_ckpt_roundtrip(&t, ckpt, &lay, params);
+    test_ckpt_errors(&t, ckpt, run, &lay);
+    test_ckpt_info(&t, ckpt, params, lay.n_params);
+    test_external(&t, run, ckpt);
     remove_dir(t.dir);
     printf("test_h5io: %d checks, %d failures\n", t.checks, t.failures);
     return t.failures != 0;

@@ -28,8 +28,8 @@ int main(int argc, char **argv)
         return 1;
     }
     uint64_t initial = model_hash(&t.model);
-    for (int s = 0; s < 25 && !fail; s++)
-        if (trainer_step(&t, &e) != 0)
+    for (int s = 0, agreed; s < 25 && !fail; s++)
+        if (trainer_step(&t, 0, &agreed, &e) != 0)
             fprintf(stderr, "FAIL step %d: %s\n", s, e.msg), fail = 1;
     size_t bytes = t.model.layout.n_params * sizeof(Real);
     unsigned char *all = rank == 0 ? malloc(bytes * (size_t)ranks) : NULL;

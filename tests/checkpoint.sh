@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# Checkpoints and exact restart: resuming from any step (mid-epoch included), on another
+# number of ranks or threads, after SIGUSR1 to one rank, or after kill -9 of a rank, ends
+# with the weights and history of the uninterrupted run; bad checkpoints are refused with
+# a clear error on every rank, without hanging.
+# usage: checkpoint.sh DOWNHILL "MPIEXEC [FLAGS]" NUMPROC_FLAG
+set -uo pipefail
+bin=$1 mpiexec=$2 npflag=$3
+data=${FASHION_DIR:-/usr/share/datasets/fashion-mnist}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cd "$work" || exit 1
+fails=0
+fail() { echo "FAIL $*"; fails=$((fails + 1)); }
+ok() { echo "ok   $*"; }
+
+cat > small.ini <<INI
+[data]
+train_images = $data/train-images-idx3-ubyte.gz
+train_labels = $data/train-labels-idx1-ubyte.gz
+test_images = $data/t10k-images-idx3-ubyte.gz
+test_labels = $data/t10k-labels-idx1-ubyte.gz
+train_limit = 1000
+test_limit = 300
+[train]
+epochs = 3
+batch_size = 64
+warmup_epochs = 0.5
+[checkpoint]
+every_steps = 5
+keep = 100
+INI
+
+# train NP THREADS CONFIG ARGS...: runs downhill train, output in run.log, returns its code
+train() {
+    local np=$1 th=$2
+    shift 2
+    # shellcheck disable=SC2086
+    OMP_NUM_THREADS=$th timeout 300 $mpiexec $npflag "$np" "$bin" train "$@" > run.log 2>&1
+}
+# outcome FILE: weights hash and every history column but the clocks
+outcome() {
+    "$bin" info "$1" | grep -E '^(params_hash|history_length|last_epoch):'
+    h5dump -d /history/epoch -d /history/train_cost -d /history/test_cost \
+        -d /history/test_accuracy "$1" | grep -v '^HDF5'
+}
+same() { # NAME FILE REFERENCE-OUTCOME
+    if [ "$(outcome "$2")" = "$3" ]; then ok "$1: same weights and history"; else
+        fail "$1: differs from the uninterrupted run"; diff <(echo "$3") <(outcome "$2") | head -8; fi
+}
+
+# 1. the uninterrupted run (48 steps of 16 per epoch), checkpoints every 5 steps
+train 2 1 small.ini --set output.file=ref.h5 || { cat run.log; fail "reference run"; exit 1; }
+reference=$(outcome ref.h5)
+ls ref.ckpt-0000000025.h5 ref.ckpt-0000000048.h5 > /dev/null 2>&1 || fail "checkpoints missing"
+
+# 2. resume mid-epoch on other machine shapes
+train 1 1 small.ini --set output.file=a.h5 --resume ref.ckpt-0000000025.h5 && same "resume at step 25 (epoch 2, step 9) on 1 rank" a.h5 "$reference" || { cat run.log; fail "resume 25"; }
+train 4 2 small.ini --set output.file=b.h5 --resume ref.ckpt-0000000035.h5 && same "resume at step 35 on 4 ranks x 2 threads" b.h5 "$reference" || { cat run.log; fail "resume 35"; }
+train 2 1 small.ini --set output.file=c.h5 --resume ref.ckpt-0000000016.h5 && same "resume at an epoch boundary (step 16)" c.h5 "$reference" || { cat run.log; fail "resume 16"; }
+# a changed epoch count is applied and recorded: 2 more epochs from the end of the run
+train 2 1 small.ini --set output.file=d.h5 --set train.epochs=5 --resume ref.ckpt-0000000048.h5 \
+    && grep -q "resume: changed: epochs = 5" run.log && [ "$("$bin" info d.h5 | grep last_epoch)" = "last_epoch: 5" ] \
+    && ok "epochs may change on resume (recorded)" || { cat run.log; fail "epochs change on resume"; }
+
+# 3. --resume auto with nothing to resume starts fresh; with checkpoints picks the newest
+train 1 1 small.ini --set output.file=auto.h5 --resume auto && grep -q "starting fresh" run.log \
+    && same "--resume auto without a checkpoint" auto.h5 "$reference" || { cat run.log; fail "auto fresh"; }
+rm -f auto.ckpt-0000000045.h5 auto.ckpt-0000000048.h5
+train 2 1 small.ini --set output.file=auto.h5 --resume auto && grep -q "auto.ckpt-0000000040.h5" run.log \
+    && same "--resume auto picks the newest checkpoint" auto.h5 "$reference" || { cat run.log; fail "auto newest"; }
+
+# rank_pid LAUNCHER: a rank of the job started in the background as `timeout ... mpiexec`
+rank_pid() { pgrep -P "$(pgrep -P "$1" | head -1)" | tail -1; }
+
+# 4. SIGUSR1 to one rank: checkpoint, exit code 75, resume to the same weights
+sed -e 's/train_limit = 1000/train_limit = 60000/' -e 's/epochs = 3/epochs = 4/' \
+    -e 's/batch_size = 64/batch_size = 10/' -e 's/every_steps = 5/every_steps = 0/' small.ini > big.ini
+train 2 1 big.ini --set output.file=bigref.h5 || { cat run.log; fail "big reference"; }
+big=$(outcome bigref.h5)
+OMP_NUM_THREADS=1 timeout 300 $mpiexec $npflag 2 "$bin" train big.ini --set output.file=sig.h5 > run.log 2>&1 &
+launcher=$!
+sleep 1.5
+victim=$(rank_pid "$launcher")
+kill -USR1 "$victim"
+sleep 0.02
+kill -TERM "$victim" 2> /dev/null # a second signal, likely while the checkpoint is written
+wait "$launcher"
+code=$?
+if [ "$code" -eq 75 ] && grep -q "stopped by signal" run.log; then ok "SIGUSR1 then SIGTERM to rank pid $victim: checkpoint and exit code 75"
+else cat run.log; fail "SIGUSR1: exit code $code (want 75)"; fi
+train 2 1 big.ini --set output.file=sig.h5 --resume auto && same "resume after SIGUSR1" sig.h5 "$big" || { cat run.log; fail "resume after signal"; }
+
+# 5. kill -9 of a rank at three moments (checkpoints every 25 steps: about half of the time
+# is spent writing them, so kills land mid-write too)
+sed -e 's/every_steps = 0/every_steps = 25/' big.ini > kill.ini
+for delay in 1.2 1.2 1.0; do
+    OMP_NUM_THREADS=1 timeout 300 $mpiexec $npflag 2 "$bin" train kill.ini --set output.file=kill.h5 --resume auto > run.log 2>&1 &
+    launcher=$!
+    sleep "$delay"
+    victim=$(rank_pid "$launcher")
+    [ -n "$victim" ] && kill -9 "$victim"
+    wait "$launcher"
+    code=$?
+    if [ -z "$victim" ] || [ "$code" -eq 0 ]; then
+        fail "kill -9 after ${delay}s did not interrupt the run (exit $code)"
+    else
+        ok "kill -9 of rank pid $victim after ${delay}s (exit $code): newest $(ls kill.ckpt-*.h5 | tail -1)"
+    fi
+done
+train 2 1 kill.ini --set output.file=kill.h5 --resume auto && same "resume after three kill -9" kill.h5 "$big" || { cat run.log; fail "resume after kill -9"; }
+
+# 6. bad checkpoints: a clear error on every rank, non-zero exit, no hang
+refuse() { # NAME PATTERN ARGS...
+    local name=$1 pattern=$2
+    shift 2
+    train 2 1 small.ini --set output.file=bad.h5 "$@"
+    local code=$?
+    if [ "$code" -ne 0 ] && [ "$code" -ne 124 ] && grep -q -- "$pattern" run.log; then
+        ok "$name: $(grep 'downhill: error' run.log | head -1 | cut -c1-140)"
+    else fail "$name: exit $code"; head -5 run.log; fi
+}
+head -c 20000 ref.ckpt-0000000025.h5 > truncated.h5
+cp ref.ckpt-0000000025.h5 corrupt.h5
+w=$(h5dump -p -H -d /model/W1 ref.ckpt-0000000025.h5 | grep -o 'OFFSET [0-9]*' | awk '{print $2}')
+printf '\x7f\x7f\x7f\x7f' | dd of=corrupt.h5 bs=1 seek=$((w + 400)) conv=notrunc status=none
+refuse "other architecture" "model.layers" --set model.layers=784,32,10 --resume ref.ckpt-0000000025.h5
+refuse "other training set size" "data.train_limit" --set data.train_limit=900 --resume ref.ckpt-0000000025.h5
+refuse "other training data" "training data differ" --set data.train_images="$data/t10k-images-idx3-ubyte.gz" \
+    --set data.train_labels="$data/t10k-labels-idx1-ubyte.gz" --resume ref.ckpt-0000000025.h5
+refuse "other seed" "model.seed" --set model.seed=9 --resume ref.ckpt-0000000025.h5
+refuse "a run file, not a checkpoint" "not a downhill checkpoint" --resume ref.h5
+refuse "truncated checkpoint" "truncated.h5" --resume truncated.h5
+refuse "corrupted weights" "corrupt" --resume corrupt.h5
+refuse "missing checkpoint" "missing.h5" --resume missing.h5
+
+echo "checkpoint: $fails failures"
+[ "$fails" -eq 0 ]
