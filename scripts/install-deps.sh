@@ -4,11 +4,16 @@
 # usage: scripts/install-deps.sh [--tests]
 set -euo pipefail
 
+# to build, run and plot
 packages=(build-essential cmake pkg-config openmpi-bin libopenmpi-dev libhdf5-openmpi-dev
-          hdf5-tools libinih-dev zlib1g-dev dataset-fashion-mnist python3-h5py python3-numpy)
+          hdf5-tools libinih-dev zlib1g-dev dataset-fashion-mnist python3-h5py python3-numpy
+          python3-matplotlib procps)
+# and for the tests: a real SLURM, clang's libFuzzer and sanitizers, network namespaces
+test_packages=(slurm-wlm munge clang libclang-rt-14-dev iproute2)
+[ "${1:-}" = "--tests" ] && packages+=("${test_packages[@]}")
 
 if [ "${1:-}" = "--help" ]; then
-    echo "usage: $0   installs: ${packages[*]}"
+    echo "usage: $0 [--tests]   installs: ${packages[*]} (--tests: also ${test_packages[*]})"
     exit 0
 fi
 
