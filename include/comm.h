@@ -10,8 +10,18 @@
 /* comm_init: starts MPI (also works without mpirun: one rank); fills rank and size. */
 void comm_init(int *argc, char ***argv, int *rank, int *size);
 
+/* comm_node_ranks: how many ranks share this rank's node (shared memory). */
+int comm_node_ranks(void);
+
 /* comm_finalize: shuts MPI down; call once on every rank before exiting. */
 void comm_finalize(void);
+
+/* comm_set_watchdog: a collective that waits longer than `seconds` makes this rank print
+ * its rank, host, phase and step and abort the job (exit code 3). Default 600 s. */
+void comm_set_watchdog(double seconds);
+
+/* comm_set_phase: names what this rank does now (a static string), for the watchdog. */
+void comm_set_phase(const char *name, int64_t step);
 
 /* comm_agree: all ranks pass their status (0 ok, non-zero failed); returns the lowest
  * failing rank, or -1 when every rank succeeded. The one collective for errors. */

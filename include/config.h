@@ -36,8 +36,12 @@ typedef struct {
     double min_lr;           /* cosine schedule floor, >= 0 */
     ReductionKind reduction; /* exact (bitwise reproducible) | float (plain allreduce) */
     int64_t exact_group;     /* lanes summed in floating point before the exact sum */
+    double watchdog_seconds; /* a collective waiting longer aborts the job */
+    int64_t max_rollbacks;   /* divergence: 0 = stop, N = roll back up to N times */
+    double rollback_factor;  /* learning-rate factor per rollback, in (0, 1] */
     /* [output] */
     char output_file[CONFIG_PATH_MAX]; /* the HDF5 run file */
+    int overwrite;                     /* 1: replace an existing output file */
     /* [checkpoint] */
     char ckpt_prefix[CONFIG_PATH_MAX]; /* files PREFIX.ckpt-STEP.h5; "" = output_file less .h5 */
     int64_t ckpt_every_steps;   /* 0 = off */

@@ -83,6 +83,8 @@ typedef struct {
     uint64_t data_fingerprint; /* order-independent hash of the training examples */
     double epoch_cost;         /* summed batch costs of the current epoch so far */
     int64_t epoch_count;       /* examples seen in the current epoch so far */
+    double lr_scale;           /* learning-rate factor left by rollbacks (1 = none) */
+    int64_t rollbacks;         /* rollbacks after divergence so far */
     int64_t n_history;         /* rows in history */
     HistoryRow *history;       /* (n_history) completed epochs, epoch 0 first */
     char *config_text;         /* resolved INI text of the run that wrote it */

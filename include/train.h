@@ -20,7 +20,7 @@
 enum { SUM_COST = 0, SUM_COUNT = 1, SUM_BAD = 2, SUM_STOP = 3, SUM_CKPT = 4, SUM_EXTRA = 5 };
 
 /* Requests a rank passes to trainer_step; the step returns those of any rank. */
-enum { STEP_STOP = 1, STEP_CHECKPOINT = 2 };
+enum { STEP_STOP = 1, STEP_CHECKPOINT = 2, STEP_DIVERGED = 4 };
 
 /* What one thread owns during a step. */
 typedef struct {
@@ -47,6 +47,7 @@ typedef struct {
     int64_t steps_per_epoch;
     int64_t step;            /* updates done so far */
     int64_t shuffled_epoch;  /* epoch whose lane order is in `order` (-1: none) */
+    double lr_scale;         /* factor on the scheduled learning rate (rollbacks lower it) */
     uint64_t fingerprint;    /* order-independent hash of the training examples (all ranks) */
     int64_t *order;          /* (train.rows) per lane, the shuffled lane positions */
     ThreadState *ts;         /* (threads) */
@@ -65,12 +66,15 @@ int trainer_init(Trainer *t, const Config *c, int rank, int ranks, int threads, 
 void trainer_free(Trainer *t);
 
 /* trainer_step: one update with the gradient of the next global batch (collective);
- * `requests` (STEP_* bits) of this rank are OR-ed over all ranks into *agreed. */
+ * `requests` (STEP_* bits) of this rank are OR-ed over all ranks into *agreed. When the
+ * batch cost or gradient is not finite (or too large) no update is made and *agreed has
+ * STEP_DIVERGED, on every rank alike. */
 int trainer_step(Trainer *t, int requests, int *agreed, Err *e);
 
-/* trainer_restore: continues from a checkpoint: weights, step and the epoch's running cost. */
+/* trainer_restore: continues from a checkpoint: weights, step, the epoch's running cost
+ * and the learning-rate factor. */
 void trainer_restore(Trainer *t, const Real *params, int64_t step, double epoch_cost,
-                     int64_t epoch_count);
+                     int64_t epoch_count, double lr_scale);
 
 /* trainer_take_epoch_cost: mean batch cost of the current epoch so far, and resets it. */
 double trainer_take_epoch_cost(Trainer *t);

@@ -1,8 +1,29 @@
 #!/usr/bin/env bash
 # The README's second command (and what CI runs): install, build, run every test.
+# Then: the single-process tests, the corpus replays and a 2-rank training under
+# AddressSanitizer + UBSan (build-asan/), and each fuzzer for 30 s when clang is present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh --tests
 bash scripts/build.sh
-cd build
-ctest --output-on-failure --timeout 900 "$@"
+(cd build && ctest --output-on-failure --timeout 900 "$@")
+
+# Sanitizers (gcc): non-MPI tests, then one small 2-rank training.
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDOWNHILL_SANITIZE=ON > /dev/null
+cmake --build build-asan -j "$(nproc)"
+export LSAN_OPTIONS=suppressions=$PWD/tests/fuzz/lsan.supp
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+(cd build-asan && ctest --output-on-failure --timeout 900 \
+    -R '^(test_gradient|test_descent|test_config|test_data|test_h5io|replay_.*)$')
+# Open MPI's own leaks are suppressed (tests/fuzz/lsan.supp); that needs its plugins kept
+# loaded and full malloc stacks.
+asan_run=$(mktemp -d)
+OMPI_MCA_mca_base_component_disable_dlclose=1 ASAN_OPTIONS=fast_unwind_on_malloc=0 \
+    OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 \
+    mpirun -np 2 --oversubscribe build-asan/downhill train configs/tiny.ini \
+    --set data.train_limit=500 --set data.test_limit=200 --set train.epochs=1 \
+    --set output.file="$asan_run/run.h5"
+rm -rf "$asan_run"
+echo "sanitizers: clean"
+
+bash scripts/fuzz.sh 30

@@ -38,3 +38,16 @@ void *alloc_array(size_t n, size_t size, const char *what, Err *e)
                 what, bytes, bytes / 1048576.0);
     return p;
 }
+
+double memory_available(void)
+{
+    FILE *f = fopen("/proc/meminfo", "r");
+    char line[256];
+    double kib = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %lf kB", &kib) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return kib * 1024.0;
+}

@@ -18,7 +18,8 @@
 #define INI_LINE_LIMIT 65536 /* longest INI line read whole (paths are far shorter) */
 #define VALUE_TEXT_MAX (CONFIG_PATH_MAX + 64)
 
-typedef enum { KEY_PATH, KEY_TEXT, KEY_INT, KEY_UINT, KEY_DOUBLE, KEY_LAYERS, KEY_SCHEDULE, KEY_REDUCTION } KeyType;
+typedef enum { KEY_PATH, KEY_TEXT, KEY_INT, KEY_UINT, KEY_DOUBLE, KEY_LAYERS, KEY_SCHEDULE, KEY_REDUCTION,
+               KEY_BOOL } KeyType;
 
 /* Range rule of a double key. */
 typedef enum { DBL_POSITIVE, DBL_NONNEGATIVE, DBL_UNIT } DoubleRule;
@@ -37,10 +38,12 @@ typedef struct {
 
 static const char *const schedule_names[] = {"constant", "step", "cosine"};
 static const char *const reduction_names[] = {"exact", "float"};
+static const char *const bool_names[] = {"false", "true", "no", "yes", "0", "1", "off", "on"};
 static const char *const section_names[] = {"data", "model", "train", "output", "checkpoint"};
 
 #define N_SCHEDULES (sizeof schedule_names / sizeof schedule_names[0])
 #define N_REDUCTIONS (sizeof reduction_names / sizeof reduction_names[0])
+#define N_BOOLS (sizeof bool_names / sizeof bool_names[0])
 #define N_SECTIONS (sizeof section_names / sizeof section_names[0])
 
 #define FASHION "/usr/share/datasets/fashion-mnist/"
@@ -84,8 +87,17 @@ static const KeySpec keys[] = {
      "gradient sum across ranks: exact (bitwise reproducible at any rank count) | float (plain allreduce)"},
     {"train", "exact_group", KEY_INT, OFF(exact_group), 1, 0, "1", "an integer >= 1",
      "exact reduction: lanes summed in floating point before the exact sum (integer >= 1)"},
+    {"train", "watchdog_seconds", KEY_DOUBLE, OFF(watchdog_seconds), 0, DBL_POSITIVE, "600",
+     "a finite number > 0", "abort the job when a collective waits longer than this (seconds)"},
+    {"train", "max_rollbacks", KEY_INT, OFF(max_rollbacks), 0, 0, "0", "an integer >= 0",
+     "on divergence (non-finite cost or gradient): 0 = stop; N = roll back to the last "
+     "checkpoint up to N times, lowering the learning rate"},
+    {"train", "rollback_factor", KEY_DOUBLE, OFF(rollback_factor), 0, DBL_UNIT, "0.5",
+     "a finite number in (0, 1]", "learning-rate factor applied at each rollback"},
     {"output", "file", KEY_PATH, OFF(output_file), 0, 0, "downhill-run.h5", "a non-empty path",
      "HDF5 run file written by the run (non-empty path)"},
+    {"output", "overwrite", KEY_BOOL, OFF(overwrite), 0, 0, "false", "true or false",
+     "replace an existing output.file (a resumed run always continues its own); --force sets it"},
     {"checkpoint", "prefix", KEY_TEXT, OFF(ckpt_prefix), 0, 0, "", "a path prefix, or empty",
      "checkpoint files are PREFIX.ckpt-STEP.h5; empty = output.file without its .h5"},
     {"checkpoint", "every_steps", KEY_INT, OFF(ckpt_every_steps), 0, 0, "0", "an integer >= 0",
@@ -311,6 +323,11 @@ static int set_value(Config *c, const KeySpec *k, const char *v, Err *e)
             return bad_value(k, v, e);
         *(ReductionKind *)field = (ReductionKind)idx;
         return 0;
+    case KEY_BOOL:
+        if (parse_enum(v, bool_names, N_BOOLS, &idx) != 0)
+            return bad_value(k, v, e);
+        *(int *)field = idx % 2; /* odd entries are the true spellings */
+        return 0;
     }
     return err_set(e, "config: %s.%s: internal error: unknown key type", k->section, k->name);
 }
@@ -486,6 +503,7 @@ static void format_value(const Config *c, const KeySpec *k, char *out, size_t n)
     case KEY_DOUBLE: snprintf(out, n, "%.17g", *(const double *)field); break;
     case KEY_SCHEDULE: snprintf(out, n, "%s", config_schedule_name(c->schedule)); break;
     case KEY_REDUCTION: snprintf(out, n, "%s", config_reduction_name(c->reduction)); break;
+    case KEY_BOOL: snprintf(out, n, "%s", *(const int *)field ? "true" : "false"); break;
     case KEY_LAYERS: {
         size_t used = 0;
         int count = c->n_layers < 0 ? 0 : c->n_layers > CONFIG_MAX_LAYERS ? CONFIG_MAX_LAYERS : c->n_layers;

@@ -149,7 +149,8 @@ static int probe_idx(IdxFile *f, int64_t size, Err *e)
     int rc = idx_header(f, e);
     if (rc == 0)
         rc = check_shape(f->path, f->count, f->rows, f->cols, e);
-    int64_t need = (f->images ? 16 : 8) + f->count * ((int64_t)f->rows * f->cols);
+    /* only once check_shape passed: count <= 2^31 and rows * cols <= 2^24 cannot overflow */
+    int64_t need = rc == 0 ? (f->images ? 16 : 8) + f->count * ((int64_t)f->rows * f->cols) : 0;
     if (rc == 0 && size >= 0 && gzdirect(f->g) && size < need)
         rc = err_set(e, "%s: truncated: the header announces %lld %ss of %d x %d bytes "
                         "(%lld bytes with the header), the file has %lld bytes",

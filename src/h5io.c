@@ -778,7 +778,7 @@ done:
 /* ---- checkpoints --------------------------------------------------------------------- */
 
 #define CKPT_UNREADABLE "not a readable HDF5 file (truncated or damaged?)"
-#define STATE_FIELDS 10
+#define STATE_FIELDS 12
 #define HISTORY_VALUE_SIZE sizeof(double)
 _Static_assert(sizeof(int64_t) == sizeof(double), "history columns share one value size");
 
@@ -803,7 +803,9 @@ static void state_fields(CkptState *s, StateField fields[STATE_FIELDS])
         {"seed", H5T_NATIVE_UINT64, H5T_INTEGER, &s->seed},
         {"data_fingerprint", H5T_NATIVE_UINT64, H5T_INTEGER, &s->data_fingerprint},
         {"epoch_cost", H5T_NATIVE_DOUBLE, H5T_FLOAT, &s->epoch_cost},
-        {"epoch_count", H5T_NATIVE_INT64, H5T_INTEGER, &s->epoch_count}};
+        {"epoch_count", H5T_NATIVE_INT64, H5T_INTEGER, &s->epoch_count},
+        {"lr_scale", H5T_NATIVE_DOUBLE, H5T_FLOAT, &s->lr_scale},
+        {"rollbacks", H5T_NATIVE_INT64, H5T_INTEGER, &s->rollbacks}};
     memcpy(fields, all, sizeof all);
 }
 
@@ -1512,6 +1514,7 @@ static int info_state(hid_t f, FILE *out, const char *path, Err *e)
     fprintf(out, "data_fingerprint: %016" PRIx64 "\n", s.data_fingerprint);
     fprintf(out, "epoch_cost: %.17g\nepoch_count: %" PRId64 "\n", s.epoch_cost,
             s.epoch_count);
+    fprintf(out, "lr_scale: %.17g\nrollbacks: %" PRId64 "\n", s.lr_scale, s.rollbacks);
     return 0;
 }
 

@@ -30,6 +30,7 @@ static const char *USAGE =
 
 static const char *TRAIN_USAGE =
     "usage: downhill train CONFIG [--set section.key=value ...] [--resume FILE|auto]\n"
+    "                             [--force]\n"
     "\n"
     "Trains the network described by the INI file CONFIG (see configs/*.ini; every key\n"
     "has a default). --set overrides one key and may be repeated, e.g.\n"
@@ -39,7 +40,8 @@ static const char *TRAIN_USAGE =
     "Threads per rank: OMP_NUM_THREADS. Results do not depend on ranks or threads.\n"
     "--resume FILE continues from a checkpoint; --resume auto from the newest checkpoint\n"
     "of this run, or starts fresh (same as --set checkpoint.resume=...). SIGUSR1 or\n"
-    "SIGTERM: checkpoint at the next step and exit with code 75 (resubmit me).\n";
+    "SIGTERM: checkpoint at the next step and exit with code 75 (resubmit me).\n"
+    "--force replaces an existing output file (same as --set output.overwrite=true).\n";
 
 static const char *EVAL_USAGE =
     "usage: downhill eval RUN.h5 [--images FILE --labels FILE] [--limit N]\n"
@@ -112,6 +114,7 @@ static int parse_options(int argc, char **argv, int rank, const char *usage, Con
         {"help", no_argument, 0, 'h'},         {"set", required_argument, 0, 's'},
         {"images", required_argument, 0, 'i'}, {"labels", required_argument, 0, 'l'},
         {"limit", required_argument, 0, 'n'},  {"resume", required_argument, 0, 'r'},
+        {"force", no_argument, 0, 'f'},
         {0, 0, 0, 0}};
     Err e;
     int ch;
@@ -128,6 +131,10 @@ static int parse_options(int argc, char **argv, int rank, const char *usage, Con
             return usage_error(rank, usage, "%s does not take --resume", argv[0]);
         else if (ch == 'r' && resume_option(c, optarg, &e) != 0)
             return report_once(rank, &e);
+        else if (ch == 'f' && !c)
+            return usage_error(rank, usage, "%s does not take --force", argv[0]);
+        else if (ch == 'f')
+            c->overwrite = 1;
         else if (ch == 'i')
             o->images = optarg;
         else if (ch == 'l')

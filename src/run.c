@@ -4,10 +4,12 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "checkpoint.h"
 #include "comm.h"
 #include "h5io.h"
+#include "schedule.h"
 
 #define EVAL_CHUNK 256
 
@@ -25,6 +27,7 @@ typedef struct {
     double epoch_t0;         /* start of this process's part of the current epoch */
     double ckpt_seconds;     /* checkpoint time inside the current epoch */
     int64_t epoch_count0;    /* trainer epoch_count at epoch_t0 */
+    int64_t rollbacks;       /* rollbacks after divergence so far */
 } Run;
 
 /* print_header: the resolved configuration and the machine shape (rank 0). */
@@ -124,7 +127,8 @@ static CkptState checkpoint_state(const Run *r, char *config_text)
     const Trainer *t = &r->t;
     CkptState s = {t->step, t->steps_per_epoch, t->lanes, t->n_train, t->group,
                    (int32_t)r->cfg->reduction, r->cfg->seed, t->fingerprint, t->epoch_cost,
-                   t->epoch_count, r->n_history, r->history, config_text};
+                   t->epoch_count, t->lr_scale, r->rollbacks, r->n_history, r->history,
+                   config_text};
     return s;
 }
 
@@ -132,6 +136,7 @@ static CkptState checkpoint_state(const Run *r, char *config_text)
 static int write_checkpoint(Run *r, const char *why, Err *e)
 {
     double t0 = comm_time();
+    comm_set_phase("the checkpoint write", r->t.step);
     int status = 0;
     if (r->t.rank == 0) {
         char path[CONFIG_PATH_MAX + 32], *ini = config_to_ini(r->cfg);
@@ -172,6 +177,7 @@ static int initial_row(Run *r, HistoryRow *row, Err *e)
 static int finish_epoch(Run *r, Err *e)
 {
     Trainer *t = &r->t;
+    comm_set_phase("the test evaluation", t->step);
     double t1 = comm_time();
     int64_t examples = t->epoch_count - r->epoch_count0;
     Score test;
@@ -215,6 +221,42 @@ static int local_requests(const Run *r)
     return req;
 }
 
+static int restore(Run *r, const char *path, Err *e);
+
+/* roll_back: after a divergence, continues from the newest checkpoint with a lower learning
+ * rate, or stops with an error once train.max_rollbacks is used up. Collective. */
+static int roll_back(Run *r, Err *e)
+{
+    Trainer *t = &r->t;
+    double lr = schedule_lr(r->cfg, t->step, t->steps_per_epoch) * t->lr_scale;
+    char path[CONFIG_PATH_MAX + 32];
+    if (r->rollbacks >= r->cfg->max_rollbacks || r->last_ckpt_step < 0) {
+        err_set(e, "step %lld (epoch %lld): the cost or gradient is not finite (or too large): "
+                   "the learning rate %g is probably too large; lower train.learning_rate "
+                   "(or set train.max_rollbacks); the last checkpoint is kept intact",
+                (long long)t->step + 1, (long long)(t->step / t->steps_per_epoch) + 1, lr);
+        return comm_check(1, e); /* every rank knows: rank 0 reports */
+    }
+    int64_t done = r->rollbacks + 1;
+    double scale = t->lr_scale * r->cfg->rollback_factor;
+    if (checkpoint_path(r->cfg, r->last_ckpt_step, path, sizeof path, e) != 0)
+        return comm_check(1, e);
+    if (r->log)
+        fprintf(r->log, "diverged at step %lld (learning rate %g): rollback %lld of %lld to "
+                        "%s, learning rate x %g\n",
+                (long long)t->step + 1, lr, (long long)done, (long long)r->cfg->max_rollbacks,
+                path, scale);
+    Err close_err;
+    h5run_close(r->file, &close_err);
+    r->file = NULL;
+    r->n_history = 0;
+    if (restore(r, path, e) != 0)
+        return -1;
+    t->lr_scale = scale;
+    r->rollbacks = done;
+    return open_run_file(r, e);
+}
+
 /* train_steps: steps until the configured end or an agreed stop; *stopped tells which. */
 static int train_steps(Run *r, int *stopped, Err *e)
 {
@@ -228,6 +270,11 @@ static int train_steps(Run *r, int *stopped, Err *e)
         int agreed;
         if (trainer_step(t, local_requests(r), &agreed, e) != 0)
             return -1;
+        if (agreed & STEP_DIVERGED) {
+            if (roll_back(r, e) != 0)
+                return -1;
+            continue;
+        }
         int epoch_end = t->step % t->steps_per_epoch == 0;
         if (epoch_end && finish_epoch(r, e) != 0)
             return -1;
@@ -290,10 +337,10 @@ static int check_checkpoint(const Run *r, const char *path, const Layout *lay, C
 /* share_checkpoint: rank 0's weights, position and history, broadcast to every rank. */
 static int share_checkpoint(Run *r, Real *params, CkptState *s, Err *e)
 {
-    int64_t scalars[3] = {s->step, s->epoch_count, s->n_history};
-    double cost = s->epoch_cost;
+    int64_t scalars[4] = {s->step, s->epoch_count, s->n_history, s->rollbacks};
+    double reals[2] = {s->epoch_cost, s->lr_scale};
     comm_bcast(scalars, sizeof scalars, 0);
-    comm_bcast(&cost, sizeof cost, 0);
+    comm_bcast(reals, sizeof reals, 0);
     comm_bcast(params, r->t.model.layout.n_params * sizeof(Real), 0);
     HistoryRow *rows = r->t.rank == 0 ? s->history
                                       : alloc_array((size_t)scalars[2], sizeof *rows, "history", e);
@@ -307,7 +354,8 @@ static int share_checkpoint(Run *r, Real *params, CkptState *s, Err *e)
         free(rows);
     if (comm_check(status, e) != 0)
         return -1;
-    trainer_restore(&r->t, params, scalars[0], cost, scalars[1]);
+    trainer_restore(&r->t, params, scalars[0], reals[0], scalars[1], reals[1]);
+    r->rollbacks = scalars[3];
     return 0;
 }
 
@@ -377,7 +425,8 @@ static int start(Run *r, Err *e)
     if (initial_row(r, &row, e) != 0 || add_history(r, &row, e) != 0)
         return -1;
     print_row(r, &row);
-    return 0;
+    /* rollbacks need a checkpoint to return to, even before the first trigger */
+    return r->cfg->max_rollbacks > 0 ? write_checkpoint(r, "start", e) : 0;
 }
 
 /* alloc_workspaces: one evaluation workspace per thread. */
@@ -420,11 +469,26 @@ static void run_free(Run *r)
     trainer_free(&r->t);
 }
 
+/* check_output: never replace an existing run file unless asked (or resuming this run). */
+static int check_output(const Config *c, int rank, Err *e)
+{
+    int status = 0;
+    if (rank == 0 && !c->overwrite && !c->resume[0] && access(c->output_file, F_OK) == 0)
+        status = err_set(e, "output.file %s exists: not replacing it (pass --force or "
+                            "--set output.overwrite=true, choose another output.file, or "
+                            "--resume auto to continue that run)", c->output_file);
+    return comm_check(status, e);
+}
+
 int train_run(const Config *c, int rank, int ranks, FILE *log, TrainSummary *out, Err *e)
 {
     Run r = {.cfg = c, .log = rank == 0 ? log : NULL, .last_ckpt_step = -1};
     int stopped = 0;
+    comm_set_watchdog(c->watchdog_seconds);
+    comm_set_phase("start-up", 0);
     checkpoint_signals_install();
+    if (check_output(c, rank, e) != 0)
+        return -1;
     int status = trainer_init(&r.t, c, rank, ranks, omp_get_max_threads(), e);
     r.last_ckpt_time = comm_time();
     if (status == 0) {

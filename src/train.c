@@ -55,6 +55,30 @@ static int probe_set(const char *images, const char *labels, int64_t limit, cons
     return 0;
 }
 
+/* check_memory: the bytes this rank will allocate (data shards, model, per-thread
+ * buffers), times the ranks on this node, must fit the node's available memory. */
+static int check_memory(const Trainer *t, int64_t n_test, Err *e)
+{
+    Layout lay;
+    if (layout_init(&lay, t->cfg->layers, t->cfg->n_layers, e) != 0)
+        return -1;
+    double dim = lay.n[0], np = (double)lay.n_params, acts = 0, P = t->ranks;
+    for (int l = 0; l < lay.n_layers; l++)
+        acts += 2.0 * lay.n[l];
+    double train_rows = (double)t->n_train / P + (double)t->lanes, test_rows = n_test / P + 1;
+    double per_thread = np * (sizeof(Real) + 8.0) + 256.0 * 2 * acts * sizeof(Real);
+    double bytes = train_rows * (dim + 9) + test_rows * (dim + 1) + 3 * np * sizeof(Real) +
+                   np * (8.0 + sizeof(Real)) + t->threads * per_thread;
+    double node = bytes * comm_node_ranks(), avail = memory_available();
+    if (avail <= 0 || node <= avail)
+        return 0;
+    return err_set(e, "not enough memory: each rank needs %.3g bytes (%.1f GiB: %.3g parameters, "
+                      "%.0f training examples) and %d ranks share this node, but only %.1f GiB "
+                      "are available; use smaller model.layers, more nodes or data.train_limit",
+                   bytes, bytes / 1073741824.0, np, train_rows, comm_node_ranks(),
+                   avail / 1073741824.0);
+}
+
 /* load_data: probes and loads this rank's training lanes and test block. */
 static int load_data(Trainer *t, Err *e)
 {
@@ -69,6 +93,8 @@ static int load_data(Trainer *t, Err *e)
     if (status == 0)
         status = check_shape(t, e);
     if (comm_check(status, e) != 0)
+        return -1;
+    if (comm_check(check_memory(t, n_test, e), e) != 0)
         return -1;
     int64_t lane0 = t->group0 * t->group;
     int64_t lane1 = t->group1 * t->group < t->lanes ? t->group1 * t->group : t->lanes;
@@ -139,6 +165,7 @@ int trainer_init(Trainer *t, const Config *c, int rank, int ranks, int threads, 
         status = alloc_threads(t, e);
     t->fixed = exact_fixed(t->n_groups);
     t->shuffled_epoch = -1;
+    t->lr_scale = 1.0;
     if (comm_check(status, e) != 0)
         return -1;
     t->fingerprint = data_fingerprint(&t->train);
@@ -309,8 +336,9 @@ static int agreed_requests(const Trainer *t)
 }
 
 void trainer_restore(Trainer *t, const Real *params, int64_t step, double epoch_cost,
-                     int64_t epoch_count)
+                     int64_t epoch_count, double lr_scale)
 {
+    t->lr_scale = lr_scale;
     memcpy(t->model.params, params, t->model.layout.n_params * sizeof(Real));
     t->step = step;
     t->epoch_cost = epoch_cost;
@@ -335,16 +363,14 @@ int trainer_step(Trainer *t, int requests, int *agreed, Err *e)
     combine_threads(t);
     add_requests(t, requests);
     double cost;
+    comm_set_phase("the gradient allreduce", t->step + 1);
     int64_t count = reduce_step(t, &cost);
     *agreed = agreed_requests(t);
-    double lr = schedule_lr(t->cfg, t->step, t->steps_per_epoch);
-    if (count <= 0) {
-        err_set(e, "step %lld (epoch %lld): the gradient is not finite or too large: "
-                   "train.learning_rate = %g is probably too large, try a smaller one",
-                (long long)t->step + 1, (long long)(t->step / t->steps_per_epoch) + 1, lr);
-        return comm_check(1, e); /* every rank saw the same sums: rank 0 reports */
+    if (count <= 0) { /* every rank saw the same sums, so all agree without a message */
+        *agreed |= STEP_DIVERGED;
+        return 0;
     }
-    apply_update(t, lr, count);
+    apply_update(t, schedule_lr(t->cfg, t->step, t->steps_per_epoch) * t->lr_scale, count);
     t->epoch_cost += cost;
     t->epoch_count += count;
     t->step++;

@@ -33,8 +33,10 @@ epochs = 1
 batch_size = 10
 [output]
 file = out.h5
+overwrite = true
 INI
 printf '[train]\nthis line is not ini\n' > syntax.ini
+: > exists.h5
 printf '[train]\nbogus = 1\n' > unknown.ini
 
 fails=0
@@ -84,9 +86,30 @@ for np in 1 2; do
     expect missing-config "cannot open config" "$np" train nope.ini
     expect limit-too-big "data.train_limit" "$np" "${t[@]}" data.train_limit=5000
     expect unwritable-output "out-dir/x.h5" "$np" "${t[@]}" output.file=out-dir/x.h5
+    expect layers-too-big "not enough memory" "$np" "${t[@]}" model.layers=784,1000000,1000000,10
+    expect diverging-lr "not finite" "$np" "${t[@]}" train.learning_rate=1e300
+    expect output-exists "exists" "$np" "${t[@]}" output.file=exists.h5 --set output.overwrite=false
     expect eval-not-hdf5 "images.idx: not an HDF5 file" "$np" eval images.idx
 done
 expect batch-vs-ranks "train.batch_size" 2 train base.ini --set train.batch_size=5
 expect batch-vs-ranks-3 "train.batch_size" 3 train base.ini --set train.batch_size=10
+# one rank stopped (SIGSTOP) in a 2-rank run: the watchdog ends the job instead of a hang
+sed -e 's/epochs = 1/epochs = 50/' base.ini > long.ini
+timeout 120 $mpiexec $npflag 2 "$bin" train long.ini --set train.watchdog_seconds=3 > out.txt 2> err.txt &
+launcher=$!
+sleep 2
+victim=$(pgrep -P "$(pgrep -P "$launcher" | head -1)" | tail -1)
+kill -STOP "$victim"
+start=$SECONDS
+wait "$launcher"
+code=$?
+kill -KILL "$victim" 2> /dev/null
+if [ "$code" -ne 0 ] && [ "$code" -ne 124 ] && grep -q "watchdog: rank .* waited .* at step" err.txt; then
+    echo "ok   watchdog: rank pid $victim stopped, job ended in $((SECONDS - start)) s: $(grep -m1 watchdog err.txt | cut -c1-150)"
+else
+    echo "FAIL watchdog: exit code $code after $((SECONDS - start)) s"; sed 's/^/    /' err.txt | head -5
+    fails=$((fails + 1))
+fi
+
 echo "errors: $fails failures"
 [ "$fails" -eq 0 ]

@@ -17,7 +17,7 @@ int main(int argc, char **argv)
     config_defaults(&c);
     const char *sets[] = {"data.train_limit=3000", "data.test_limit=1000", "train.epochs=3",
                           "train.batch_size=10", "train.learning_rate=3",
-                          "output.file=test_e2e_run.h5"};
+                          "output.file=test_e2e_run.h5", "output.overwrite=true"};
     for (size_t i = 0; i < sizeof sets / sizeof *sets; i++)
         fail |= config_set(&c, sets[i], &e) != 0;
     TrainSummary s;

@@ -533,7 +533,7 @@ static CkptState make_state(HistoryRow *rows, int n_rows)
         rows[i] = row;
     }
     CkptState s = {CKPT_STEP, 100, 64, 6400, 8, 2, 0xfedcba9876543210ULL,
-                   0x0123456789abcdefULL, 3.0 / 7.0, 2345, n_rows, rows, CONFIG_TEXT};
+                   0x0123456789abcdefULL, 3.0 / 7.0, 2345, 0.25, 3, n_rows, rows, CONFIG_TEXT};
     return s;
 }
 
@@ -544,7 +544,8 @@ static int same_state(const CkptState *a, const CkptState *b)
            a->exact_group == b->exact_group &&
            a->reduction == b->reduction && a->seed == b->seed &&
            a->data_fingerprint == b->data_fingerprint && a->epoch_cost == b->epoch_cost &&
-           a->epoch_count == b->epoch_count && a->n_history == b->n_history;
+           a->epoch_count == b->epoch_count && a->n_history == b->n_history &&
+           a->lr_scale == b->lr_scale && a->rollbacks == b->rollbacks;
 }
 
 static int same_layout(const Layout *a, const Layout *b)

@@ -1,0 +1,70 @@
+#!/usr/bin/python3
+"""Plot a scaling table written by scripts/sweep.sh: speedup and parallel efficiency
+against the number of ranks P, strong and weak scaling, one line per thread count, with
+the ideal lines.
+
+usage: /usr/bin/python3 scripts/plot_scaling.py SCALING.csv [OUT.png]
+       (default OUT: the CSV's name with .png)
+"""
+import csv
+import sys
+from collections import defaultdict
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
+
+
+def read_series(path):
+    """(mode, threads) -> sorted list of (ranks, speedup, efficiency)."""
+    series = defaultdict(list)
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            key = (row["mode"], int(row["threads"]))
+            series[key].append((int(row["ranks"]), float(row["speedup"]), float(row["efficiency"])))
+    return {k: sorted(v) for k, v in series.items()}
+
+
+def main(argv):
+    if len(argv) < 2 or argv[1] in ("-h", "--help"):
+        print(__doc__.strip())
+        return 0 if len(argv) >= 2 else 2
+    path = argv[1]
+    out = argv[2] if len(argv) > 2 else (path[:-4] if path.endswith(".csv") else path) + ".png"
+    series = read_series(path)
+    if not series:
+        print(f"plot_scaling: no rows in {path}", file=sys.stderr)
+        return 1
+
+    fig, (ax_s, ax_e) = plt.subplots(1, 2, figsize=(11, 4.5))
+    all_p = sorted({p for v in series.values() for p, _, _ in v})
+    p0 = all_p[0]
+    ax_s.plot(all_p, [p / p0 for p in all_p], "k--", label="ideal")
+    ax_e.plot(all_p, [1.0] * len(all_p), "k--", label="ideal")
+    for (mode, threads), points in sorted(series.items()):
+        ps = [p for p, _, _ in points]
+        style = "o-" if mode == "strong" else "s-"
+        label = f"{mode}, {threads} thread{'s' if threads > 1 else ''}/rank"
+        ax_s.plot(ps, [s for _, s, _ in points], style, label=label)
+        ax_e.plot(ps, [e for _, _, e in points], style, label=label)
+    for ax, title, ylabel in ((ax_s, "Speedup", "throughput / throughput at smallest P"),
+                              (ax_e, "Parallel efficiency", "speedup / (P / smallest P)")):
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(all_p)
+        ax.set_xticklabels([str(p) for p in all_p])
+        ax.set_xlabel("ranks P")
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+        ax.grid(True, alpha=0.3)
+        ax.legend()
+    ax_e.set_ylim(bottom=0)
+    fig.suptitle("downhill scaling (strong: fixed global batch; weak: fixed batch per rank)")
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    print(f"plot_scaling: wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
