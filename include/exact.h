@@ -24,6 +24,14 @@ Fixed exact_fixed(int64_t terms);
  * many x[i] were non-finite or beyond the limit (the sum is then meaningless). */
 size_t exact_accumulate(int64_t *restrict acc, Real *restrict x, size_t n, const Fixed *f);
 
+/* exact_outer: for each group g of rows [start[g], start[g+1]) of d (n, n_out) and
+ * x (n, n_in): acc[j][k] += round(scale * s) with s the group's float sum of d[i][j] x[i][k]
+ * in the order of i (one fused multiply-add per term, from 0), the same bits as summing the
+ * group into a zeroed buffer and calling exact_accumulate. bound (n_out * groups) is
+ * scratch. Returns how many sums were non-finite or beyond the limit. */
+size_t exact_outer(int64_t *restrict acc, const Real *d, const Real *x, const int *start,
+                   int groups, int n_out, int n_in, const Fixed *f, double *bound);
+
 /* exact_round: round(x * scale); counts into *bad when x is non-finite or beyond the limit. */
 int64_t exact_round(double x, const Fixed *f, int64_t *bad);
 

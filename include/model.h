@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 #include "common.h"
+#include "exact.h"
 
 #define MODEL_MAX_LAYERS 16
 
@@ -31,6 +32,7 @@ typedef struct {
     Real *x;                       /* (cap, n[0]) inputs scaled to [0, 1] */
     Real *a[MODEL_MAX_LAYERS];     /* a[l]: (cap, n[l]) activations, l = 1..L */
     Real *d[MODEL_MAX_LAYERS];     /* d[l]: (cap, n[l]) deltas dC/dz, l = 1..L */
+    double *bound;                 /* (cap, max n[l], l >= 1) scratch of model_gradient_exact */
 } Workspace;
 
 /* layout_init: checks sizes (2..16 layers, each 1..2^20, total fits) and computes offsets. */
@@ -62,6 +64,20 @@ double model_cost(const Model *m, const Workspace *w, const uint8_t *labels, int
 /* model_backward: after model_forward, ADDS the gradient of the summed cost of the n
  * examples (sum, not mean) to grad (n_params, same layout as params). */
 void model_backward(const Model *m, Workspace *w, const uint8_t *labels, int n, Real *grad);
+
+/* model_deltas: after model_forward, the deltas dC/dz of the n examples into w->d. */
+void model_deltas(const Model *m, Workspace *w, const uint8_t *labels, int n);
+
+/* model_gradient: after model_deltas, ADDS the summed gradient of the n examples to grad
+ * (each entry summed over the examples in order). */
+void model_gradient(const Model *m, const Workspace *w, int n, Real *grad);
+
+/* model_gradient_exact: after model_deltas, for each group g of examples
+ * [start[g], start[g + 1]): the group's gradient summed in float (in order of the examples,
+ * as model_gradient into a zeroed buffer), rounded to fixed point f and ADDED to acc
+ * (n_params). Returns how many values were non-finite or beyond the limit. */
+size_t model_gradient_exact(const Model *m, Workspace *w, const int *start, int groups,
+                            int64_t *acc, const Fixed *f);
 
 /* model_hash: FNV-1a 64 of the parameter bytes (equal hashes = equal weights). */
 uint64_t model_hash(const Model *m);

@@ -41,7 +41,7 @@ export HDF5_USE_FILE_LOCKING=FALSE
 # downhill cannot prevent that (it calls the public API with valid arguments).
 hdf5_only() {
     # leaks: full stacks through libhdf5 let lsan.supp drop HDF5's own (H5F_open) leaks
-    ASAN_OPTIONS=$ASAN_OPTIONS:fast_unwind_on_malloc=0 "$1" -timeout=10 "$2" > "$2.log" 2>&1 &&
+    ASAN_OPTIONS=$ASAN_OPTIONS:fast_unwind_on_malloc=0 "$1" -timeout=5 "$2" > "$2.log" 2>&1 &&
         case $2 in *leak-*) return 0 ;; esac
     awk '
         /^ *#[0-9]+ 0x/ {
@@ -68,9 +68,12 @@ for t in "${targets[@]}"; do
     # h5: fork mode keeps fuzzing past crashes (inside libhdf5), each classified below
     fork=()
     [ "$t" = h5 ] && fork=(-fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1)
+    # in CI, leaks of the h5 target are not judged: libhdf5 1.10 leaks on some malformed
+    # files and a short run cannot always tell its leaks from ours (run locally to check)
+    [ "$t" = h5 ] && [ "${CI:-}" = true ] && fork+=(-detect_leaks=0)
     rc=0
-    # -timeout: one input may take at most 10 s; -rss_limit_mb: the process at most 2 GB
-    "$build/tests/fuzz_$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+    # -timeout: one input may take at most 5 s; -rss_limit_mb: the process at most 2 GB
+    "$build/tests/fuzz_$t" -max_total_time="$seconds" -timeout=5 -rss_limit_mb=2048 \
         "${fork[@]}" -print_final_stats=1 -artifact_prefix="$build/findings/$t-" "$corpus" \
         > "$log" 2>&1 || rc=$?
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)

@@ -5,6 +5,15 @@
 #include <math.h>
 #include <string.h>
 
+#if defined(__AVX2__) && defined(__FMA__) && !defined(DOWNHILL_DOUBLE)
+#include <immintrin.h>
+#define EXACT_AVX2 1
+#define INLINE static inline __attribute__((always_inline))
+/* Largest bound on a window of int32 partial sums: the float sums of a window of groups
+ * total at most WINDOW_LIMIT * (1 + 2^-24)^group + 0.5 per group < 2^31 (groups < 2^24). */
+#define WINDOW_LIMIT 536870912.0 /* 2^29 */
+#endif
+
 #define MAGIC 6755399441055744.0      /* 1.5 * 2^52 */
 #define MAGIC_BITS 0x4338000000000000LL /* its bit pattern */
 
@@ -36,6 +45,137 @@ size_t exact_accumulate(int64_t *restrict acc, Real *restrict x, size_t n, const
         acc[i] += round_scaled(y);
         x[i] = 0;
     }
+    return bad;
+}
+
+/* outer_slow: columns [c0, c1) of row j for the rows [i0, i1): float sum, then rounded
+ * through double with the limit checked (the reference arithmetic). */
+static size_t outer_slow(int64_t *restrict acc, const Real *d, const Real *x, int i0, int i1,
+                         int j, int n_out, int n_in, int c0, int c1, const Fixed *f)
+{
+    size_t bad = 0;
+    for (int k = c0; k < c1; k++) {
+        Real s = 0;
+        for (int i = i0; i < i1; i++)
+            s += d[(size_t)i * n_out + j] * x[(size_t)i * n_in + k];
+        double y = (double)s * f->scale;
+        bad += !(fabs(y) <= f->limit);
+        acc[(size_t)j * n_in + k] += round_scaled(y);
+    }
+    return bad;
+}
+
+#ifdef EXACT_AVX2
+/* row_max: max |x[k]|, or infinity when a value is NaN. */
+static float row_max(const float *x, int n)
+{
+    float m = 0;
+    int nan = 0;
+    for (int k = 0; k < n; k++) {
+        float a = fabsf(x[k]);
+        m = a > m ? a : m;
+        nan |= x[k] != x[k];
+    }
+    return nan ? INFINITY : m;
+}
+
+/* outer_bounds: bound[j * groups + g] >= |scaled float sum| of every column of group g, row j
+ * (sum over the group of |d| * max|x| * scale); NaN or huge when the int32 path cannot hold. */
+static void outer_bounds(const float *d, const float *x, const int *start, int groups, int n_out,
+                         int n_in, double scale, double *bound)
+{
+    for (int g = 0; g < groups; g++) {
+        for (int j = 0; j < n_out; j++)
+            bound[(size_t)j * groups + g] = 0;
+        for (int i = start[g]; i < start[g + 1]; i++) {
+            double xm = (double)row_max(x + (size_t)i * n_in, n_in) * scale;
+            for (int j = 0; j < n_out; j++)
+                bound[(size_t)j * groups + g] += fabs((double)d[(size_t)i * n_out + j]) * xm;
+        }
+    }
+}
+
+/* flush_window: widens nv vectors of int32 window sums into acc (8 * nv int64) and clears them. */
+INLINE void flush_window(int64_t *restrict acc, __m256i *s, int nv)
+{
+    for (int q = 0; q < nv; q++) {
+        __m256i lo = _mm256_cvtepi32_epi64(_mm256_castsi256_si128(s[q]));
+        __m256i hi = _mm256_cvtepi32_epi64(_mm256_extracti128_si256(s[q], 1));
+        __m256i *a = (__m256i *)(acc + 8 * q);
+        _mm256_storeu_si256(a, _mm256_add_epi64(_mm256_loadu_si256(a), lo));
+        _mm256_storeu_si256(a + 1, _mm256_add_epi64(_mm256_loadu_si256(a + 1), hi));
+        s[q] = _mm256_setzero_si256();
+    }
+}
+
+/* outer_tile: columns [c, c + 8 nv) of row j for every group whose bound fits: the group's
+ * float sum (scale folded into d: a power of two, so the same bits), rounded by the CPU's
+ * round-to-nearest-even conversion and added in int32 windows widened before they can
+ * overflow. Groups beyond the limit are left to outer_slow. */
+INLINE void outer_tile(int64_t *restrict acc, const float *d, const float *x, const int *start,
+                       int groups, int n_out, int n_in, const double *bound, int j, int c,
+                       int nv, double lim)
+{
+    __m256i s[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                    _mm256_setzero_si256()};
+    double window = 0;
+    for (int g = 0; g < groups; g++) {
+        double b = bound[(size_t)j * groups + g];
+        if (!(b <= lim))
+            continue;
+        if (window + b > lim) {
+            flush_window(acc + (size_t)j * n_in + c, s, nv);
+            window = 0;
+        }
+        window += b;
+        __m256 v[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                       _mm256_setzero_ps()};
+        for (int i = start[g]; i < start[g + 1]; i++) {
+            __m256 ds = _mm256_set1_ps(d[(size_t)i * n_out + j] * 0x1p32f);
+            const float *xi = x + (size_t)i * n_in + c;
+            for (int q = 0; q < nv; q++)
+                v[q] = _mm256_fmadd_ps(ds, _mm256_loadu_ps(xi + 8 * q), v[q]);
+        }
+        for (int q = 0; q < nv; q++)
+            s[q] = _mm256_add_epi32(s[q], _mm256_cvtps_epi32(v[q]));
+    }
+    flush_window(acc + (size_t)j * n_in + c, s, nv);
+}
+
+/* outer_fast: the columns that fill whole vectors; returns the first column left over. */
+static int outer_fast(int64_t *restrict acc, const float *d, const float *x, const int *start,
+                      int groups, int n_out, int n_in, const double *bound, double lim)
+{
+    int c = 0;
+    for (; c + 32 <= n_in; c += 32)
+        for (int j = 0; j < n_out; j++)
+            outer_tile(acc, d, x, start, groups, n_out, n_in, bound, j, c, 4, lim);
+    for (; c + 8 <= n_in; c += 8)
+        for (int j = 0; j < n_out; j++)
+            outer_tile(acc, d, x, start, groups, n_out, n_in, bound, j, c, 1, lim);
+    return c;
+}
+#endif
+
+size_t exact_outer(int64_t *restrict acc, const Real *d, const Real *x, const int *start,
+                   int groups, int n_out, int n_in, const Fixed *f, double *bound)
+{
+    size_t bad = 0;
+    int c = 0;
+#ifdef EXACT_AVX2
+    double lim = f->limit < WINDOW_LIMIT ? f->limit : WINDOW_LIMIT;
+    outer_bounds(d, x, start, groups, n_out, n_in, f->scale, bound);
+    c = outer_fast(acc, d, x, start, groups, n_out, n_in, bound, lim);
+    for (int g = 0; g < groups; g++) /* the sums the int32 windows cannot hold */
+        for (int j = 0; j < n_out; j++)
+            if (!(bound[(size_t)j * groups + g] <= lim))
+                bad += outer_slow(acc, d, x, start[g], start[g + 1], j, n_out, n_in, 0, c, f);
+#else
+    (void)bound;
+#endif
+    for (int g = 0; g < groups && c < n_in; g++)
+        for (int j = 0; j < n_out; j++)
+            bad += outer_slow(acc, d, x, start[g], start[g + 1], j, n_out, n_in, c, n_in, f);
     return bad;
 }
 

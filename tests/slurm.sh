@@ -144,6 +144,7 @@ js=$(DOWNHILL_LAUNCHER=srun sbatch --parsable -n 1 -o cancel.out "$root/jobs/tra
 
 # one loop drives both jobs: signal the second one once in each of its first two
 # allocations (after an epoch line), release requeued jobs from their hold-off
+declare -A pending_since=()
 signalled=0 deadline=$(($(date +%s) + 300))
 st="" ss=""
 while [ "$(date +%s)" -lt "$deadline" ]; do
@@ -151,8 +152,15 @@ while [ "$(date +%s)" -lt "$deadline" ]; do
     for pair in "$jt:$st" "$js:$ss"; do
         id=${pair%%:*} s=${pair#*:}
         if [ "$s" = PENDING ] && [ "$(restarts "$id")" -gt 0 ]; then
-            # requeued: skip the ~120 s BeginTime hold-off (repeat: too early is overridden)
-            scontrol update JobId="$id" StartTime=now 2> /dev/null
+            # requeued: skip the ~120 s BeginTime hold-off, but not within 2 s of the
+            # requeue (a start in the same second as the requeue is refused by slurmd:
+            # "Job credential revoked"); repeat, since too early is overridden
+            pending_since[$id]=${pending_since[$id]:-$(date +%s)}
+            if [ $(($(date +%s) - pending_since[$id])) -ge 2 ]; then
+                scontrol update JobId="$id" StartTime=now 2> /dev/null
+            fi
+        else
+            unset "pending_since[$id]"
         fi
     done
     if [ "$ss" = RUNNING ] && [ "$signalled" -lt 2 ]; then
