@@ -36,6 +36,11 @@ file = out.h5
 overwrite = true
 INI
 printf '[train]\nthis line is not ini\n' > syntax.ini
+# a checkpoint of this data (784-16-16-10), a truncated copy, and an HDF5 file not downhill's
+"$bin" train base.ini --set output.file=good.h5 > /dev/null 2>&1 || echo "FAIL could not make a checkpoint"
+head -c 3000 good.ckpt-0000000200.h5 > trunc-ckpt.h5
+/usr/bin/python3 -c "import h5py; h5py.File('foreign.h5', 'w').create_dataset('x', data=[1, 2, 3])" \
+    || echo "FAIL could not write foreign.h5 with h5py"
 : > exists.h5
 printf '[train]\nbogus = 1\n' > unknown.ini
 
@@ -89,6 +94,11 @@ for np in 1 2; do
     expect layers-too-big "not enough memory" "$np" "${t[@]}" model.layers=784,1000000,1000000,10
     expect diverging-lr "not finite" "$np" "${t[@]}" train.learning_rate=1e300
     expect output-exists "exists" "$np" "${t[@]}" output.file=exists.h5 --set output.overwrite=false
+    expect ckpt-architecture "model.layers" "$np" "${t[@]}" model.layers=784,32,10 --resume good.ckpt-0000000200.h5
+    expect ckpt-truncated "trunc-ckpt.h5" "$np" "${t[@]}" output.file=r.h5 --resume trunc-ckpt.h5
+    expect ckpt-foreign-hdf5 "not a downhill checkpoint" "$np" "${t[@]}" output.file=r.h5 --resume foreign.h5
+    expect data-foreign-hdf5 "foreign.h5" "$np" "${t[@]}" data.train_images=foreign.h5
+    expect eval-foreign-hdf5 "foreign.h5" "$np" eval foreign.h5
     expect eval-not-hdf5 "images.idx: not an HDF5 file" "$np" eval images.idx
 done
 expect batch-vs-ranks "train.batch_size" 2 train base.ini --set train.batch_size=5
