@@ -30,6 +30,18 @@ typedef struct {
     int64_t rollbacks;       /* rollbacks after divergence so far */
 } Run;
 
+/* warn_oversubscribed: ranks x threads on this node beyond its cores make every step
+ * crawl (OpenMP and MPI both spin-wait); rank 0 says so. Collective. */
+static void warn_oversubscribed(const Run *r)
+{
+    int node = comm_node_ranks();
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (r->log && cores > 0 && (long)node * r->t.threads > cores)
+        fprintf(r->log, "warning: %d ranks x %d threads on a node with %ld cores: "
+                        "oversubscribed, steps will be very slow; set OMP_NUM_THREADS so "
+                        "that ranks x threads <= cores\n", node, r->t.threads, cores);
+}
+
 /* print_header: the resolved configuration and the machine shape (rank 0). */
 static void print_header(const Run *r)
 {
@@ -493,6 +505,7 @@ int train_run(const Config *c, int rank, int ranks, FILE *log, TrainSummary *out
     r.last_ckpt_time = comm_time();
     if (status == 0) {
         print_header(&r);
+        warn_oversubscribed(&r);
         status = alloc_workspaces(&r, e);
     }
     if (status == 0)
