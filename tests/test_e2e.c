@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "checkpoint.h"
 #include "comm.h"
 #include "config.h"
 #include "run.h"
@@ -17,7 +18,8 @@ int main(int argc, char **argv)
     config_defaults(&c);
     const char *sets[] = {"data.train_limit=3000", "data.test_limit=1000", "train.epochs=3",
                           "train.batch_size=10", "train.learning_rate=3",
-                          "output.file=test_e2e_run.h5", "output.overwrite=true"};
+                          "output.file=test_e2e_run.h5", "output.overwrite=true",
+                          "checkpoint.keep=1"};
     for (size_t i = 0; i < sizeof sets / sizeof *sets; i++)
         fail |= config_set(&c, sets[i], &e) != 0;
     TrainSummary s;
@@ -35,6 +37,9 @@ int main(int argc, char **argv)
         if (access("test_e2e_run.h5", R_OK) != 0)
             fprintf(stderr, "FAIL run file missing\n"), fail = 1;
         unlink("test_e2e_run.h5");
+        char ckpt[CONFIG_PATH_MAX + 32]; /* the one checkpoint kept: the end of the run */
+        if (checkpoint_path(&c, s.step, ckpt, sizeof ckpt, &e) != 0 || unlink(ckpt) != 0)
+            fprintf(stderr, "FAIL no final checkpoint %s\n", ckpt), fail = 1;
     }
     fail = comm_agree(fail) >= 0;
     comm_finalize();
