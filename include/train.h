@@ -27,8 +27,10 @@ typedef struct {
     Workspace ws;
     Real *grad;            /* (n_params) float gradient of the current group (or thread sum) */
     int64_t *acc;          /* (n_params + SUM_EXTRA) exact partial sums */
-    const uint8_t **rows;  /* (group) pixel rows of the current group */
-    uint8_t *labels;       /* (group) labels of the current group */
+    const uint8_t **rows;  /* (ws.cap) pixel rows of the current chunk of groups */
+    uint8_t *labels;       /* (ws.cap) labels of the current chunk */
+    int *start;            /* (ws.cap + 1) first example of each group of the chunk */
+    double *costs;         /* (ws.cap) cost of each example of the chunk */
     double cost;           /* float path: summed cost */
     int64_t count;         /* float path: examples */
 } ThreadState;

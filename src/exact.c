@@ -69,14 +69,24 @@ static size_t outer_slow(int64_t *restrict acc, const Real *d, const Real *x, in
 /* row_max: max |x[k]|, or infinity when a value is NaN. */
 static float row_max(const float *x, int n)
 {
-    float m = 0;
-    int nan = 0;
-    for (int k = 0; k < n; k++) {
-        float a = fabsf(x[k]);
-        m = a > m ? a : m;
-        nan |= x[k] != x[k];
+    const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    __m256 m = _mm256_setzero_ps(), nan = _mm256_setzero_ps();
+    int k = 0;
+    for (; k + 8 <= n; k += 8) {
+        __m256 v = _mm256_loadu_ps(x + k);
+        m = _mm256_max_ps(m, _mm256_and_ps(v, abs_mask));
+        nan = _mm256_or_ps(nan, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
     }
-    return nan ? INFINITY : m;
+    float lanes[8], top = 0;
+    _mm256_storeu_ps(lanes, m);
+    int bad = _mm256_movemask_ps(nan) != 0;
+    for (int q = 0; q < 8; q++)
+        top = lanes[q] > top ? lanes[q] : top;
+    for (; k < n; k++) {
+        top = fabsf(x[k]) > top ? fabsf(x[k]) : top;
+        bad |= x[k] != x[k];
+    }
+    return bad ? INFINITY : top;
 }
 
 /* outer_bounds: bound[j * groups + g] >= |scaled float sum| of every column of group g, row j
@@ -142,6 +152,29 @@ INLINE void outer_tile(int64_t *restrict acc, const float *d, const float *x, co
     flush_window(acc + (size_t)j * n_in + c, s, nv);
 }
 
+/* outer_wide: columns [0, c1) (whole vectors) of row j for one group whose bound is within
+ * the limit but too large for int32 windows: float sum, then rounded through double. */
+static void outer_wide(int64_t *restrict acc, const float *d, const float *x, int i0, int i1,
+                       int j, int n_out, int n_in, int c1)
+{
+    const __m256d magic = _mm256_set1_pd(MAGIC);
+    const __m256i magic_bits = _mm256_set1_epi64x(MAGIC_BITS);
+    int64_t *row = acc + (size_t)j * n_in;
+    for (int c = 0; c < c1; c += 8) {
+        __m256 v = _mm256_setzero_ps();
+        for (int i = i0; i < i1; i++)
+            v = _mm256_fmadd_ps(_mm256_set1_ps(d[(size_t)i * n_out + j] * 0x1p32f),
+                                _mm256_loadu_ps(x + (size_t)i * n_in + c), v);
+        __m256d lo = _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)), magic);
+        __m256d hi = _mm256_add_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)), magic);
+        __m256i *a = (__m256i *)(row + c);
+        __m256i rl = _mm256_sub_epi64(_mm256_castpd_si256(lo), magic_bits);
+        __m256i rh = _mm256_sub_epi64(_mm256_castpd_si256(hi), magic_bits);
+        _mm256_storeu_si256(a, _mm256_add_epi64(_mm256_loadu_si256(a), rl));
+        _mm256_storeu_si256(a + 1, _mm256_add_epi64(_mm256_loadu_si256(a + 1), rh));
+    }
+}
+
 /* outer_fast: the columns that fill whole vectors; returns the first column left over. */
 static int outer_fast(int64_t *restrict acc, const float *d, const float *x, const int *start,
                       int groups, int n_out, int n_in, const double *bound, double lim)
@@ -167,9 +200,15 @@ size_t exact_outer(int64_t *restrict acc, const Real *d, const Real *x, const in
     outer_bounds(d, x, start, groups, n_out, n_in, f->scale, bound);
     c = outer_fast(acc, d, x, start, groups, n_out, n_in, bound, lim);
     for (int g = 0; g < groups; g++) /* the sums the int32 windows cannot hold */
-        for (int j = 0; j < n_out; j++)
-            if (!(bound[(size_t)j * groups + g] <= lim))
+        for (int j = 0; j < n_out; j++) {
+            double b = bound[(size_t)j * groups + g];
+            if (b <= lim)
+                continue;
+            if (b <= f->limit / 4) /* cannot be bad: |sum| <= b (1 + 2^-24)^group < limit */
+                outer_wide(acc, d, x, start[g], start[g + 1], j, n_out, n_in, c);
+            else
                 bad += outer_slow(acc, d, x, start[g], start[g + 1], j, n_out, n_in, 0, c, f);
+        }
 #else
     (void)bound;
 #endif

@@ -8,7 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__AVX2__) && defined(__FMA__) && !defined(DOWNHILL_DOUBLE)
+#include <immintrin.h>
+#define MODEL_AVX2 1
+#endif
+
 #define ALIGN 64
+#define INLINE static inline __attribute__((always_inline))
 
 int layout_init(Layout *lay, const int *sizes, int n_layers, Err *e)
 {
@@ -94,6 +100,14 @@ int workspace_init(Workspace *w, const Layout *lay, int cap, Err *e)
     w->x = aligned_buffer((size_t)cap * (size_t)lay->n[0], "workspace inputs", e);
     if (!w->x)
         return -1;
+    int widest = 1;
+    for (int l = 1; l < lay->n_layers; l++)
+        widest = lay->n[l] > widest ? lay->n[l] : widest;
+    w->bound = alloc_array((size_t)cap * (size_t)widest, sizeof(double), "workspace bounds", e);
+    if (!w->bound) {
+        workspace_free(w);
+        return -1;
+    }
     for (int l = 1; l < lay->n_layers; l++) {
         w->a[l] = aligned_buffer((size_t)cap * (size_t)lay->n[l], "workspace activations", e);
         w->d[l] = aligned_buffer((size_t)cap * (size_t)lay->n[l], "workspace deltas", e);
@@ -108,6 +122,7 @@ int workspace_init(Workspace *w, const Layout *lay, int cap, Err *e)
 void workspace_free(Workspace *w)
 {
     free(w->x);
+    free(w->bound);
     for (int l = 1; l < MODEL_MAX_LAYERS; l++) {
         free(w->a[l]);
         free(w->d[l]);
@@ -118,9 +133,19 @@ void workspace_free(Workspace *w)
 void model_load_inputs(const Layout *lay, Workspace *w, const uint8_t *const *rows, int n)
 {
     int n0 = lay->n[0];
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
+        Real *restrict x = w->x + (size_t)i * n0;
+        const uint8_t *restrict px = rows[i];
+        for (int k = 0; i + 1 < n && k < n0; k += 64) /* the rows are scattered: fetch ahead */
+            __builtin_prefetch(rows[i + 1] + k);
+#ifdef DOWNHILL_DOUBLE
         for (int k = 0; k < n0; k++)
-            w->x[(size_t)i * n0 + k] = (Real)rows[i][k] / (Real)255;
+            x[k] = (Real)px[k] / (Real)255;
+#else
+        for (int k = 0; k < n0; k++) /* equals (float)b / 255 for every byte b (checked) */
+            x[k] = (float)((double)px[k] * (1.0 / 255.0));
+#endif
+    }
 }
 
 /* dot: sum_k a[k] b[k] with eight partial sums combined in a fixed tree. */
@@ -148,17 +173,85 @@ static Real sigmoid(Real z)
     return (Real)1 / ((Real)1 + EXP(-z));
 }
 
+#ifdef MODEL_AVX2
+/* tree8: ((s0 + s4) + (s1 + s5)) + ((s2 + s6) + (s3 + s7)), the order of dot(). */
+INLINE float tree8(__m256 s)
+{
+    __m128 v = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+    v = _mm_hadd_ps(v, v);
+    return _mm_cvtss_f32(_mm_hadd_ps(v, v));
+}
+
+/* dot_block: z[r][q] = dot(W row q, x row r) for ni rows of x and nj rows of W, the same
+ * bits as dot(); the ni x nj accumulators stay in registers. */
+INLINE void dot_block(const float *W, const float *x, int n_in, int ni, int nj, float z[4][4])
+{
+    __m256 s[4][4];
+    for (int r = 0; r < ni; r++)
+        for (int q = 0; q < nj; q++)
+            s[r][q] = _mm256_setzero_ps();
+    int k = 0;
+    for (; k + 8 <= n_in; k += 8) {
+        __m256 xv[4];
+        for (int r = 0; r < ni; r++)
+            xv[r] = _mm256_loadu_ps(x + (size_t)r * n_in + k);
+        for (int q = 0; q < nj; q++) {
+            __m256 wv = _mm256_loadu_ps(W + (size_t)q * n_in + k);
+            for (int r = 0; r < ni; r++)
+                s[r][q] = _mm256_fmadd_ps(wv, xv[r], s[r][q]);
+        }
+    }
+    for (int r = 0; r < ni; r++)
+        for (int q = 0; q < nj; q++) {
+            float t = tree8(s[r][q]);
+            for (int kk = k; kk < n_in; kk++)
+                t = fmaf(W[(size_t)q * n_in + kk], x[(size_t)r * n_in + kk], t);
+            z[r][q] = t;
+        }
+}
+
+/* rows_forward: out rows [i, i + ni) = sigmoid(b + W in), outputs in blocks of 4. */
+INLINE void rows_forward(const float *W, const float *b, const float *in, float *out, int i,
+                         int ni, int n_in, int n_out)
+{
+    float z[4][4];
+    int j = 0;
+    for (; j + 4 <= n_out; j += 4) {
+        dot_block(W + (size_t)j * n_in, in + (size_t)i * n_in, n_in, ni, 4, z);
+        for (int r = 0; r < ni; r++)
+            for (int q = 0; q < 4; q++)
+                out[(size_t)(i + r) * n_out + j + q] = sigmoid(b[j + q] + z[r][q]);
+    }
+    for (; j < n_out; j++) {
+        dot_block(W + (size_t)j * n_in, in + (size_t)i * n_in, n_in, ni, 1, z);
+        for (int r = 0; r < ni; r++)
+            out[(size_t)(i + r) * n_out + j] = sigmoid(b[j] + z[r][0]);
+    }
+}
+#endif
+
+/* layer_forward: out = sigmoid(b + W in) for n examples; each dot product in dot()'s order. */
+static void layer_forward(const Real *W, const Real *b, const Real *in, Real *out, int n,
+                          int n_in, int n_out)
+{
+    int i = 0;
+#ifdef MODEL_AVX2
+    for (; i + 4 <= n; i += 4) /* four examples share each load of W */
+        rows_forward(W, b, in, out, i, 4, n_in, n_out);
+#endif
+    for (; i < n; i++)
+        for (int j = 0; j < n_out; j++)
+            out[(size_t)i * n_out + j] =
+                sigmoid(b[j] + dot(W + (size_t)j * n_in, in + (size_t)i * n_in, n_in));
+}
+
 void model_forward(const Model *m, Workspace *w, int n)
 {
     const Layout *lay = &m->layout;
     for (int l = 1; l < lay->n_layers; l++) {
-        int n_in = lay->n[l - 1], n_out = lay->n[l];
-        const Real *W = m->params + lay->w_off[l], *b = m->params + lay->b_off[l];
         const Real *in = l == 1 ? w->x : w->a[l - 1];
-        for (int i = 0; i < n; i++)
-            for (int j = 0; j < n_out; j++)
-                w->a[l][(size_t)i * n_out + j] =
-                    sigmoid(b[j] + dot(W + (size_t)j * n_in, in + (size_t)i * n_in, n_in));
+        layer_forward(m->params + lay->w_off[l], m->params + lay->b_off[l], in, w->a[l], n,
+                      lay->n[l - 1], lay->n[l]);
     }
 }
 
@@ -219,34 +312,102 @@ static void hidden_deltas(const Model *m, Workspace *w, int l, int n)
     }
 }
 
-/* layer_gradient: grad W_l += d[l]^T a[l-1], grad b_l += sum of d[l] over the examples. */
-static void layer_gradient(const Model *m, const Workspace *w, int l, int n, Real *grad)
+#ifdef MODEL_AVX2
+/* outer_tile: gW columns [c, c + 8 nv) of row j += sum over the examples of d[i][j] x[i]. */
+INLINE void outer_tile(float *restrict gW, const float *d, const float *x, int n, int n_out,
+                       int n_in, int j, int c, int nv)
+{
+    float *row = gW + (size_t)j * n_in + c;
+    __m256 v[8];
+    for (int q = 0; q < nv; q++)
+        v[q] = _mm256_loadu_ps(row + 8 * q);
+    for (int i = 0; i < n; i++) {
+        __m256 dj = _mm256_set1_ps(d[(size_t)i * n_out + j]);
+        for (int q = 0; q < nv; q++)
+            v[q] = _mm256_fmadd_ps(dj, _mm256_loadu_ps(x + (size_t)i * n_in + c + 8 * q), v[q]);
+    }
+    for (int q = 0; q < nv; q++)
+        _mm256_storeu_ps(row + 8 * q, v[q]);
+}
+#endif
+
+/* outer_add: gW (n_out, n_in) += d^T x over n examples, each entry summed in order of i. */
+static void outer_add(Real *restrict gW, const Real *d, const Real *x, int n, int n_out,
+                      int n_in)
+{
+    int c = 0;
+#ifdef MODEL_AVX2
+    for (; c + 64 <= n_in; c += 64) /* the tile of x stays in L1 across the rows */
+        for (int j = 0; j < n_out; j++)
+            outer_tile(gW, d, x, n, n_out, n_in, j, c, 8);
+    for (; c + 8 <= n_in; c += 8)
+        for (int j = 0; j < n_out; j++)
+            outer_tile(gW, d, x, n, n_out, n_in, j, c, 1);
+#endif
+    for (int j = 0; j < n_out; j++)
+        for (int i = 0; i < n; i++) {
+            Real dj = d[(size_t)i * n_out + j];
+            const Real *xi = x + (size_t)i * n_in;
+            for (int k = c; k < n_in; k++)
+                gW[(size_t)j * n_in + k] += dj * xi[k];
+        }
+}
+
+void model_deltas(const Model *m, Workspace *w, const uint8_t *labels, int n)
 {
     const Layout *lay = &m->layout;
-    int n_in = lay->n[l - 1], n_out = lay->n[l];
-    const Real *in = l == 1 ? w->x : w->a[l - 1];
-    Real *gW = grad + lay->w_off[l], *gb = grad + lay->b_off[l];
-    for (int j = 0; j < n_out; j++) {
-        Real *restrict row = gW + (size_t)j * n_in;
-        for (int i = 0; i < n; i++) {
-            Real dj = w->d[l][(size_t)i * n_out + j];
-            const Real *x = in + (size_t)i * n_in;
-            for (int k = 0; k < n_in; k++)
-                row[k] += dj * x[k];
-            gb[j] += dj;
-        }
+    output_deltas(lay, w, labels, n);
+    for (int l = lay->n_layers - 1; l > 1; l--)
+        hidden_deltas(m, w, l, n);
+}
+
+void model_gradient(const Model *m, const Workspace *w, int n, Real *grad)
+{
+    const Layout *lay = &m->layout;
+    for (int l = 1; l < lay->n_layers; l++) {
+        int n_out = lay->n[l];
+        const Real *in = l == 1 ? w->x : w->a[l - 1];
+        Real *gb = grad + lay->b_off[l];
+        outer_add(grad + lay->w_off[l], w->d[l], in, n, n_out, lay->n[l - 1]);
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n_out; j++)
+                gb[j] += w->d[l][(size_t)i * n_out + j];
     }
+}
+
+/* bias_exact: each group's float sum of d[l] rounded to fixed point into acc (n_out). */
+static size_t bias_exact(const Real *d, const int *start, int groups, int n_out, int64_t *acc,
+                         const Fixed *f)
+{
+    int64_t bad = 0;
+    for (int g = 0; g < groups; g++)
+        for (int j = 0; j < n_out; j++) {
+            Real s = 0;
+            for (int i = start[g]; i < start[g + 1]; i++)
+                s += d[(size_t)i * n_out + j];
+            acc[j] += exact_round((double)s, f, &bad);
+        }
+    return (size_t)bad;
+}
+
+size_t model_gradient_exact(const Model *m, Workspace *w, const int *start, int groups,
+                            int64_t *acc, const Fixed *f)
+{
+    const Layout *lay = &m->layout;
+    size_t bad = 0;
+    for (int l = 1; l < lay->n_layers; l++) {
+        const Real *in = l == 1 ? w->x : w->a[l - 1];
+        bad += exact_outer(acc + lay->w_off[l], w->d[l], in, start, groups, lay->n[l],
+                           lay->n[l - 1], f, w->bound);
+        bad += bias_exact(w->d[l], start, groups, lay->n[l], acc + lay->b_off[l], f);
+    }
+    return bad;
 }
 
 void model_backward(const Model *m, Workspace *w, const uint8_t *labels, int n, Real *grad)
 {
-    const Layout *lay = &m->layout;
-    output_deltas(lay, w, labels, n);
-    for (int l = lay->n_layers - 1; l >= 1; l--) {
-        layer_gradient(m, w, l, n, grad);
-        if (l > 1)
-            hidden_deltas(m, w, l, n);
-    }
+    model_deltas(m, w, labels, n);
+    model_gradient(m, w, n, grad);
 }
 
 uint64_t model_hash(const Model *m)

@@ -11,6 +11,10 @@
 #include "rng.h"
 #include "schedule.h"
 
+/* Examples a thread runs through one batched forward and backward pass (at least one
+ * group): the inputs of a chunk stay in L1/L2 while the weight gradient is formed. */
+#define CHUNK_CAP 64
+
 /* check_shape: batch, groups and ranks fit together; fills the lane/group fields. */
 static int check_shape(Trainer *t, Err *e)
 {
@@ -106,23 +110,25 @@ static int load_data(Trainer *t, Err *e)
     return comm_check(status, e);
 }
 
-/* alloc_threads: each thread's workspace, gradient, exact sums and group buffers. */
+/* alloc_threads: each thread's workspace, gradient, exact sums and chunk buffers. */
 static int alloc_threads(Trainer *t, Err *e)
 {
     size_t np = t->model.layout.n_params;
-    int cap = (int)t->group;
+    int cap = t->group < CHUNK_CAP ? CHUNK_CAP : (int)t->group;
     t->ts = alloc_array((size_t)t->threads, sizeof *t->ts, "thread states", e);
     if (!t->ts)
         return -1;
     for (int i = 0; i < t->threads; i++) {
         ThreadState *s = &t->ts[i];
-        if (workspace_init(&s->ws, &t->model.layout, cap < 256 ? 256 : cap, e) != 0)
+        if (workspace_init(&s->ws, &t->model.layout, cap, e) != 0)
             return -1;
-        s->grad = alloc_array(np, sizeof(Real), "thread gradient", e);
+        s->grad = alloc_array(np + SUM_EXTRA, sizeof(Real), "thread gradient", e);
         s->acc = alloc_array(np + SUM_EXTRA, sizeof(int64_t), "thread exact sums", e);
-        s->rows = alloc_array((size_t)cap, sizeof *s->rows, "group rows", e);
-        s->labels = alloc_array((size_t)cap, 1, "group labels", e);
-        if (!s->grad || !s->acc || !s->rows || !s->labels)
+        s->rows = alloc_array((size_t)cap, sizeof *s->rows, "chunk rows", e);
+        s->labels = alloc_array((size_t)cap, 1, "chunk labels", e);
+        s->start = alloc_array((size_t)cap + 1, sizeof *s->start, "chunk groups", e);
+        s->costs = alloc_array((size_t)cap, sizeof *s->costs, "chunk costs", e);
+        if (!s->grad || !s->acc || !s->rows || !s->labels || !s->start || !s->costs)
             return -1;
     }
     t->sum = alloc_array(np + SUM_EXTRA, sizeof(int64_t), "step sums", e);
@@ -180,6 +186,8 @@ void trainer_free(Trainer *t)
         free(t->ts[i].acc);
         free(t->ts[i].rows);
         free(t->ts[i].labels);
+        free(t->ts[i].start);
+        free(t->ts[i].costs);
     }
     free(t->ts);
     free(t->order);
@@ -214,12 +222,12 @@ static void shuffle_lanes(Trainer *t, int64_t epoch)
     }
 }
 
-/* gather_group: the examples of group g at position `pos` of the lanes; returns how many. */
-static int gather_group(const Trainer *t, ThreadState *s, int64_t g, int64_t pos)
+/* gather_group: appends the examples of group g at position `pos` of the lanes to the
+ * chunk (rows and labels from index n); returns the new count. */
+static int gather_group(const Trainer *t, ThreadState *s, int64_t g, int64_t pos, int n)
 {
     const Shard *sh = &t->train.shard;
     int64_t end = (g + 1) * t->group < t->lanes ? (g + 1) * t->group : t->lanes;
-    int n = 0;
     for (int64_t lane = g * t->group; lane < end; lane++) {
         int64_t at = shard_row(sh, lane, pos);
         if (at < 0)
@@ -232,25 +240,106 @@ static int gather_group(const Trainer *t, ThreadState *s, int64_t g, int64_t pos
     return n;
 }
 
-/* group_gradient: forward and backward over one group; adds into the thread's sums. */
-static void group_gradient(Trainer *t, ThreadState *s, int64_t g, int64_t pos)
+/* chunk_sums: adds the chunk's gradient, cost and count to the thread's sums: exact (each
+ * group rounded to fixed point alone) or float. */
+static void chunk_sums(Trainer *t, ThreadState *s, int groups, int n)
 {
-    int n = gather_group(t, s, g, pos);
+    const Model *m = &t->model;
+    size_t np = m->layout.n_params;
+    if (t->cfg->reduction != REDUCTION_EXACT) {
+        model_gradient(m, &s->ws, n, s->grad);
+        for (int i = 0; i < n; i++)
+            s->cost += s->costs[i];
+        s->count += n;
+        return;
+    }
+    int64_t *acc = s->acc;
+    acc[np + SUM_BAD] +=
+        (int64_t)model_gradient_exact(m, &s->ws, s->start, groups, acc, &t->fixed);
+    for (int g = 0; g < groups; g++) {
+        double cost = 0; /* the group's cost in the order of its examples */
+        for (int i = s->start[g]; i < s->start[g + 1]; i++)
+            cost += s->costs[i];
+        acc[np + SUM_COST] += exact_round(cost, &t->fixed, &acc[np + SUM_BAD]);
+    }
+    acc[np + SUM_COUNT] += n;
+}
+
+/* group_gradient: one batched forward and backward pass over groups [g0, g1) (a chunk);
+ * every example's activations and deltas have the bits of a pass over it alone. */
+static void group_gradient(Trainer *t, ThreadState *s, int64_t g0, int64_t g1, int64_t pos)
+{
+    int n = 0, groups = (int)(g1 - g0);
+    for (int64_t g = g0; g < g1; g++) {
+        s->start[g - g0] = n;
+        n = gather_group(t, s, g, pos, n);
+    }
+    s->start[groups] = n;
     if (n == 0)
         return;
     const Model *m = &t->model;
     model_load_inputs(&m->layout, &s->ws, s->rows, n);
     model_forward(m, &s->ws, n);
-    double cost = model_cost(m, &s->ws, s->labels, n, NULL, NULL);
-    model_backward(m, &s->ws, s->labels, n, s->grad);
-    if (t->cfg->reduction == REDUCTION_EXACT) {
-        size_t np = m->layout.n_params;
-        s->acc[np + SUM_BAD] += (int64_t)exact_accumulate(s->acc, s->grad, np, &t->fixed);
-        s->acc[np + SUM_COST] += exact_round(cost, &t->fixed, &s->acc[np + SUM_BAD]);
-        s->acc[np + SUM_COUNT] += n;
+    model_cost(m, &s->ws, s->labels, n, NULL, s->costs);
+    model_deltas(m, &s->ws, s->labels, n);
+    chunk_sums(t, s, groups, n);
+}
+
+/* thread_gradients: this thread's contiguous share of the rank's groups, in chunks of up to
+ * CHUNK_CAP examples (whole groups); called inside the parallel region. */
+static void thread_gradients(Trainer *t, ThreadState *s, int tid, int threads, int64_t pos)
+{
+    int64_t n_groups = t->group1 - t->group0;
+    int64_t g0 = t->group0 + n_groups * tid / threads;
+    int64_t g1 = t->group0 + n_groups * (tid + 1) / threads;
+    int64_t per_chunk = t->group < CHUNK_CAP ? CHUNK_CAP / t->group : 1;
+    for (int64_t g = g0; g < g1; g += per_chunk)
+        group_gradient(t, s, g, g + per_chunk < g1 ? g + per_chunk : g1, pos);
+}
+
+/* swap_single: one thread: its sums become the step sums (no copy); it continues with the
+ * previous step sums, cleared. */
+static void swap_single(Trainer *t, int exact)
+{
+    size_t np = t->model.layout.n_params;
+    if (exact) {
+        int64_t *old = t->sum;
+        t->sum = t->ts[0].acc;
+        t->ts[0].acc = old;
+        memset(old, 0, (np + SUM_EXTRA) * sizeof *old);
     } else {
-        s->cost += cost;
-        s->count += n;
+        Real *old = t->fsum;
+        t->fsum = t->ts[0].grad;
+        t->ts[0].grad = old;
+        memset(old, 0, (np + SUM_EXTRA) * sizeof *old);
+    }
+}
+
+/* combine_exact / combine_float: sums over the threads in a fixed order, clearing them;
+ * each thread owns a slice of i. */
+static void combine_exact(Trainer *t, size_t n)
+{
+#pragma omp parallel for schedule(static) num_threads(t->threads)
+    for (size_t i = 0; i < n; i++) {
+        int64_t v = 0;
+        for (int k = 0; k < t->threads; k++) {
+            v += t->ts[k].acc[i];
+            t->ts[k].acc[i] = 0;
+        }
+        t->sum[i] = v;
+    }
+}
+
+static void combine_float(Trainer *t, size_t n)
+{
+#pragma omp parallel for schedule(static) num_threads(t->threads)
+    for (size_t i = 0; i < n; i++) {
+        Real f = 0;
+        for (int k = 0; k < t->threads; k++) {
+            f += t->ts[k].grad[i];
+            t->ts[k].grad[i] = 0;
+        }
+        t->fsum[i] = f;
     }
 }
 
@@ -259,24 +348,15 @@ static void combine_threads(Trainer *t)
 {
     size_t np = t->model.layout.n_params;
     int exact = t->cfg->reduction == REDUCTION_EXACT;
-#pragma omp parallel for schedule(static) num_threads(t->threads)
-    for (size_t i = 0; i < np + SUM_EXTRA; i++) {
-        /* each thread owns a slice of i; sums run over threads in a fixed order */
-        int64_t v = 0;
-        Real f = 0;
-        for (int k = 0; k < t->threads; k++) {
-            if (exact) {
-                v += t->ts[k].acc[i];
-                t->ts[k].acc[i] = 0;
-            } else if (i < np) {
-                f += t->ts[k].grad[i];
-                t->ts[k].grad[i] = 0;
-            }
-        }
-        t->sum[i] = v;
-        t->fsum[i] = f;
-    }
+    if (t->threads == 1)
+        swap_single(t, exact);
+    else if (exact)
+        combine_exact(t, np + SUM_EXTRA);
+    else
+        combine_float(t, np + SUM_EXTRA);
     if (!exact) {
+        for (int i = 0; i < SUM_EXTRA; i++)
+            t->fsum[np + i] = 0;
         for (int k = 0; k < t->threads; k++) {
             t->fsum[np + SUM_COST] += (Real)t->ts[k].cost;
             t->fsum[np + SUM_COUNT] += (Real)t->ts[k].count;
@@ -355,10 +435,8 @@ int trainer_step(Trainer *t, int requests, int *agreed, Err *e)
     }
 #pragma omp parallel num_threads(t->threads)
     {
-        ThreadState *s = &t->ts[omp_get_thread_num()]; /* each thread writes only its own */
-#pragma omp for schedule(static)
-        for (int64_t g = t->group0; g < t->group1; g++)
-            group_gradient(t, s, g, pos);
+        int tid = omp_get_thread_num(); /* each thread writes only its own ThreadState */
+        thread_gradients(t, &t->ts[tid], tid, omp_get_num_threads(), pos);
     }
     combine_threads(t);
     add_requests(t, requests);

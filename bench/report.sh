@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Runs `downhill bench` at 1 and 2 ranks and writes bench/RESULTS.md (a Markdown table with
+# the date, CPU, compiler and the raw output) and bench/throughput.png (a bar chart of the
+# training step's examples/s, drawn with /usr/bin/python3 and matplotlib).
+# usage: bench/report.sh [BUILD_DIR]     (env: LIMIT=16384 training examples, THREADS=2)
+set -euo pipefail
+build=${1:-build}
+here=$(cd "$(dirname "$0")" && pwd)
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+raw=$(mktemp)
+trap 'rm -f "$raw"' EXIT
+for np in 1 2; do
+    OMP_NUM_THREADS=${THREADS:-2} mpirun --oversubscribe --bind-to none -np "$np" \
+        "$build/downhill" bench --limit "${LIMIT:-16384}" >> "$raw"
+done
+cpu=$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)
+cc=$(awk -F= '/^CMAKE_C_COMPILER:/ { print $2 }' "$build/CMakeCache.txt" 2>/dev/null || echo cc)
+{
+    echo "# downhill benchmark results"
+    echo
+    echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $cpu, $("$cc" --version | head -1)," \
+         "$(uname -sr). Regenerate with \`bash bench/report.sh build\`."
+    echo
+    echo "FMA peak (downhill's own AVX2 kernel), GFLOP/s: median [min..max]"
+    echo
+    echo "| ranks | threads/rank | cores | GFLOP/s |"
+    echo "|---:|---:|---:|---:|"
+    awk '$1 == "peak" { printf "| %s | %s | %s | %s [%s..%s] |\n", $2, $3, $4, $5, $6, $7 }' "$raw"
+    echo
+    echo "Training step (forward, backward, gradient sum, update): examples/s median [min..max]"
+    echo
+    echo "| ranks | threads/rank | batch | reduction | examples/s | GFLOP/s | % of peak |"
+    echo "|---:|---:|---:|---|---:|---:|---:|"
+    awk '$1 == "step" { printf "| %s | %s | %s | %s | %s [%s..%s] | %s | %s |\n",
+         $2, $3, $4, $5, $6, $7, $8, $9, $10 }' "$raw"
+    echo
+    echo "Gradient combination per step, microseconds: median [min..max]"
+    echo
+    echo "| what | ranks | threads | values | us/step |"
+    echo "|---|---:|---:|---:|---:|"
+    awk '$1 == "combine" { printf "| %s | %s | %s | %s | %s [%s..%s] |\n",
+         $2, $3, $4, $5, $6, $7, $8 }' "$raw"
+    echo
+    echo "Raw output:"
+    echo
+    echo '```'
+    cat "$raw"
+    echo '```'
+} > "$here/RESULTS.md"
+/usr/bin/python3 - "$raw" "$here/throughput.png" <<'PY'
+import sys
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+rows = [l.split() for l in open(sys.argv[1]) if l.startswith("step ")]
+labels = sorted({(int(r[1]), int(r[2])) for r in rows})
+batches = sorted({int(r[3]) for r in rows})
+fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+for ax, red in zip(axes, ("exact", "float")):
+    width = 0.8 / max(len(labels), 1)
+    for n, (np_, th) in enumerate(labels):
+        ys = [next((float(r[5]) for r in rows if r[4] == red and int(r[1]) == np_
+                    and int(r[2]) == th and int(r[3]) == b), 0) for b in batches]
+        ax.bar([i + n * width for i in range(len(batches))], ys, width,
+               label=f"{np_} rank(s) x {th} thread(s)")
+    ax.set_xticks([i + 0.4 - width / 2 for i in range(len(batches))])
+    ax.set_xticklabels([f"batch {b}" for b in batches])
+    ax.set_title(f"training step, reduction = {red}")
+    ax.set_ylabel("examples/s")
+    ax.legend(fontsize=8)
+fig.tight_layout()
+fig.savefig(sys.argv[2], dpi=100)
+PY
+echo "wrote $here/RESULTS.md and $here/throughput.png"
