@@ -41,6 +41,12 @@ void comm_sum_u64(uint64_t *buf, size_t n);
 /* comm_sum_real: element-wise floating-point sum of buf over all ranks, in place. */
 void comm_sum_real(Real *buf, size_t n);
 
+/* Element-wise reductions of double arrays. */
+typedef enum { COMM_MIN, COMM_MAX, COMM_SUM } CommOp;
+
+/* comm_reduce_doubles: buf[i] <- op over all ranks of buf[i], in place, on every rank. */
+void comm_reduce_doubles(double *buf, size_t n, CommOp op);
+
 /* comm_max_double / comm_min_double: the largest / smallest x over all ranks. */
 double comm_max_double(double x);
 double comm_min_double(double x);

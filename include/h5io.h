@@ -46,6 +46,11 @@ int h5run_write_model(H5Run *r, const Real *params, Err *e);
 /* h5run_append_history: appends one row to every /history dataset and flushes the file. */
 int h5run_append_history(H5Run *r, const HistoryRow *row, Err *e);
 
+/* h5run_append_timing: appends one value to each /timing/NAME dataset (1-D float64,
+ * extendible, created on first use) and flushes the file. */
+int h5run_append_timing(H5Run *r, const char *const *names, const double *values, int n,
+                        Err *e);
+
 /* h5run_close: closes the file (r may be NULL); returns -1 if the close failed. */
 int h5run_close(H5Run *r, Err *e);
 

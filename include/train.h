@@ -14,6 +14,7 @@
 #include "evaluate.h"
 #include "exact.h"
 #include "model.h"
+#include "timer.h"
 
 /* Entries after the gradient in the step sums: batch cost, examples, bad values, and the
  * ranks asking to stop or to checkpoint (agreed in the step's one collective). */
@@ -33,6 +34,7 @@ typedef struct {
     double *costs;         /* (ws.cap) cost of each example of the chunk */
     double cost;           /* float path: summed cost */
     int64_t count;         /* float path: examples */
+    PhaseTimes times;      /* this thread's data, forward and backward time */
 } ThreadState;
 
 /* A training run in progress on one rank. */
@@ -56,6 +58,7 @@ typedef struct {
     int64_t *sum;            /* (n_params + SUM_EXTRA) exact step sums */
     Real *fsum;              /* (n_params + SUM_EXTRA) float step sums (reduction = float) */
     Fixed fixed;
+    PhaseTimes times;        /* this rank's time per phase since the last take */
     double epoch_cost;       /* summed batch costs of the current epoch */
     int64_t epoch_count;     /* examples seen in the current epoch */
 } Trainer;
@@ -77,6 +80,10 @@ int trainer_step(Trainer *t, int requests, int *agreed, Err *e);
  * and the learning-rate factor. */
 void trainer_restore(Trainer *t, const Real *params, int64_t step, double epoch_cost,
                      int64_t epoch_count, double lr_scale);
+
+/* trainer_take_times: this rank's seconds per phase since the last call (thread phases:
+ * the slowest thread), and resets them. */
+void trainer_take_times(Trainer *t, PhaseTimes *out);
 
 /* trainer_take_epoch_cost: mean batch cost of the current epoch so far, and resets it. */
 double trainer_take_epoch_cost(Trainer *t);

@@ -133,6 +133,11 @@ static double reduce_double(double x, MPI_Op op)
     return x;
 }
 
+void comm_reduce_doubles(double *buf, size_t n, CommOp op)
+{
+    allreduce(buf, n, MPI_DOUBLE, op == COMM_MIN ? MPI_MIN : op == COMM_MAX ? MPI_MAX : MPI_SUM);
+}
+
 double comm_max_double(double x) { return reduce_double(x, MPI_MAX); }
 double comm_min_double(double x) { return reduce_double(x, MPI_MIN); }
 

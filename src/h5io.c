@@ -634,6 +634,42 @@ done:
     return rc;
 }
 
+/* timing_group: /timing, created on first use. */
+static int timing_group(hid_t f, hid_t *g, const char *path, Err *e)
+{
+    htri_t exists = H5Lexists(f, "timing", H5P_DEFAULT);
+    if (exists > 0)
+        return group_open(f, "timing", g, path, e);
+    if ((*g = H5Gcreate2(f, "timing", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) < 0) {
+        h5_fail(e, path, "/timing", "H5Gcreate2", __LINE__);
+        return -1;
+    }
+    return 0;
+}
+
+int h5run_append_timing(H5Run *r, const char *const *names, const double *values, int n,
+                        Err *e)
+{
+    int rc = -1;
+    const char *path = r->path;
+    hsize_t zero[1] = {0}, unlimited[1] = {H5S_UNLIMITED};
+    hid_t g = H5I_INVALID_HID;
+    h5_quiet();
+    if (timing_group(r->file, &g, path, e))
+        return -1;
+    for (int i = 0; i < n; i++) {
+        if (H5Lexists(g, names[i], H5P_DEFAULT) <= 0 &&
+            ds_create(g, names[i], H5T_NATIVE_DOUBLE, 1, zero, unlimited, path, e))
+            goto done;
+        if (column_append(g, names[i], H5T_NATIVE_DOUBLE, &values[i], path, e))
+            goto done;
+    }
+    rc = run_flush(r, e);
+done:
+    h5_close(&g);
+    return rc;
+}
+
 int h5run_close(H5Run *r, Err *e)
 {
     if (!r)

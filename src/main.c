@@ -4,8 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench.h"
 #include "checkpoint.h"
 #include "comm.h"
+#include "commbench.h"
 #include "config.h"
 #include "data.h"
 #include "h5io.h"
@@ -24,6 +26,8 @@ static const char *USAGE =
     "  eval RUN.h5 [--images F --labels F] [--limit N]  cost and accuracy of a saved model\n"
     "  convert IMAGES LABELS OUT.h5 [--limit N]     IDX files -> HDF5 input file\n"
     "  info FILE.h5                                 summary of a run or input file\n"
+    "  bench [--limit N] [--set section.key=value ...]  FMA peak and training-step speed\n"
+    "  comm [--sizes LIST] [--reps N] [--csv FILE]  allreduce time against message size\n"
     "\n"
     "options: --help (also after a command), --version\n"
     "Configuration keys, file formats and examples: README.md\n";
@@ -61,6 +65,18 @@ static const char *INFO_USAGE =
     "\n"
     "Prints a summary of a downhill run file (layout, configuration, last epoch, weights\n"
     "hash) or input file (examples, image shape), one 'key: value' per line.\n";
+
+static const char *BENCH_USAGE =
+    "usage: downhill bench [--limit N] [--set section.key=value ...]\n"
+    "\n"
+    "Measures this machine's float32 FMA peak with its own kernel, then the training step\n"
+    "(examples/s, GFLOP/s, percent of peak) at batch 10, 64 and 256, for 1 to\n"
+    "OMP_NUM_THREADS threads (default 2) and both reductions, and the per-step cost of\n"
+    "combining gradients (OpenMP and MPI, exact and float). Each number is the median of\n"
+    "7 repetitions after a warm-up, with min and max. Run under mpirun for several ranks:\n"
+    "  mpirun -np 2 --bind-to none downhill bench\n"
+    "--limit N loads the first N training examples (default 16384); --set chooses the data,\n"
+    "model.layers or train.exact_group. bench/report.sh writes bench/RESULTS.md.\n";
 
 /* Options shared by the subcommands; each accepts a subset. */
 typedef struct {
@@ -265,6 +281,74 @@ static int cmd_info(int argc, char **argv, int rank)
     return report(comm_check(status, &e), &e);
 }
 
+static int cmd_bench(int argc, char **argv, int rank, int ranks)
+{
+    Config c;
+    Options o = {0};
+    Err e = {{0}};
+    config_defaults(&c);
+    int bad = parse_options(argc, argv, rank, BENCH_USAGE, &c, &o);
+    if (bad || o.help) {
+        if (!bad && rank == 0)
+            fputs(BENCH_USAGE, stdout);
+        return bad;
+    }
+    if (optind != argc)
+        return usage_error(rank, BENCH_USAGE, "bench takes no argument '%s'", argv[optind]);
+    const char *env = getenv("OMP_NUM_THREADS");
+    int threads = env && atoi(env) > 0 ? atoi(env) : 2;
+    int status = comm_check(config_validate(&c, &e), &e);
+    if (status == 0)
+        status = bench_run(&c, o.limit ? o.limit : 16384, threads, rank, ranks, stdout, &e);
+    return report(status, &e);
+}
+
+static const char *COMM_USAGE =
+    "usage: downhill comm [--sizes LIST] [--reps N] [--csv FILE]\n"
+    "\n"
+    "Times the training step's reduction (in-place allreduce, int64 for the exact path,\n"
+    "float for the float path) for each message size: median, min and max over N\n"
+    "repetitions (default 30) after a warm-up, each started together, slowest rank.\n"
+    "LIST: bytes, comma-separated, suffix k or m, 'trainer' = the trainer's message\n"
+    "(13,007 values); default 8 B to 1 MiB and the trainer's message. --csv writes\n"
+    "ranks,bytes,kind,median_us,min_us,max_us (input of scripts/comm_model.py):\n"
+    "  mpirun -np 2 downhill comm --csv comm-p2.csv\n";
+
+static int cmd_comm(int argc, char **argv, int rank, int ranks)
+{
+    static const struct option longs[] = {{"help", no_argument, 0, 'h'},
+                                          {"sizes", required_argument, 0, 's'},
+                                          {"reps", required_argument, 0, 'r'},
+                                          {"csv", required_argument, 0, 'c'},
+                                          {0, 0, 0, 0}};
+    size_t bytes[COMMBENCH_MAX_SIZES];
+    int nsizes = commbench_default_sizes(bytes), ch;
+    long long reps = 30;
+    const char *csv = NULL;
+    Err e = {{0}};
+    optind = 1;
+    opterr = 0;
+    while ((ch = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
+        if (ch == 'h') {
+            if (rank == 0)
+                fputs(COMM_USAGE, stdout);
+            return 0;
+        } else if (ch == 's' && (nsizes = commbench_parse_sizes(optarg, bytes,
+                                                                 COMMBENCH_MAX_SIZES, &e)) < 0)
+            return report_once(rank, &e);
+        else if (ch == 'r' && (parse_limit(optarg, &reps) != 0 || reps < 1 || reps > 100000))
+            return usage_error(rank, COMM_USAGE, "--reps %s: expected 1 to 100000", optarg);
+        else if (ch == 'c')
+            csv = optarg;
+        else if (ch == '?')
+            return usage_error(rank, COMM_USAGE, "unknown or incomplete option %s",
+                               argv[optind - 1]);
+    }
+    if (optind != argc)
+        return usage_error(rank, COMM_USAGE, "comm takes no argument '%s'", argv[optind]);
+    return report(commbench_run(bytes, nsizes, (int)reps, rank, ranks, stdout, csv, &e), &e);
+}
+
 static int dispatch(int argc, char **argv, int rank, int ranks)
 {
     if (argc < 2)
@@ -288,6 +372,10 @@ static int dispatch(int argc, char **argv, int rank, int ranks)
         return cmd_convert(argc - 1, argv + 1, rank);
     if (!strcmp(cmd, "info"))
         return cmd_info(argc - 1, argv + 1, rank);
+    if (!strcmp(cmd, "bench"))
+        return cmd_bench(argc - 1, argv + 1, rank, ranks);
+    if (!strcmp(cmd, "comm"))
+        return cmd_comm(argc - 1, argv + 1, rank, ranks);
     return usage_error(rank, USAGE, "unknown command '%s'", cmd);
 }
 

@@ -28,6 +28,8 @@ typedef struct {
     double ckpt_seconds;     /* checkpoint time inside the current epoch */
     int64_t epoch_count0;    /* trainer epoch_count at epoch_t0 */
     int64_t rollbacks;       /* rollbacks after divergence so far */
+    double phase_min[PHASE_COUNT], phase_avg[PHASE_COUNT], phase_max[PHASE_COUNT];
+                             /* seconds per phase summed over this process's epochs */
 } Run;
 
 /* warn_oversubscribed: ranks x threads on this node beyond its cores make every step
@@ -170,7 +172,57 @@ static int write_checkpoint(Run *r, const char *why, Err *e)
     r->last_ckpt_step = r->t.step;
     r->last_ckpt_time = comm_time();
     r->ckpt_seconds += r->last_ckpt_time - t0;
+    r->t.times.seconds[PHASE_CHECKPOINT] += r->last_ckpt_time - t0;
     return 0;
+}
+
+/* record_timing: the epoch's seconds per phase, min/avg/max over ranks, into /timing and
+ * the run's totals. Collective. */
+static int record_timing(Run *r, Err *e)
+{
+    PhaseTimes mine;
+    double lo[PHASE_COUNT], avg[PHASE_COUNT], hi[PHASE_COUNT], values[3 * PHASE_COUNT];
+    const char *names[3 * PHASE_COUNT];
+    char name_buf[3 * PHASE_COUNT][32];
+    trainer_take_times(&r->t, &mine);
+    memcpy(lo, mine.seconds, sizeof lo);
+    memcpy(avg, mine.seconds, sizeof avg);
+    memcpy(hi, mine.seconds, sizeof hi);
+    comm_reduce_doubles(lo, PHASE_COUNT, COMM_MIN);
+    comm_reduce_doubles(avg, PHASE_COUNT, COMM_SUM);
+    comm_reduce_doubles(hi, PHASE_COUNT, COMM_MAX);
+    for (int p = 0; p < PHASE_COUNT; p++) {
+        avg[p] /= r->t.ranks;
+        r->phase_min[p] += lo[p];
+        r->phase_avg[p] += avg[p];
+        r->phase_max[p] += hi[p];
+        const double *stat[3] = {lo, avg, hi};
+        for (int k = 0; k < 3; k++) {
+            snprintf(name_buf[3 * p + k], sizeof name_buf[0], "%s_%s", phase_name((Phase)p),
+                     k == 0 ? "min" : k == 1 ? "avg" : "max");
+            names[3 * p + k] = name_buf[3 * p + k];
+            values[3 * p + k] = stat[k][p];
+        }
+    }
+    int status = r->file ? h5run_append_timing(r->file, names, values, 3 * PHASE_COUNT, e) : 0;
+    return comm_check(status, e);
+}
+
+/* print_timing: where the time went, summed over the epochs (rank 0). */
+static void print_timing(const Run *r)
+{
+    double total = 0;
+    for (int p = 0; p < PHASE_COUNT; p++)
+        total += r->phase_avg[p];
+    if (!r->log || total <= 0)
+        return;
+    fprintf(r->log, "time per phase over %d ranks (seconds summed over epochs):\n"
+                    "%12s %10s %10s %10s %7s\n", r->t.ranks, "phase", "min", "avg", "max",
+            "share");
+    for (int p = 0; p < PHASE_COUNT; p++)
+        fprintf(r->log, "%12s %10.4f %10.4f %10.4f %6.1f%%\n", phase_name((Phase)p),
+                r->phase_min[p], r->phase_avg[p], r->phase_max[p],
+                100.0 * r->phase_avg[p] / total);
 }
 
 /* initial_row: epoch 0, the scores of the initialised model. */
@@ -196,13 +248,16 @@ static int finish_epoch(Run *r, Err *e)
     if (evaluate(&t->model, &t->test, r->ws, t->threads, &test, e) != 0)
         return -1;
     double now = comm_time(), steps = t1 - r->epoch_t0 - r->ckpt_seconds;
+    t->times.seconds[PHASE_EVALUATION] += now - t1;
     HistoryRow row = {t->step / t->steps_per_epoch, trainer_take_epoch_cost(t), test.cost,
                       test.accuracy, now - r->epoch_t0 - r->ckpt_seconds,
                       steps > 0 ? (double)examples / steps : 0};
     r->epoch_t0 = now;
     r->ckpt_seconds = 0;
     r->epoch_count0 = 0;
-    return record(r, &row, e);
+    if (record(r, &row, e) != 0)
+        return -1;
+    return record_timing(r, e);
 }
 
 /* checkpoint_due: why a checkpoint is due after this step, or NULL. */
@@ -466,7 +521,8 @@ static int summarise(Run *r, int stopped, TrainSummary *out, Err *e)
         fprintf(r->log, "stopped by signal %d at step %lld after writing a checkpoint: "
                         "resubmit with --resume auto to continue (exit code %d)\n",
                 checkpoint_signal_pending(), (long long)r->t.step, EXIT_RESUBMIT);
-    else if (r->log)
+    print_timing(r);
+    if (r->log && !stopped)
         fprintf(r->log, "final weights: hash %016llx, identical on all %d ranks; wrote %s\n",
                 (unsigned long long)out->hash, r->t.ranks, r->cfg->output_file);
     return 0;

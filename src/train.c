@@ -269,6 +269,7 @@ static void chunk_sums(Trainer *t, ThreadState *s, int groups, int n)
  * every example's activations and deltas have the bits of a pass over it alone. */
 static void group_gradient(Trainer *t, ThreadState *s, int64_t g0, int64_t g1, int64_t pos)
 {
+    double clock = timer_now();
     int n = 0, groups = (int)(g1 - g0);
     for (int64_t g = g0; g < g1; g++) {
         s->start[g - g0] = n;
@@ -279,10 +280,13 @@ static void group_gradient(Trainer *t, ThreadState *s, int64_t g0, int64_t g1, i
         return;
     const Model *m = &t->model;
     model_load_inputs(&m->layout, &s->ws, s->rows, n);
+    timer_add(&s->times, PHASE_DATA, &clock);
     model_forward(m, &s->ws, n);
     model_cost(m, &s->ws, s->labels, n, NULL, s->costs);
+    timer_add(&s->times, PHASE_FORWARD, &clock);
     model_deltas(m, &s->ws, s->labels, n);
     chunk_sums(t, s, groups, n);
+    timer_add(&s->times, PHASE_BACKWARD, &clock);
 }
 
 /* thread_gradients: this thread's contiguous share of the rank's groups, in chunks of up to
@@ -429,30 +433,51 @@ void trainer_restore(Trainer *t, const Real *params, int64_t step, double epoch_
 int trainer_step(Trainer *t, int requests, int *agreed, Err *e)
 {
     int64_t pos = t->step % t->steps_per_epoch, epoch = t->step / t->steps_per_epoch;
+    double clock = timer_now();
     if (epoch != t->shuffled_epoch) {
         shuffle_lanes(t, epoch);
         t->shuffled_epoch = epoch;
+        timer_add(&t->times, PHASE_DATA, &clock);
     }
 #pragma omp parallel num_threads(t->threads)
     {
         int tid = omp_get_thread_num(); /* each thread writes only its own ThreadState */
         thread_gradients(t, &t->ts[tid], tid, omp_get_num_threads(), pos);
     }
+    clock = timer_now(); /* the threads' own phases are in t->ts[].times */
     combine_threads(t);
     add_requests(t, requests);
+    timer_add(&t->times, PHASE_COMBINE, &clock);
     double cost;
     comm_set_phase("the gradient allreduce", t->step + 1);
     int64_t count = reduce_step(t, &cost);
     *agreed = agreed_requests(t);
+    timer_add(&t->times, PHASE_ALLREDUCE, &clock);
     if (count <= 0) { /* every rank saw the same sums, so all agree without a message */
         *agreed |= STEP_DIVERGED;
         return 0;
     }
     apply_update(t, schedule_lr(t->cfg, t->step, t->steps_per_epoch) * t->lr_scale, count);
+    timer_add(&t->times, PHASE_UPDATE, &clock);
     t->epoch_cost += cost;
     t->epoch_count += count;
     t->step++;
     return 0;
+}
+
+void trainer_take_times(Trainer *t, PhaseTimes *out)
+{
+    *out = t->times;
+    for (int p = 0; p < PHASE_COUNT; p++) {
+        double slowest = 0; /* thread phases overlap in time: the slowest thread counts */
+        for (int k = 0; k < t->threads; k++) {
+            double v = t->ts[k].times.seconds[p];
+            slowest = v > slowest ? v : slowest;
+            t->ts[k].times.seconds[p] = 0;
+        }
+        out->seconds[p] += slowest;
+    }
+    memset(&t->times, 0, sizeof t->times);
 }
 
 double trainer_take_epoch_cost(Trainer *t)

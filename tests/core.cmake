@@ -35,3 +35,10 @@ add_test(NAME test_checkpoint
                  "${DOWNHILL_MPIEXEC}" "${MPIEXEC_NUMPROC_FLAG}")
 set_tests_properties(test_checkpoint PROPERTIES TIMEOUT 900
                      ENVIRONMENT "${DOWNHILL_TEST_ENV};FASHION_DIR=${FASHION_DIR}")
+
+# Phase timers in the run file add up to the epoch time; the plot script draws them.
+add_test(NAME test_timing
+         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/timing.sh $<TARGET_FILE:downhill>
+                 "${DOWNHILL_MPIEXEC}" "${MPIEXEC_NUMPROC_FLAG}" ${PROJECT_SOURCE_DIR})
+set_tests_properties(test_timing PROPERTIES TIMEOUT 300
+                     ENVIRONMENT "${DOWNHILL_TEST_ENV};FASHION_DIR=${FASHION_DIR}")
