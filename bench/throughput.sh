@@ -15,7 +15,7 @@ rate() {
     local np=$1 th=$2 batch=$3 red=$4 runs=()
     for _ in $(seq "$reps"); do
         runs+=("$(OMP_NUM_THREADS=$th mpirun --oversubscribe --bind-to none -np "$np" \
-            "$build/downhill" train "$config" --set train.epochs="${EPOCHS:-2}" \
+            "$build/downhill" train "$config" --force --set train.epochs="${EPOCHS:-2}" \
             --set data.train_limit="${LIMIT:-0}" --set train.batch_size="$batch" \
             --set train.reduction="$red" --set output.file="$work/b.h5" \
             | awk '$1 ~ /^[0-9]+$/ { last = $6 } END { print last }')")
