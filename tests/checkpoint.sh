@@ -102,6 +102,7 @@ for delay in 1.2 1.2 1.0; do
     [ -n "$victim" ] && kill -9 "$victim"
     wait "$launcher"
     code=$?
+    h5dump -H kill.h5 > /dev/null 2>&1 || fail "the run file of a killed run is not readable by h5dump"
     if [ -z "$victim" ] || [ "$code" -eq 0 ]; then
         fail "kill -9 after ${delay}s did not interrupt the run (exit $code)"
     else
@@ -109,6 +110,14 @@ for delay in 1.2 1.2 1.0; do
     fi
 done
 train 2 1 kill.ini --set output.file=kill.h5 --resume auto && same "resume after three kill -9" kill.h5 "$big" || { cat run.log; fail "resume after kill -9"; }
+
+# 5b. divergence with rollbacks: lr 2^900 diverges at once; one rollback to the start
+# checkpoint with the factor 2^-900 (exact) continues at lr 1: the weights of a plain lr-1 run
+train 2 1 small.ini --set output.file=lr1.h5 --set train.learning_rate=1 || fail "lr 1 run"
+train 2 1 small.ini --set output.file=roll.h5 --set train.learning_rate=0x1p900 \
+    --set train.max_rollbacks=1 --set train.rollback_factor=0x1p-900
+if [ $? -eq 0 ] && grep -q "rollback 1 of 1" run.log; then same "rollback after divergence" roll.h5 "$(outcome lr1.h5)"
+else cat run.log; fail "rollback after divergence"; fi
 
 # 6. bad checkpoints: a clear error on every rank, non-zero exit, no hang
 refuse() { # NAME PATTERN ARGS...
