@@ -5,23 +5,9 @@
 # a clear error on every rank, without hanging.
 # usage: checkpoint.sh DOWNHILL "MPIEXEC [FLAGS]" NUMPROC_FLAG
 set -uo pipefail
-bin=$1 mpiexec=$2 npflag=$3
-data=${FASHION_DIR:-/usr/share/datasets/fashion-mnist}
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-cd "$work" || exit 1
-fails=0
-fail() { echo "FAIL $*"; fails=$((fails + 1)); }
-ok() { echo "ok   $*"; }
+source "$(dirname "$0")/lib.sh"
 
-cat > small.ini <<INI
-[data]
-train_images = $data/train-images-idx3-ubyte.gz
-train_labels = $data/train-labels-idx1-ubyte.gz
-test_images = $data/t10k-images-idx3-ubyte.gz
-test_labels = $data/t10k-labels-idx1-ubyte.gz
-train_limit = 1000
-test_limit = 300
+{ data_ini 1000 300; cat <<INI; } > small.ini
 [train]
 epochs = 3
 batch_size = 64

@@ -3,11 +3,7 @@
 # the problem, and no hang (each run has a time limit).
 # usage: errors.sh DOWNHILL "MPIEXEC [FLAGS]" NUMPROC_FLAG
 set -uo pipefail
-bin=$1 mpiexec=$2 npflag=$3
-data=${FASHION_DIR:-/usr/share/datasets/fashion-mnist}
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-cd "$work" || exit 1
+source "$(dirname "$0")/lib.sh"
 
 # fixtures: small good IDX files, then broken variants of them
 { printf '\x00\x00\x08\x01\x00\x00\x07\xd0'

@@ -4,19 +4,8 @@
 # must give different weights (so the comparison can fail).
 # usage: invariance.sh DOWNHILL "MPIEXEC [FLAGS]" NUMPROC_FLAG
 set -euo pipefail
-bin=$1 mpiexec=$2 npflag=$3
-data=${FASHION_DIR:-/usr/share/datasets/fashion-mnist}
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-cd "$work"
-cat > run.ini <<INI
-[data]
-train_images = $data/train-images-idx3-ubyte.gz
-train_labels = $data/train-labels-idx1-ubyte.gz
-test_images = $data/t10k-images-idx3-ubyte.gz
-test_labels = $data/t10k-labels-idx1-ubyte.gz
-train_limit = 1000
-test_limit = 300
+source "$(dirname "$0")/lib.sh"
+{ data_ini 1000 300; cat <<INI; } > run.ini
 [train]
 epochs = 2
 batch_size = 64

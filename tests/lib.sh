@@ -1,0 +1,25 @@
+# lib.sh: sourced by the test scenarios (invariance, checkpoint, errors, timing).
+# Takes the scenario's arguments DOWNHILL "MPIEXEC [FLAGS]" NUMPROC_FLAG, moves into a
+# scratch folder removed on exit, and defines ok/fail counters and the data INI section.
+# shellcheck shell=bash
+bin=$1 mpiexec=$2 npflag=$3
+data=${FASHION_DIR:-/usr/share/datasets/fashion-mnist}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cd "$work" || exit 1
+fails=0
+fail() { echo "FAIL $*"; fails=$((fails + 1)); }
+ok() { echo "ok   $*"; }
+
+# data_ini TRAIN_LIMIT TEST_LIMIT: the [data] section for Fashion-MNIST
+data_ini() {
+    cat <<INI
+[data]
+train_images = $data/train-images-idx3-ubyte.gz
+train_labels = $data/train-labels-idx1-ubyte.gz
+test_images = $data/t10k-images-idx3-ubyte.gz
+test_labels = $data/t10k-labels-idx1-ubyte.gz
+train_limit = $1
+test_limit = $2
+INI
+}
