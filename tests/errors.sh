@@ -100,7 +100,7 @@ done
 expect batch-vs-ranks "train.batch_size" 2 train base.ini --set train.batch_size=5
 expect batch-vs-ranks-3 "train.batch_size" 3 train base.ini --set train.batch_size=10
 # one rank stopped (SIGSTOP) in a 2-rank run: the watchdog ends the job instead of a hang
-sed -e 's/epochs = 1/epochs = 50/' base.ini > long.ini
+sed -e 's/epochs = 1/epochs = 20000/' base.ini > long.ini
 timeout 120 $mpiexec $npflag 2 "$bin" train long.ini --set train.watchdog_seconds=3 > out.txt 2> err.txt &
 launcher=$!
 sleep 2
