@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh --tests
 bash scripts/build.sh
-(cd build && ctest --output-on-failure --timeout 900 "$@")
+(cd build && ctest --output-on-failure --timeout 900 "$@") | tee build/ctest.log
 
 # Sanitizers (gcc): non-MPI tests, then one small 2-rank training.
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDOWNHILL_SANITIZE=ON > /dev/null
@@ -27,3 +27,9 @@ rm -rf "$asan_run"
 echo "sanitizers: clean"
 
 bash scripts/fuzz.sh 30
+
+# One closing line for CI, from the main CTest run (its failures already stopped us).
+summary=$(grep -E '[0-9]+ tests failed out of [0-9]+' build/ctest.log | tail -1)
+total=${summary##*out of }
+failed=$(echo "$summary" | sed -E 's/.* ([0-9]+) tests failed.*/\1/')
+echo "tests: $((total - failed)) passed, $failed failed"

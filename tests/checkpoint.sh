@@ -49,6 +49,14 @@ train 2 1 small.ini --set output.file=d.h5 --set train.epochs=5 --resume ref.ckp
     && grep -q "resume: changed: epochs = 5" run.log && [ "$("$bin" info d.h5 | grep last_epoch)" = "last_epoch: 5" ] \
     && ok "epochs may change on resume (recorded)" || { cat run.log; fail "epochs change on resume"; }
 
+# 2b. the wall-time trigger, pruning to checkpoint.keep files, and the periodic replica check
+train 2 1 small.ini --set output.file=t.h5 --set checkpoint.every_steps=0 --set checkpoint.keep=2 \
+    --set checkpoint.every_seconds=0.0001 --set checkpoint.verify_every=7
+kept=$(ls t.ckpt-*.h5 2> /dev/null | wc -l)
+if grep -q "(every_seconds)" run.log && [ "$kept" -eq 2 ]; then
+    same "every_seconds trigger, keep = 2 ($kept files), verify_every = 7" t.h5 "$reference"
+else cat run.log; fail "every_seconds / keep: $kept checkpoint files"; fi
+
 # 3. --resume auto with nothing to resume starts fresh; with checkpoints picks the newest
 train 1 1 small.ini --set output.file=auto.h5 --resume auto && grep -q "starting fresh" run.log \
     && same "--resume auto without a checkpoint" auto.h5 "$reference" || { cat run.log; fail "auto fresh"; }
