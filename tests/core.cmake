@@ -42,3 +42,9 @@ add_test(NAME test_timing
                  "${DOWNHILL_MPIEXEC}" "${MPIEXEC_NUMPROC_FLAG}" ${PROJECT_SOURCE_DIR})
 set_tests_properties(test_timing PROPERTIES TIMEOUT 300
                      ENVIRONMENT "${DOWNHILL_TEST_ENV};FASHION_DIR=${FASHION_DIR}")
+
+# The scaling sweep (scripts/sweep.sh) on 1 and 2 ranks: CSV, identical weights, plot.
+add_test(NAME test_sweep
+         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/sweep.sh $<TARGET_FILE:downhill>
+                 ${PROJECT_SOURCE_DIR})
+set_tests_properties(test_sweep PROPERTIES TIMEOUT 300 ENVIRONMENT "${DOWNHILL_TEST_ENV}")
