@@ -1411,13 +1411,17 @@ static int info_model(hid_t f, FILE *out, uint64_t *hash_out, const char *path, 
     uint64_t hash = FNV_BASIS;
     char name[NAME_LEN];
     hid_t model = H5I_INVALID_HID;
+    Layout lay;
     if (attr_read_ints(f, "layers", H5T_NATIVE_INT, sizes, MODEL_MAX_LAYERS, &n, path, e))
         return -1;
-    fprintf(out, "layers:");
-    for (int l = 0; l < n; l++) {
-        fprintf(out, " %d", sizes[l]);
-        params += l ? (long long)sizes[l] * (sizes[l - 1] + 1) : 0;
+    if (layout_init(&lay, sizes, n, e)) { /* a damaged file: sizes out of range */
+        Err why = *e;
+        return err_set(e, "%s: invalid layers attribute: %s", path, why.msg);
     }
+    params = (long long)lay.n_params;
+    fprintf(out, "layers:");
+    for (int l = 0; l < n; l++)
+        fprintf(out, " %d", sizes[l]);
     fprintf(out, "\nparameters: %lld\n", params);
     if (group_open(f, "model", &model, path, e))
         return -1;
