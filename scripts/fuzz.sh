@@ -46,7 +46,8 @@ hdf5_only() {
     awk '
         /^ *#[0-9]+ 0x/ {
             if (done) next
-            if ($0 ~ / in (__interceptor_|__asan|__sanitizer|__ubsan|__lsan|fuzzer::|malloc|calloc|realloc|free|memcpy|memmove|memset|strlen|strnlen|__restore_rt)/) next
+            if ($0 ~ / in (__interceptor_|__asan|__sanitizer|__ubsan|__lsan|fuzzer::|malloc|calloc|realloc|free|memcpy|memmove|memset|strlen|strnlen|__restore_rt|__mem|__str)/) next
+            if ($0 ~ /sysdeps\//) next
             if ($0 ~ /libc\.so/ && $0 !~ /abort|raise/) next
             if ($0 ~ /libhdf5/ && !leak) hdf5++; else other++
             done = 1; next
