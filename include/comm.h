@@ -47,9 +47,8 @@ typedef enum { COMM_MIN, COMM_MAX, COMM_SUM } CommOp;
 /* comm_reduce_doubles: buf[i] <- op over all ranks of buf[i], in place, on every rank. */
 void comm_reduce_doubles(double *buf, size_t n, CommOp op);
 
-/* comm_max_double / comm_min_double: the largest / smallest x over all ranks. */
+/* comm_max_double: the largest x over all ranks. */
 double comm_max_double(double x);
-double comm_min_double(double x);
 
 /* comm_min_u64 / comm_max_u64: smallest / largest x over all ranks. */
 uint64_t comm_min_u64(uint64_t x);
@@ -64,8 +63,5 @@ void comm_gather_bytes(const void *buf, size_t n, void *out);
 
 /* comm_time: wall-clock seconds (MPI_Wtime). */
 double comm_time(void);
-
-/* comm_abort: ends every rank at once with exit code `code` (last resort). */
-void comm_abort(int code);
 
 #endif

@@ -139,7 +139,6 @@ void comm_reduce_doubles(double *buf, size_t n, CommOp op)
 }
 
 double comm_max_double(double x) { return reduce_double(x, MPI_MAX); }
-double comm_min_double(double x) { return reduce_double(x, MPI_MIN); }
 
 static uint64_t reduce_u64(uint64_t x, MPI_Op op)
 {
@@ -167,10 +166,4 @@ void comm_gather_bytes(const void *buf, size_t n, void *out)
 double comm_time(void)
 {
     return MPI_Wtime();
-}
-
-void comm_abort(int code)
-{
-    MPI_Abort(MPI_COMM_WORLD, code);
-    exit(code);
 }

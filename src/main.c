@@ -164,6 +164,17 @@ static int parse_options(int argc, char **argv, int rank, const char *usage, Con
     return 0;
 }
 
+/* options_or_help: parses the options; returns 1 when the command must stop now with
+ * *code: a usage error, or --help (printed by rank 0). */
+static int options_or_help(int argc, char **argv, int rank, const char *usage, Config *c,
+                           Options *o, int *code)
+{
+    *code = parse_options(argc, argv, rank, usage, c, o);
+    if (*code == 0 && o->help && rank == 0)
+        fputs(usage, stdout);
+    return *code != 0 || o->help;
+}
+
 /* report: prints an error once (the rank that owns the message) and gives the exit code. */
 static int report(int status, const Err *e)
 {
@@ -180,23 +191,18 @@ static int cmd_train(int argc, char **argv, int rank, int ranks)
     Options o = {0};
     Err e = {{0}};
     config_defaults(&c);
-    if (argc < 2 || argv[1][0] == '-') {
-        int bad = parse_options(argc, argv, rank, TRAIN_USAGE, NULL, &o);
-        if (bad || !o.help)
-            return bad ? bad : usage_error(rank, TRAIN_USAGE, "train needs a CONFIG file%s", "");
-        if (rank == 0)
-            fputs(TRAIN_USAGE, stdout);
-        return 0;
+    if (argc < 2 || argv[1][0] == '-') { /* no CONFIG: only --help is fine */
+        int code;
+        if (options_or_help(argc, argv, rank, TRAIN_USAGE, NULL, &o, &code))
+            return code;
+        return usage_error(rank, TRAIN_USAGE, "train needs a CONFIG file%s", "");
     }
     int status = config_load_file(&c, argv[1], &e);
     if (comm_check(status, &e) != 0)
         return report(status, &e);
-    int bad = parse_options(argc - 1, argv + 1, rank, TRAIN_USAGE, &c, &o);
-    if (bad || o.help) {
-        if (!bad && rank == 0)
-            fputs(TRAIN_USAGE, stdout);
-        return bad;
-    }
+    int code;
+    if (options_or_help(argc - 1, argv + 1, rank, TRAIN_USAGE, &c, &o, &code))
+        return code;
     status = comm_check(config_validate(&c, &e), &e);
     TrainSummary summary = {0};
     if (status == 0)
@@ -210,12 +216,9 @@ static int cmd_eval(int argc, char **argv, int rank, int ranks)
 {
     Options o = {0};
     Err e = {{0}};
-    int bad = parse_options(argc, argv, rank, EVAL_USAGE, NULL, &o);
-    if (bad || o.help) {
-        if (!bad && rank == 0)
-            fputs(EVAL_USAGE, stdout);
-        return bad;
-    }
+    int code;
+    if (options_or_help(argc, argv, rank, EVAL_USAGE, NULL, &o, &code))
+        return code;
     if (optind != argc - 1)
         return usage_error(rank, EVAL_USAGE, "eval needs exactly one RUN.h5 file%s", "");
     if (!o.images != !o.labels)
@@ -251,12 +254,9 @@ static int cmd_convert(int argc, char **argv, int rank)
 {
     Options o = {0};
     Err e = {{0}};
-    int bad = parse_options(argc, argv, rank, CONVERT_USAGE, NULL, &o);
-    if (bad || o.help) {
-        if (!bad && rank == 0)
-            fputs(CONVERT_USAGE, stdout);
-        return bad;
-    }
+    int code;
+    if (options_or_help(argc, argv, rank, CONVERT_USAGE, NULL, &o, &code))
+        return code;
     if (optind != argc - 3)
         return usage_error(rank, CONVERT_USAGE, "convert needs IMAGES LABELS OUT.h5%s", "");
     int status = rank == 0 ? convert_files(argv[optind], argv[optind + 1], argv[optind + 2],
@@ -269,12 +269,9 @@ static int cmd_info(int argc, char **argv, int rank)
 {
     Options o = {0};
     Err e = {{0}};
-    int bad = parse_options(argc, argv, rank, INFO_USAGE, NULL, &o);
-    if (bad || o.help) {
-        if (!bad && rank == 0)
-            fputs(INFO_USAGE, stdout);
-        return bad;
-    }
+    int code;
+    if (options_or_help(argc, argv, rank, INFO_USAGE, NULL, &o, &code))
+        return code;
     if (optind != argc - 1)
         return usage_error(rank, INFO_USAGE, "info needs exactly one FILE.h5%s", "");
     int status = rank == 0 ? h5_info(argv[optind], stdout, &e) : 0;
@@ -287,12 +284,9 @@ static int cmd_bench(int argc, char **argv, int rank, int ranks)
     Options o = {0};
     Err e = {{0}};
     config_defaults(&c);
-    int bad = parse_options(argc, argv, rank, BENCH_USAGE, &c, &o);
-    if (bad || o.help) {
-        if (!bad && rank == 0)
-            fputs(BENCH_USAGE, stdout);
-        return bad;
-    }
+    int code;
+    if (options_or_help(argc, argv, rank, BENCH_USAGE, &c, &o, &code))
+        return code;
     if (optind != argc)
         return usage_error(rank, BENCH_USAGE, "bench takes no argument '%s'", argv[optind]);
     const char *env = getenv("OMP_NUM_THREADS");

@@ -358,20 +358,24 @@ static int train_steps(Run *r, int *stopped, Err *e)
     return 0;
 }
 
+/* has_line: whether text holds the line (len bytes) as one whole line. */
+static int has_line(const char *text, const char *line, size_t len)
+{
+    for (const char *p = text; *p; p += strcspn(p, "\n") + (p[strcspn(p, "\n")] == '\n'))
+        if (strcspn(p, "\n") == len && strncmp(p, line, len) == 0)
+            return 1;
+    return 0;
+}
+
 /* print_changes: the configuration lines that differ from the checkpoint's (rank 0). */
 static void print_changes(FILE *log, const char *then, const char *now)
 {
     if (!log || !then || !now)
         return;
-    const char *line = now;
-    while (*line) {
+    for (const char *line = now; *line;) {
         size_t len = strcspn(line, "\n");
         int key = len > 0 && line[0] != '#' && line[0] != '[' && memchr(line, '=', len);
-        char *found = NULL;
-        for (const char *p = then; key && (p = strstr(p, "\n")) != NULL; p++)
-            if (strncmp(p + 1, line, len) == 0 && (p[1 + len] == '\n' || p[1 + len] == '\0'))
-                found = (char *)p;
-        if (key && !found)
+        if (key && !has_line(then, line, len))
             fprintf(log, "resume: changed: %.*s\n", (int)len, line);
         line += len + (line[len] == '\n');
     }

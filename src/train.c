@@ -73,13 +73,14 @@ static int check_memory(const Trainer *t, int64_t n_test, Err *e)
     double per_thread = np * (sizeof(Real) + 8.0) + 256.0 * 2 * acts * sizeof(Real);
     double bytes = train_rows * (dim + 9) + test_rows * (dim + 1) + 3 * np * sizeof(Real) +
                    np * (8.0 + sizeof(Real)) + t->threads * per_thread;
-    double node = bytes * comm_node_ranks(), avail = memory_available();
+    int node_ranks = comm_node_ranks(); /* collective: every rank, exactly once */
+    double node = bytes * node_ranks, avail = memory_available();
     if (avail <= 0 || node <= avail)
         return 0;
     return err_set(e, "not enough memory: each rank needs %.3g bytes (%.1f GiB: %.3g parameters, "
                       "%.0f training examples) and %d ranks share this node, but only %.1f GiB "
                       "are available; use smaller model.layers, more nodes or data.train_limit",
-                   bytes, bytes / 1073741824.0, np, train_rows, comm_node_ranks(),
+                   bytes, bytes / 1073741824.0, np, train_rows, node_ranks,
                    avail / 1073741824.0);
 }
 
