@@ -7,6 +7,8 @@
 # timeout; the reproducer is left in $BUILD_DIR/findings/. Skips (exit 0) without clang.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/fuzz_triage.sh
+. scripts/fuzz_triage.sh
 seconds=${1:-30}
 shift || true
 targets=("$@")
@@ -43,18 +45,7 @@ hdf5_only() {
     # leaks: full stacks through libhdf5 let lsan.supp drop HDF5's own (H5F_open) leaks
     ASAN_OPTIONS=$ASAN_OPTIONS:fast_unwind_on_malloc=0 "$1" -timeout=5 "$2" > "$2.log" 2>&1 &&
         case $2 in *leak-*) return 0 ;; esac
-    awk '
-        /^ *#[0-9]+ 0x/ {
-            if (done) next
-            if ($0 ~ / in (__interceptor_|__asan|__sanitizer|__ubsan|__lsan|fuzzer::|malloc|calloc|realloc|free|memcpy|memmove|memset|strlen|strnlen|__restore_rt|__mem|__str)/) next
-            if ($0 ~ /sysdeps\//) next
-            if ($0 ~ /libc\.so/ && $0 !~ /abort|raise/) next
-            if ($0 ~ /libhdf5/ && !leak) hdf5++; else other++
-            done = 1; next
-        }
-        /^(allocated|freed|previously allocated) by thread/ || /ERROR: (AddressSanitizer|libFuzzer)/ { done = 0 }
-        /ERROR: LeakSanitizer/ { leak = 1 }
-        END { exit !(hdf5 > 0 && other == 0) }' "$2.log"
+    hdf5_only_log "$2.log"
 }
 
 mkdir -p "$build/findings"

@@ -30,3 +30,7 @@ foreach(t replay_h5 fuzz_h5)
     target_include_directories(${t} PRIVATE ${HDF5_C_INCLUDE_DIRS} ${HDF5_INCLUDE_DIRS})
   endif()
 endforeach()
+
+# scripts/fuzz.sh tells crashes inside libhdf5 from ours; recorded logs check that triage
+add_test(NAME fuzz_triage COMMAND bash ${DOWNHILL_FUZZ_DIR}/triage.sh)
+set_tests_properties(fuzz_triage PROPERTIES LABELS fuzz)
