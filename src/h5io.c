@@ -285,6 +285,18 @@ done:
     return rc;
 }
 
+/* printable: s (an attribute read from a file) made fit for a one-line message, in place:
+ * control and non-ASCII bytes become '?', more than 40 characters end in "...". */
+static const char *printable(char *s)
+{
+    for (char *c = s; *c; c++)
+        if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e)
+            *c = '?';
+    if (strlen(s) > 40)
+        memcpy(s + 37, "...", 4);
+    return s;
+}
+
 /* attr_read_string: *out = malloc'ed value of the scalar string attribute `name`, or NULL
  * (and 0 returned) when obj has no such attribute. */
 static int attr_read_string(hid_t obj, const char *name, char **out, const char *path, Err *e)
@@ -372,7 +384,8 @@ static int check_format(hid_t f, const char *want, int version, int *present, co
     if (!fmt)
         return 0;
     if (strcmp(fmt, want) != 0)
-        err_set(e, "%s: not a %s file (attribute format is \"%s\")", path, want, fmt);
+        err_set(e, "%s: not a %s file (attribute format is \"%s\")", path, want,
+                printable(fmt));
     else if (attr_read_int(f, "format_version", &v, path, e) != 0)
         ; /* message set */
     else if (v != version)
@@ -978,7 +991,7 @@ static int ckpt_check_header(hid_t f, const char *path, Err *e)
     if (!fmt)
         rc = err_set(e, "%s: not a downhill checkpoint (attribute format missing)", path);
     else if (strcmp(fmt, CKPT_FORMAT_NAME) != 0)
-        rc = err_set(e, "%s: not a downhill checkpoint (format \"%s\")", path, fmt);
+        rc = err_set(e, "%s: not a downhill checkpoint (format \"%s\")", path, printable(fmt));
     else
         rc = check_format(f, CKPT_FORMAT_NAME, CKPT_FORMAT_VERSION, &present, path, e);
     free(fmt);
@@ -1610,7 +1623,8 @@ int h5_info(const char *path, FILE *out, Err *e)
     } else if (fmt && strcmp(fmt, INPUT_FORMAT_NAME) == 0) {
         rc = info_input(path, 1, out, e);
     } else if (fmt) {
-        FAIL("%s: unknown format \"%s\" (expected %s, %s or %s)", path, fmt, RUN_FORMAT_NAME,
+        FAIL("%s: unknown format \"%s\" (expected %s, %s or %s)", path, printable(fmt),
+             RUN_FORMAT_NAME,
              CKPT_FORMAT_NAME, INPUT_FORMAT_NAME);
     } else {
         H5_CHECK(has_images = H5Lexists(f, "images", H5P_DEFAULT), "images");
