@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include "common.h"
 #include "exact.h"
+#include "exact_input.h"
 
 #define MODEL_MAX_LAYERS 16
 
@@ -33,6 +34,8 @@ typedef struct {
     Real *a[MODEL_MAX_LAYERS];     /* a[l]: (cap, n[l]) activations, l = 1..L */
     Real *d[MODEL_MAX_LAYERS];     /* d[l]: (cap, n[l]) deltas dC/dz, l = 1..L */
     double *bound;                 /* (cap, max n[l], l >= 1) scratch of model_gradient_exact */
+    ExactInput in;                 /* scratch of model_gradient_exact's first layer */
+    const uint8_t *const *rows;    /* the input bytes of the last model_load_inputs */
 } Workspace;
 
 /* layout_init: checks sizes (2..16 layers, each 1..2^20, total fits) and computes offsets. */
@@ -49,7 +52,8 @@ void model_free(Model *m);
 int workspace_init(Workspace *w, const Layout *lay, int cap, Err *e);
 void workspace_free(Workspace *w);
 
-/* model_load_inputs: scales n rows of pixel bytes (each n[0] long) into w->x. */
+/* model_load_inputs: scales n rows of pixel bytes (each n[0] long) into w->x and keeps
+ * the row pointers (they must stay valid until the gradient is taken). */
 void model_load_inputs(const Layout *lay, Workspace *w, const uint8_t *const *rows, int n);
 
 /* model_forward: activations of the n examples in w->x, layer by layer, into w->a. */
@@ -72,10 +76,11 @@ void model_deltas(const Model *m, Workspace *w, const uint8_t *labels, int n);
  * (each entry summed over the examples in order). */
 void model_gradient(const Model *m, const Workspace *w, int n, Real *grad);
 
-/* model_gradient_exact: after model_deltas, for each group g of examples
- * [start[g], start[g + 1]): the group's gradient summed in float (in order of the examples,
- * as model_gradient into a zeroed buffer), rounded to fixed point f and ADDED to acc
- * (n_params). Returns how many values were non-finite or beyond the limit. */
+/* model_gradient_exact: after model_deltas, ADDS to acc (n_params) the fixed-point
+ * gradient: the first layer's weights as exact_input_outer (units 2^-32 / EXACT_INPUT_DIV,
+ * independent of the groups); every other entry, for each group g of examples
+ * [start[g], start[g + 1]), the group's float sum in order of the examples rounded to f.
+ * Returns how many values were non-finite or beyond the limit. */
 size_t model_gradient_exact(const Model *m, Workspace *w, const int *start, int groups,
                             int64_t *acc, const Fixed *f);
 

@@ -393,7 +393,10 @@ static void apply_update(Trainer *t, double lr, int64_t count)
     Real *p = t->model.params;
     double step = lr / (double)count;
     if (t->cfg->reduction == REDUCTION_EXACT) {
-        exact_descend(p, t->sum, np, step, &t->fixed);
+        /* the first layer's weights come first, in units 2^-32 / EXACT_INPUT_DIV */
+        size_t w1 = (size_t)t->model.layout.n[1] * (size_t)t->model.layout.n[0];
+        exact_descend(p, t->sum, w1, step / EXACT_INPUT_DIV, &t->fixed);
+        exact_descend(p + w1, t->sum + w1, np - w1, step, &t->fixed);
     } else {
         const Real rs = (Real)step;
 #pragma omp parallel for schedule(static) num_threads(t->threads)

@@ -1,0 +1,37 @@
+/* exact_input.h: the first layer's weight gradient, exactly, in integers. The inputs are
+ * bytes b (x = b / 255); each example's delta is rounded once, D = round(d * 2^32), and
+ * sum_i D[i][j] b[i][k] is formed in integer arithmetic (AVX-512 VNNI or AVX2 where the
+ * build has them), so its bits depend neither on the order nor on the instruction set.
+ * These sums are in units of 2^-32 / EXACT_INPUT_DIV. */
+#ifndef DOWNHILL_EXACT_INPUT_H
+#define DOWNHILL_EXACT_INPUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "common.h"
+#include "exact.h"
+
+#define EXACT_INPUT_DIV 255 /* an input byte b stands for b / 255 */
+
+/* Scratch of exact_input_outer for up to cap examples of n_in bytes and n_out deltas. */
+typedef struct {
+    int16_t *pairs;  /* (cap / 2 rounded up, n_in rounded up to 32, 2) bytes of example pairs */
+    int32_t *pieces; /* (cap / 2 rounded up, n_out, 2) high and low 16-bit halves of D */
+    int *slow;       /* (cap / 2 rounded up) pairs whose D needs the reference path */
+} ExactInput;
+
+/* exact_input_init / exact_input_free: scratch for batches of up to cap examples. */
+int exact_input_init(ExactInput *s, int cap, int n_in, int n_out, Err *e);
+void exact_input_free(ExactInput *s);
+
+/* exact_input_outer: acc[j][k] += sum_i round(d[i][j] 2^32) rows[i][k] for the n examples
+ * (d is (n, n_out), each row n_in bytes). Returns how many deltas were non-finite or so
+ * large that the sum of f's terms could overflow (those add nothing). */
+size_t exact_input_outer(int64_t *restrict acc, const Real *d, const uint8_t *const *rows,
+                         int n, int n_out, int n_in, const Fixed *f, ExactInput *s);
+
+/* exact_input_outer_ref: the same sums by plain int64 loops (the reference for tests). */
+size_t exact_input_outer_ref(int64_t *restrict acc, const Real *d, const uint8_t *const *rows,
+                             int n, int n_out, int n_in, const Fixed *f);
+
+#endif

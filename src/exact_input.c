@@ -1,0 +1,251 @@
+/* exact_input.c: sum_i D[i][j] b[i][k] with D = round(d 2^32) and bytes b, in integers.
+ * Fast path: D is split into 16-bit halves, D = 2^16 H + L, and pairs of examples are
+ * multiplied as int16 pairs (VPDPWSSD on AVX-512 VNNI, VPMADDWD on AVX2) into int32 window
+ * sums, widened to int64 before they can overflow. Every path gives the same integers. */
+#include "exact_input.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__)
+#include <immintrin.h>
+#define VEC 16 /* int32 lanes per vector */
+typedef __m512i Vec;
+#define vzero() _mm512_setzero_si512()
+#define vload(p) _mm512_loadu_si512((const void *)(p))
+#define vset1(v) _mm512_set1_epi32(v)
+#define vdot(acc, x, w) _mm512_dpwssd_epi32((acc), (x), (w))
+#elif defined(__AVX2__)
+#include <immintrin.h>
+#define VEC 8
+typedef __m256i Vec;
+#define vzero() _mm256_setzero_si256()
+#define vload(p) _mm256_loadu_si256((const __m256i *)(p))
+#define vset1(v) _mm256_set1_epi32(v)
+#define vdot(acc, x, w) _mm256_add_epi32((acc), _mm256_madd_epi16((x), (w)))
+#endif
+
+#define INLINE static inline __attribute__((always_inline))
+#define PAD 48 /* packed rows are padded to whole tiles of 3 vectors (AVX-512 or AVX2) */
+/* Largest |D| the 16-bit halves can hold: H = (D - L) / 2^16 with L in [-2^15, 2^15). */
+#define FAST_MAX 2147418112.0 /* 2^31 - 2^16 */
+/* Pairs per int32 window: one product pair adds at most 2 * 2^15 * 255 < 2^24. */
+#define WINDOW 120
+
+static int pad_cols(int n_in)
+{
+    return (n_in + PAD - 1) / PAD * PAD;
+}
+
+static int pad_rows(int n_out)
+{
+    return (n_out + 3) / 4 * 4;
+}
+
+int exact_input_init(ExactInput *s, int cap, int n_in, int n_out, Err *e)
+{
+    memset(s, 0, sizeof *s);
+    size_t pairs = ((size_t)cap + 1) / 2;
+    s->pairs = alloc_array(pairs * (size_t)pad_cols(n_in) * 2, sizeof(int16_t),
+                           "workspace input pairs", e);
+    s->pieces = alloc_array(pairs * (size_t)pad_rows(n_out) * 2, sizeof(int32_t),
+                            "workspace deltas", e);
+    s->slow = alloc_array(pairs, sizeof(int), "workspace pair list", e);
+    if (!s->pairs || !s->pieces || !s->slow) {
+        exact_input_free(s);
+        return -1;
+    }
+    return 0;
+}
+
+void exact_input_free(ExactInput *s)
+{
+    free(s->pairs);
+    free(s->pieces);
+    free(s->slow);
+    memset(s, 0, sizeof *s);
+}
+
+/* fixed_delta: round(d 2^32) into *D; 0 and counted bad when a term D b could push the
+ * sum of f's terms past 2^62 (or d is not finite); *fast cleared when |D| > FAST_MAX. */
+static int64_t fixed_delta(Real d, const Fixed *f, size_t *bad, int *fast)
+{
+    double y = (double)d * f->scale;
+    if (!(fabs(y) * EXACT_INPUT_DIV <= f->limit)) {
+        ++*bad;
+        return 0;
+    }
+    if (fabs(y) > FAST_MAX)
+        *fast = 0;
+    return (int64_t)nearbyint(y); /* round half to even, as exact_round */
+}
+
+size_t exact_input_outer_ref(int64_t *restrict acc, const Real *d, const uint8_t *const *rows,
+                             int n, int n_out, int n_in, const Fixed *f)
+{
+    size_t bad = 0;
+    int fast = 1;
+    for (int j = 0; j < n_out; j++)
+        for (int i = 0; i < n; i++) {
+            int64_t D = fixed_delta(d[(size_t)i * n_out + j], f, &bad, &fast);
+            const uint8_t *b = rows[i];
+            int64_t *row = acc + (size_t)j * n_in;
+            for (int k = 0; k < n_in; k++)
+                row[k] += D * b[k];
+        }
+    return bad;
+}
+
+#ifdef VEC
+/* half16: the 16-bit halves of D (|D| <= FAST_MAX): L = D mod 2^16 in [-2^15, 2^15),
+ * H = (D - L) / 2^16. */
+static void half16(int64_t D, uint16_t *hi, uint16_t *lo)
+{
+    int32_t l = (int32_t)(int16_t)(uint16_t)(D & 0xffff);
+    *lo = (uint16_t)l;
+    *hi = (uint16_t)(int16_t)((D - l) / 65536);
+}
+
+/* pack: examples 2p and 2p + 1 as int16 pairs (b[2p][k], b[2p+1][k]), rows padded with 0,
+ * and the 16-bit halves of their fixed-point deltas. A pair with a delta too large for the
+ * halves gets zero halves and is listed in slow[] for the reference path; returns how many. */
+static int pack(ExactInput *s, const Real *d, const uint8_t *const *rows, int n, int n_out,
+                int n_in, const Fixed *f, size_t *bad, int *slow)
+{
+    int np = pad_cols(n_in), n_slow = 0;
+    for (int p = 0; 2 * p < n; p++) {
+        const uint8_t *b0 = rows[2 * p], *b1 = 2 * p + 1 < n ? rows[2 * p + 1] : NULL;
+        int16_t *out = s->pairs + (size_t)p * np * 2;
+        for (int k = 0; k < n_in; k++) {
+            out[2 * k] = b0[k];
+            out[2 * k + 1] = b1 ? b1[k] : 0;
+        }
+        memset(out + 2 * n_in, 0, sizeof(int16_t) * 2 * (size_t)(np - n_in));
+        int fast = 1, nr = pad_rows(n_out);
+        int32_t *w = s->pieces + (size_t)p * nr * 2;
+        memset(w, 0, sizeof(int32_t) * 2 * (size_t)nr);
+        for (int j = 0; j < n_out; j++) {
+            uint16_t h0, l0, h1 = 0, l1 = 0;
+            half16(fixed_delta(d[(size_t)2 * p * n_out + j], f, bad, &fast), &h0, &l0);
+            if (b1)
+                half16(fixed_delta(d[(size_t)(2 * p + 1) * n_out + j], f, bad, &fast), &h1, &l1);
+            w[2 * j] = (int32_t)((uint32_t)h0 | (uint32_t)h1 << 16);
+            w[2 * j + 1] = (int32_t)((uint32_t)l0 | (uint32_t)l1 << 16);
+        }
+        if (!fast) {
+            memset(w, 0, sizeof(int32_t) * 2 * (size_t)nr);
+            slow[n_slow++] = p;
+        }
+    }
+    return n_slow;
+}
+
+#if VEC == 16
+/* widen_add: acc[0 .. 8) (first m < 8 only) += 2^16 h + l for 8 int32 lanes each. */
+INLINE void widen_add(int64_t *acc, __m256i h, __m256i l, int m)
+{
+    __m512i v = _mm512_add_epi64(_mm512_slli_epi64(_mm512_cvtepi32_epi64(h), 16),
+                                 _mm512_cvtepi32_epi64(l));
+    __mmask8 k = m >= 8 ? (__mmask8)0xff : (__mmask8)((1u << (m > 0 ? m : 0)) - 1);
+    _mm512_mask_storeu_epi64(acc, k, _mm512_add_epi64(_mm512_maskz_loadu_epi64(k, acc), v));
+}
+
+/* flush: acc[c .. c + 16) (only columns < n_in) += 2^16 H + L. */
+INLINE void flush(int64_t *restrict acc, Vec H, Vec L, int c, int n_in)
+{
+    widen_add(acc + c, _mm512_castsi512_si256(H), _mm512_castsi512_si256(L), n_in - c);
+    widen_add(acc + c + 8, _mm512_extracti64x4_epi64(H, 1), _mm512_extracti64x4_epi64(L, 1),
+              n_in - c - 8);
+}
+#else
+/* flush: acc[c .. c + 8) (only columns < n_in) += 2^16 H + L. */
+INLINE void flush(int64_t *restrict acc, Vec H, Vec L, int c, int n_in)
+{
+    int32_t h[VEC], l[VEC];
+    _mm256_storeu_si256((__m256i *)h, H);
+    _mm256_storeu_si256((__m256i *)l, L);
+    int m = n_in - c < VEC ? n_in - c : VEC;
+    for (int t = 0; t < m; t++)
+        acc[c + t] += (int64_t)h[t] * 65536 + l[t];
+}
+#endif
+
+/* The 4 x 3 register tile: rows r of 4, column vectors 0..2, high (h) and low (l) halves. */
+#define TILE_ZERO(r) Vec h##r##0 = vzero(), h##r##1 = vzero(), h##r##2 = vzero(), \
+    l##r##0 = vzero(), l##r##1 = vzero(), l##r##2 = vzero()
+#define TILE_STEP(r)                                                                        \
+    do {                                                                                    \
+        Vec wh = vset1(w[2 * (r)]), wl = vset1(w[2 * (r) + 1]);                             \
+        h##r##0 = vdot(h##r##0, x0, wh), h##r##1 = vdot(h##r##1, x1, wh);                   \
+        h##r##2 = vdot(h##r##2, x2, wh), l##r##0 = vdot(l##r##0, x0, wl);                   \
+        l##r##1 = vdot(l##r##1, x1, wl), l##r##2 = vdot(l##r##2, x2, wl);                   \
+    } while (0)
+#define TILE_FLUSH(r)                                                                       \
+    do {                                                                                    \
+        if (j + (r) < n_out) {                                                              \
+            int64_t *row = acc + (size_t)(j + (r)) * n_in;                                  \
+            flush(row, h##r##0, l##r##0, c, n_in);                                          \
+            flush(row, h##r##1, l##r##1, c + VEC, n_in);                                    \
+            flush(row, h##r##2, l##r##2, c + 2 * VEC, n_in);                                \
+        }                                                                                   \
+        h##r##0 = h##r##1 = h##r##2 = l##r##0 = l##r##1 = l##r##2 = vzero();               \
+    } while (0)
+
+/* tile: rows [j, j + 4) and columns [c, c + 3 VEC) of acc over all pairs, in registers,
+ * flushed every WINDOW pairs (rows and columns beyond the padding are zeros, not stored). */
+static void tile(int64_t *restrict acc, const ExactInput *s, int pairs, int n_out, int n_in,
+                 int j, int c)
+{
+    const int np = pad_cols(n_in), nr = pad_rows(n_out);
+    TILE_ZERO(0);
+    TILE_ZERO(1);
+    TILE_ZERO(2);
+    TILE_ZERO(3);
+    for (int p0 = 0; p0 < pairs; p0 += WINDOW) {
+        int p1 = p0 + WINDOW < pairs ? p0 + WINDOW : pairs;
+        for (int p = p0; p < p1; p++) {
+            const int16_t *x = s->pairs + ((size_t)p * np + c) * 2;
+            const int32_t *w = s->pieces + ((size_t)p * nr + j) * 2;
+            Vec x0 = vload(x), x1 = vload(x + 2 * VEC), x2 = vload(x + 4 * VEC);
+            TILE_STEP(0);
+            TILE_STEP(1);
+            TILE_STEP(2);
+            TILE_STEP(3);
+        }
+        TILE_FLUSH(0);
+        TILE_FLUSH(1);
+        TILE_FLUSH(2);
+        TILE_FLUSH(3);
+    }
+}
+
+/* pairs_outer: every tile; the x columns of a tile stay in L1 across its rows. */
+static void pairs_outer(int64_t *restrict acc, const ExactInput *s, int pairs, int n_out,
+                        int n_in)
+{
+    for (int c = 0; c < n_in; c += 3 * VEC)
+        for (int j = 0; j < n_out; j += 4)
+            tile(acc, s, pairs, n_out, n_in, j, c);
+}
+#endif
+
+size_t exact_input_outer(int64_t *restrict acc, const Real *d, const uint8_t *const *rows,
+                         int n, int n_out, int n_in, const Fixed *f, ExactInput *s)
+{
+#ifdef VEC
+    size_t bad = 0;
+    int n_slow = pack(s, d, rows, n, n_out, n_in, f, &bad, s->slow);
+    pairs_outer(acc, s, (n + 1) / 2, n_out, n_in);
+    size_t ignored = 0;
+    for (int q = 0; q < n_slow; q++) { /* bad deltas were counted by pack */
+        int i = 2 * s->slow[q], m = i + 1 < n ? 2 : 1;
+        ignored += exact_input_outer_ref(acc, d + (size_t)i * n_out, rows + i, m, n_out, n_in, f);
+    }
+    (void)ignored;
+    return bad;
+#else
+    (void)s;
+    return exact_input_outer_ref(acc, d, rows, n, n_out, n_in, f);
+#endif
+}

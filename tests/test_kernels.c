@@ -1,0 +1,174 @@
+/* test_kernels: the fast kernels against their plain definitions. Input bytes become
+ * exactly (float)b / 255; the first layer's exact weight gradient (int16-pair kernel) gives
+ * the same integers as plain int64 loops for odd sizes, long batches, large and bad deltas;
+ * model_gradient_exact, read back in its units, equals the float gradient. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "exact_input.h"
+#include "model.h"
+#include "rng.h"
+
+static int fails;
+
+#define CHECK(ok, ...)                                                                      \
+    do {                                                                                    \
+        if (!(ok)) {                                                                        \
+            fprintf(stderr, "FAIL: " __VA_ARGS__);                                          \
+            fputc('\n', stderr);                                                            \
+            fails++;                                                                        \
+        }                                                                                   \
+    } while (0)
+
+/* bytes_scaled: every byte value through model_load_inputs is (Real)b / 255. */
+static void bytes_scaled(void)
+{
+    const int sizes[] = {256, 1};
+    Layout lay;
+    Workspace w;
+    Err e;
+    uint8_t row[256];
+    for (int b = 0; b < 256; b++)
+        row[b] = (uint8_t)b;
+    const uint8_t *rows[1] = {row};
+    if (layout_init(&lay, sizes, 2, &e) != 0 || workspace_init(&w, &lay, 1, &e) != 0) {
+        CHECK(0, "bytes_scaled setup: %s", e.msg);
+        return;
+    }
+    model_load_inputs(&lay, &w, rows, 1);
+    for (int b = 0; b < 256; b++)
+        CHECK(w.x[b] == (Real)b / (Real)255, "byte %d scaled to %.9g, want %.9g", b,
+              (double)w.x[b], (double)((Real)b / (Real)255));
+    workspace_free(&w);
+}
+
+/* delta: a random delta of magnitude about 2^-scale_bits; some special values. */
+static Real delta(Rng *r, int kind)
+{
+    double u = rng_uniform(r) * 2 - 1;
+    switch (kind) {
+    case 1: return (Real)(u * 0.6);               /* around the int16-halves limit, 0.5 */
+    case 2: return (Real)(u * 40);                /* far beyond it: reference path */
+    case 3: return rng_uniform(r) < 0.01 ? (Real)NAN : (Real)(u * 1e-3); /* bad values */
+    case 4: return (Real)ldexp(-2147385344.0, -32); /* halves -32766, -32768: largest sums */
+    default: return (Real)(u * ldexp(1.0, -(int)(rng_uniform(r) * 30)));
+    }
+}
+
+/* outer_case: exact_input_outer against exact_input_outer_ref for one shape. */
+static void outer_case(int n, int n_out, int n_in, int kind, uint64_t seed)
+{
+    Rng r;
+    rng_init(&r, seed);
+    uint8_t *img = malloc((size_t)n * n_in);
+    const uint8_t **rows = malloc(sizeof *rows * (size_t)n);
+    Real *d = malloc(sizeof *d * (size_t)n * n_out);
+    size_t cells = (size_t)n_out * n_in;
+    int64_t *got = calloc(cells, sizeof *got), *want = calloc(cells, sizeof *want);
+    ExactInput s;
+    Err e;
+    if (!img || !rows || !d || !got || !want || exact_input_init(&s, n, n_in, n_out, &e) != 0) {
+        CHECK(0, "outer_case setup");
+        exit(1);
+    }
+    for (size_t i = 0; i < (size_t)n * n_in; i++)
+        img[i] = kind == 4 ? 255 : rng_uniform(&r) < 0.3 ? 0 : (uint8_t)(rng_next(&r) & 255);
+    for (int i = 0; i < n; i++)
+        rows[i] = img + (size_t)i * n_in;
+    size_t nans = 0;
+    for (size_t i = 0; i < (size_t)n * n_out; i++) {
+        d[i] = delta(&r, kind);
+        nans += isnan(d[i]);
+    }
+    for (size_t i = 0; i < cells; i++) /* start from a non-zero sum */
+        got[i] = want[i] = (int64_t)(rng_next(&r) >> 20) - (1LL << 43);
+    Fixed f = exact_fixed(n);
+    size_t bad_got = exact_input_outer(got, d, rows, n, n_out, n_in, &f, &s);
+    size_t bad_want = exact_input_outer_ref(want, d, rows, n, n_out, n_in, &f);
+    size_t diff = 0;
+    for (size_t i = 0; i < cells; i++)
+        diff += got[i] != want[i];
+    CHECK(diff == 0 && bad_got == bad_want,
+          "exact_input_outer n=%d n_out=%d n_in=%d kind %d: %zu of %zu sums differ, bad %zu vs %zu",
+          n, n_out, n_in, kind, diff, cells, bad_got, bad_want);
+    CHECK(bad_want == nans, "n=%d kind %d: %zu NaN deltas, %zu counted bad", n, kind,
+          nans, bad_want);
+    exact_input_free(&s);
+    free(img);
+    free(rows);
+    free(d);
+    free(got);
+    free(want);
+}
+
+/* gradient_units: model_gradient_exact read back in its units equals model_gradient. */
+static void gradient_units(void)
+{
+    const int sizes[] = {784, 16, 16, 10}, n = 37;
+    Model m;
+    Workspace w;
+    Err e;
+    if (model_init(&m, sizes, 4, 3, &e) != 0 || workspace_init(&w, &m.layout, n, &e) != 0) {
+        CHECK(0, "gradient_units setup: %s", e.msg);
+        return;
+    }
+    Rng r;
+    rng_init(&r, 11);
+    uint8_t *img = malloc((size_t)n * 784), labels[37];
+    const uint8_t *rows[37];
+    for (int i = 0; i < n * 784; i++)
+        img[i] = (uint8_t)(rng_next(&r) & 255);
+    for (int i = 0; i < n; i++) {
+        rows[i] = img + (size_t)i * 784;
+        labels[i] = (uint8_t)(i % 10);
+    }
+    size_t np = m.layout.n_params, w1 = 784 * 16;
+    Real *grad = calloc(np, sizeof *grad);
+    int64_t *acc = calloc(np, sizeof *acc);
+    int start[2] = {0, n};
+    Fixed f = exact_fixed(n);
+    model_load_inputs(&m.layout, &w, rows, n);
+    model_forward(&m, &w, n);
+    model_deltas(&m, &w, labels, n);
+    model_gradient(&m, &w, n, grad);
+    CHECK(model_gradient_exact(&m, &w, start, 1, acc, &f) == 0, "gradient_units: bad values");
+    double worst = 0;
+    for (size_t i = 0; i < np; i++) {
+        double v = exact_value(acc[i], &f) / (i < w1 ? EXACT_INPUT_DIV : 1);
+        double err = fabs(v - (double)grad[i]) / (1e-6 + fabs((double)grad[i]));
+        worst = err > worst ? err : worst;
+    }
+    CHECK(worst < 1e-3, "exact gradient differs from the float gradient by %.3g (relative)",
+          worst);
+    free(img);
+    free(grad);
+    free(acc);
+    workspace_free(&w);
+    model_free(&m);
+}
+
+int main(void)
+{
+    bytes_scaled();
+    const int ns[] = {1, 2, 3, 10, 64, 255, 300};
+    const int outs[] = {1, 4, 10, 16, 17};
+    const int ins[] = {1, 15, 16, 47, 48, 49, 784};
+    uint64_t seed = 1;
+    for (size_t a = 0; a < sizeof ns / sizeof *ns; a++)
+        for (size_t b = 0; b < sizeof outs / sizeof *outs; b++)
+            for (size_t c = 0; c < sizeof ins / sizeof *ins; c++)
+                outer_case(ns[a], outs[b], ins[c], (int)(seed % 4), seed), seed++;
+    for (int kind = 0; kind < 5; kind++) /* every kind of delta on the real shape */
+        outer_case(64, 16, 784, kind, 1000 + (uint64_t)kind);
+    outer_case(600, 16, 784, 4, 2000); /* int32 windows at their bound, several windows */
+    gradient_units();
+    if (fails) {
+        fprintf(stderr, "test_kernels: %d failure(s)\n", fails);
+        return 1;
+    }
+    printf("test_kernels: ok (bytes, %zu exact first-layer cases, gradient units)\n",
+           sizeof ns / sizeof *ns * sizeof outs / sizeof *outs * sizeof ins / sizeof *ins + 6);
+    return 0;
+}
