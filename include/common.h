@@ -11,18 +11,10 @@ typedef double Real; /* compute precision: float64 build (cmake -DDOWNHILL_DOUBL
 #else
 typedef float Real; /* compute precision: float32 (default) */
 #define REAL_NAME "float32"
-/* memory_available: bytes of memory this node can still give (MemAvailable), or 0 if
- * unknown. */
-double memory_available(void);
-
 #endif
 
 #ifndef DOWNHILL_VERSION
 #define DOWNHILL_VERSION "0.0.0"
-/* memory_available: bytes of memory this node can still give (MemAvailable), or 0 if
- * unknown. */
-double memory_available(void);
-
 #endif
 
 /* One error message; fallible functions take an Err * and fill it on failure. */
@@ -37,7 +29,9 @@ int err_set(Err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int mul_size(size_t a, size_t b, size_t *out);
 
 /* alloc_array: zeroed array of n items of size bytes, named `what` in the error
- * (which gives the byte count); NULL on overflow or out of memory. Caller frees. */
+ * (which gives the byte count); NULL on overflow or out of memory. Caller frees. Arrays
+ * of ALLOC_HUGE bytes or more are asked to live on huge pages (randomly read rows). */
+#define ALLOC_HUGE (4u << 20)
 void *alloc_array(size_t n, size_t size, const char *what, Err *e);
 
 /* memory_available: bytes of memory this node can still give (MemAvailable), or 0 if

@@ -20,9 +20,17 @@ typedef struct {
 /* exact_fixed: the format for sums of up to `terms` values. */
 Fixed exact_fixed(int64_t terms);
 
+/* exact_singles: 1 if each of the groups [start[g], start[g + 1]) holds one example (a
+ * group may be empty: the short lanes of an epoch's last batch). */
+int exact_singles(const int *start, int groups);
+
 /* exact_accumulate: acc[i] += round(x[i] * scale) and sets x[i] = 0, for i < n; returns how
  * many x[i] were non-finite or beyond the limit (the sum is then meaningless). */
 size_t exact_accumulate(int64_t *restrict acc, Real *restrict x, size_t n, const Fixed *f);
+
+/* exact_add_rows: acc[j] += round(x[i][j] * scale) for each of the rows i of x (rows,
+ * cols); returns how many values were non-finite or beyond the limit (those add 0). */
+size_t exact_add_rows(int64_t *restrict acc, const Real *x, int rows, int cols, const Fixed *f);
 
 /* exact_outer: for each group g of rows [start[g], start[g+1]) of d (n, n_out) and
  * x (n, n_in): acc[j][k] += round(scale * s) with s the group's float sum of d[i][j] x[i][k]
@@ -35,9 +43,10 @@ size_t exact_outer(int64_t *restrict acc, const Real *d, const Real *x, const in
 /* exact_round: round(x * scale); counts into *bad when x is non-finite or beyond the limit. */
 int64_t exact_round(double x, const Fixed *f, int64_t *bad);
 
-/* exact_descend: theta[i] <- theta[i] - step * value(sum[i]) for i < n: a gradient-descent
- * update from exact sums (step = learning rate / examples). Parallel over i (OpenMP). */
-void exact_descend(Real *theta, const int64_t *sum, size_t n, double step, const Fixed *f);
+/* exact_descend: theta[i] <- theta[i] - step * value(sum[i]) and sum[i] <- 0 for i < n: a
+ * gradient-descent update from exact sums (step = learning rate / examples), leaving the
+ * sums ready for the next step. Parallel over i (OpenMP). */
+void exact_descend(Real *theta, int64_t *sum, size_t n, double step, const Fixed *f);
 
 /* exact_value: the real value of a fixed-point integer. */
 double exact_value(int64_t v, const Fixed *f);

@@ -1,9 +1,14 @@
 /* common.c: error records and checked allocation. */
+#define _DEFAULT_SOURCE /* madvise, MADV_HUGEPAGE */
 #include "common.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#define HUGE_PAGE (2u << 20)
 
 int err_set(Err *e, const char *fmt, ...)
 {
@@ -31,7 +36,20 @@ void *alloc_array(size_t n, size_t size, const char *what, Err *e)
         err_set(e, "%s: %zu items of %zu bytes overflow the address space", what, n, size);
         return NULL;
     }
-    void *p = calloc(bytes ? bytes : 1, 1);
+    void *p;
+    if (bytes >= ALLOC_HUGE && bytes <= SIZE_MAX - HUGE_PAGE) {
+        /* whole huge pages: one TLB entry covers 2 MiB of randomly read rows */
+        size_t whole = (bytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+        p = aligned_alloc(HUGE_PAGE, whole);
+#ifdef MADV_HUGEPAGE
+        if (p)
+            (void)madvise(p, whole, MADV_HUGEPAGE); /* a hint: refused is fine */
+#endif
+        if (p)
+            memset(p, 0, whole);
+    } else {
+        p = calloc(bytes ? bytes : 1, 1);
+    }
     if (!p)
         err_set(e, "%s: out of memory allocating %zu bytes (%.1f MiB); use fewer examples "
                    "per rank (more ranks or data.train_limit) or smaller layers",

@@ -17,6 +17,14 @@
 #define MAGIC 6755399441055744.0      /* 1.5 * 2^52 */
 #define MAGIC_BITS 0x4338000000000000LL /* its bit pattern */
 
+int exact_singles(const int *start, int groups)
+{
+    for (int g = 0; g < groups; g++)
+        if (start[g + 1] - start[g] != 1)
+            return 0;
+    return 1;
+}
+
 Fixed exact_fixed(int64_t terms)
 {
     Fixed f;
@@ -45,6 +53,20 @@ size_t exact_accumulate(int64_t *restrict acc, Real *restrict x, size_t n, const
         acc[i] += round_scaled(y);
         x[i] = 0;
     }
+    return bad;
+}
+
+size_t exact_add_rows(int64_t *restrict acc, const Real *x, int rows, int cols, const Fixed *f)
+{
+    const double s = f->scale, lim = f->limit;
+    size_t bad = 0;
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++) { /* vectorised over j */
+            double y = (double)x[(size_t)i * cols + j] * s;
+            int ok = fabs(y) <= lim;
+            bad += !ok;
+            acc[j] += ok ? round_scaled(y) : 0;
+        }
     return bad;
 }
 
@@ -190,11 +212,59 @@ static int outer_fast(int64_t *restrict acc, const float *d, const float *x, con
 }
 #endif
 
+#if defined(EXACT_AVX2) && defined(__AVX512F__) && defined(__AVX512DQ__)
+#define EXACT_AVX512 1
+/* single_row: acc[k] += round(fl(ds x[k])) for k < n (ds: a delta times 2^32, |ds x[k]|
+ * within the limit): one product per value, rounded by the CPU's nearest-even conversion. */
+static void single_row(int64_t *restrict acc, float ds, const float *x, int n)
+{
+    const __m512 dv = _mm512_set1_ps(ds);
+    for (int k = 0; k < n; k += 16) {
+        __mmask16 m = n - k >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - k)) - 1);
+        __m512 y = _mm512_mul_ps(dv, _mm512_maskz_loadu_ps(m, x + k));
+        __m512i lo = _mm512_cvtps_epi64(_mm512_castps512_ps256(y));
+        __m512i hi = _mm512_cvtps_epi64(_mm256_castpd_ps(_mm512_extractf64x4_pd(
+            _mm512_castps_pd(y), 1)));
+        __mmask8 m0 = (__mmask8)(m & 0xff), m1 = (__mmask8)(m >> 8);
+        _mm512_mask_storeu_epi64(acc + k, m0,
+                                 _mm512_add_epi64(_mm512_maskz_loadu_epi64(m0, acc + k), lo));
+        _mm512_mask_storeu_epi64(acc + k + 8, m1,
+                                 _mm512_add_epi64(_mm512_maskz_loadu_epi64(m1, acc + k + 8), hi));
+    }
+}
+
+/* outer_single: exact_outer when every group is one example: the group's float sum is the
+ * single product fl(d x), the same bits as outer_tile. Rows whose bound passes the limit
+ * (or whose delta times 2^32 would overflow float) go through outer_slow. */
+static size_t outer_single(int64_t *restrict acc, const float *d, const float *x, int n,
+                           int n_out, int n_in, const Fixed *f)
+{
+    size_t bad = 0;
+    for (int i = 0; i < n; i++) {
+        const float *xi = x + (size_t)i * n_in;
+        double xm = (double)row_max(xi, n_in) * f->scale;
+        for (int j = 0; j < n_out; j++) {
+            float dj = d[(size_t)i * n_out + j];
+            if (fabs((double)dj) * xm <= f->limit && fabsf(dj) <= 0x1p64f)
+                single_row(acc + (size_t)j * n_in, dj * 0x1p32f, xi, n_in);
+            else
+                bad += outer_slow(acc, d, x, i, i + 1, j, n_out, n_in, 0, n_in, f);
+        }
+    }
+    return bad;
+}
+#endif
+
 size_t exact_outer(int64_t *restrict acc, const Real *d, const Real *x, const int *start,
                    int groups, int n_out, int n_in, const Fixed *f, double *bound)
 {
     size_t bad = 0;
     int c = 0;
+#ifdef EXACT_AVX512
+    if (exact_singles(start, groups)) /* groups of one example */
+        return outer_single(acc, d + (size_t)start[0] * n_out, x + (size_t)start[0] * n_in,
+                            groups, n_out, n_in, f);
+#endif
 #ifdef EXACT_AVX2
     double lim = f->limit < WINDOW_LIMIT ? f->limit : WINDOW_LIMIT;
     outer_bounds(d, x, start, groups, n_out, n_in, f->scale, bound);
@@ -233,10 +303,12 @@ double exact_value(int64_t v, const Fixed *f)
     return (double)v * f->inv_scale;
 }
 
-void exact_descend(Real *theta, const int64_t *sum, size_t n, double step, const Fixed *f)
+void exact_descend(Real *theta, int64_t *sum, size_t n, double step, const Fixed *f)
 {
     const double inv = f->inv_scale;
 #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++) /* each thread owns a slice of the parameters */
+    for (size_t i = 0; i < n; i++) { /* each thread owns a slice of the parameters */
         theta[i] = (Real)((double)theta[i] - step * ((double)sum[i] * inv));
+        sum[i] = 0;
+    }
 }

@@ -14,6 +14,7 @@
 #endif
 
 #define ALIGN 64
+#define LOAD_AHEAD 4 /* rows prefetched ahead by model_load_inputs */
 #define INLINE static inline __attribute__((always_inline))
 
 int layout_init(Layout *lay, const int *sizes, int n_layers, Err *e)
@@ -135,11 +136,15 @@ void model_load_inputs(const Layout *lay, Workspace *w, const uint8_t *const *ro
 {
     int n0 = lay->n[0];
     w->rows = rows;
+    /* the rows are scattered in memory: fetch LOAD_AHEAD rows ahead of the conversion */
+    for (int i = 0; i < LOAD_AHEAD && i < n; i++)
+        for (int k = 0; k < n0; k += 64)
+            __builtin_prefetch(rows[i] + k);
     for (int i = 0; i < n; i++) {
         Real *restrict x = w->x + (size_t)i * n0;
         const uint8_t *restrict px = rows[i];
-        for (int k = 0; i + 1 < n && k < n0; k += 64) /* the rows are scattered: fetch ahead */
-            __builtin_prefetch(rows[i + 1] + k);
+        for (int k = 0; i + LOAD_AHEAD < n && k < n0; k += 64)
+            __builtin_prefetch(rows[i + LOAD_AHEAD] + k);
 #ifdef DOWNHILL_DOUBLE
         for (int k = 0; k < n0; k++)
             x[k] = (Real)px[k] / (Real)255;
@@ -155,14 +160,24 @@ void model_load_inputs(const Layout *lay, Workspace *w, const uint8_t *const *ro
     }
 }
 
-/* dot: sum_k a[k] b[k] with eight partial sums combined in a fixed tree. */
+/* DOT_LANES partial sums: one per vector lane of the widest vectors of the build. */
+#if defined(MODEL_AVX2) && defined(__AVX512F__)
+#define DOT_LANES 16
+#else
+#define DOT_LANES 8
+#endif
+
+/* dot: sum_k a[k] b[k] with DOT_LANES partial sums (k mod DOT_LANES), folded in halves to
+ * eight (s[u] + s[u + 8]), combined in a fixed tree; the rest added in order. */
 static Real dot(const Real *restrict a, const Real *restrict b, int n)
 {
-    Real s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    Real s[DOT_LANES] = {0};
     int k = 0;
-    for (; k + 8 <= n; k += 8)
-        for (int u = 0; u < 8; u++)
+    for (; k + DOT_LANES <= n; k += DOT_LANES)
+        for (int u = 0; u < DOT_LANES; u++)
             s[u] += a[k + u] * b[k + u];
+    for (int u = 0; u + 8 < DOT_LANES; u++)
+        s[u] += s[u + 8];
     Real t = ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
     for (; k < n; k++)
         t += a[k] * b[k];
@@ -175,49 +190,106 @@ static Real dot(const Real *restrict a, const Real *restrict b, int n)
 #define EXP expf
 #endif
 
-static Real sigmoid(Real z)
+#if defined(MODEL_AVX2) && DOT_LANES == 16
+/* sigmoid16: 1 / (1 + e^-z) on 16 lanes, e^x as Cephes' expf (x = n ln2 + r, a degree-7
+ * polynomial in r, times 2^n); within 2 ulp of expf, NaN kept. Every sigmoid of this
+ * build goes through it, so a value never depends on its lane or its batch. */
+static inline __m512 sigmoid16(__m512 z)
 {
-    return (Real)1 / ((Real)1 + EXP(-z));
+    __m512 x = _mm512_sub_ps(_mm512_setzero_ps(), z);
+    x = _mm512_max_ps(_mm512_set1_ps(-88.0f), _mm512_min_ps(_mm512_set1_ps(88.0f), x));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    __m512 y = _mm512_add_ps(_mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
+    __m512 e = _mm512_scalef_ps(y, n);
+    return _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_add_ps(_mm512_set1_ps(1.0f), e));
 }
 
-#ifdef MODEL_AVX2
-/* tree8: ((s0 + s4) + (s1 + s5)) + ((s2 + s6) + (s3 + s7)), the order of dot(). */
-INLINE float tree8(__m256 s)
+/* sigmoid_all: v[k] <- sigmoid(v[k]) for k < n. */
+static void sigmoid_all(float *v, size_t n)
 {
-    __m128 v = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
-    v = _mm_hadd_ps(v, v);
-    return _mm_cvtss_f32(_mm_hadd_ps(v, v));
+    for (size_t k = 0; k < n; k += 16) {
+        __mmask16 m = n - k >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - k)) - 1);
+        _mm512_mask_storeu_ps(v + k, m, sigmoid16(_mm512_maskz_loadu_ps(m, v + k)));
+    }
+}
+#else
+/* sigmoid_all: v[k] <- 1 / (1 + e^-v[k]) for k < n. */
+static void sigmoid_all(Real *v, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        v[k] = (Real)1 / ((Real)1 + EXP(-v[k]));
+}
+#endif
+
+#ifdef MODEL_AVX2
+#if DOT_LANES == 16
+typedef __m512 VecF;
+#define vf_zero() _mm512_setzero_ps()
+#define vf_load(p) _mm512_loadu_ps(p)
+#define vf_fma(a, b, c) _mm512_fmadd_ps((a), (b), (c))
+#define vf_set1(v) _mm512_set1_ps(v)
+#define vf_store(p, v) _mm512_storeu_ps((p), (v))
+#else
+typedef __m256 VecF;
+#define vf_zero() _mm256_setzero_ps()
+#define vf_load(p) _mm256_loadu_ps(p)
+#define vf_fma(a, b, c) _mm256_fmadd_ps((a), (b), (c))
+#define vf_set1(v) _mm256_set1_ps(v)
+#define vf_store(p, v) _mm256_storeu_ps((p), (v))
+#endif
+
+/* tree: the partial sums of a vector combined as dot() combines them. */
+INLINE float tree(VecF v)
+{
+#if DOT_LANES == 16
+    __m256 s = _mm256_add_ps(_mm512_castps512_ps256(v),
+                             _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+#else
+    __m256 s = v;
+#endif
+    __m128 q = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+    q = _mm_hadd_ps(q, q);
+    return _mm_cvtss_f32(_mm_hadd_ps(q, q));
 }
 
 /* dot_block: z[r][q] = dot(W row q, x row r) for ni rows of x and nj rows of W, the same
  * bits as dot(); the ni x nj accumulators stay in registers. */
 INLINE void dot_block(const float *W, const float *x, int n_in, int ni, int nj, float z[4][4])
 {
-    __m256 s[4][4];
+    VecF s[4][4];
     for (int r = 0; r < ni; r++)
         for (int q = 0; q < nj; q++)
-            s[r][q] = _mm256_setzero_ps();
+            s[r][q] = vf_zero();
     int k = 0;
-    for (; k + 8 <= n_in; k += 8) {
-        __m256 xv[4];
+    for (; k + DOT_LANES <= n_in; k += DOT_LANES) {
+        VecF xv[4];
         for (int r = 0; r < ni; r++)
-            xv[r] = _mm256_loadu_ps(x + (size_t)r * n_in + k);
+            xv[r] = vf_load(x + (size_t)r * n_in + k);
         for (int q = 0; q < nj; q++) {
-            __m256 wv = _mm256_loadu_ps(W + (size_t)q * n_in + k);
+            VecF wv = vf_load(W + (size_t)q * n_in + k);
             for (int r = 0; r < ni; r++)
-                s[r][q] = _mm256_fmadd_ps(wv, xv[r], s[r][q]);
+                s[r][q] = vf_fma(wv, xv[r], s[r][q]);
         }
     }
     for (int r = 0; r < ni; r++)
         for (int q = 0; q < nj; q++) {
-            float t = tree8(s[r][q]);
+            float t = tree(s[r][q]);
             for (int kk = k; kk < n_in; kk++)
                 t = fmaf(W[(size_t)q * n_in + kk], x[(size_t)r * n_in + kk], t);
             z[r][q] = t;
         }
 }
 
-/* rows_forward: out rows [i, i + ni) = sigmoid(b + W in), outputs in blocks of 4. */
+/* rows_forward: out rows [i, i + ni) = b + W in, outputs in blocks of 4. */
 INLINE void rows_forward(const float *W, const float *b, const float *in, float *out, int i,
                          int ni, int n_in, int n_out)
 {
@@ -227,12 +299,12 @@ INLINE void rows_forward(const float *W, const float *b, const float *in, float 
         dot_block(W + (size_t)j * n_in, in + (size_t)i * n_in, n_in, ni, 4, z);
         for (int r = 0; r < ni; r++)
             for (int q = 0; q < 4; q++)
-                out[(size_t)(i + r) * n_out + j + q] = sigmoid(b[j + q] + z[r][q]);
+                out[(size_t)(i + r) * n_out + j + q] = b[j + q] + z[r][q];
     }
     for (; j < n_out; j++) {
         dot_block(W + (size_t)j * n_in, in + (size_t)i * n_in, n_in, ni, 1, z);
         for (int r = 0; r < ni; r++)
-            out[(size_t)(i + r) * n_out + j] = sigmoid(b[j] + z[r][0]);
+            out[(size_t)(i + r) * n_out + j] = b[j] + z[r][0];
     }
 }
 #endif
@@ -248,8 +320,9 @@ static void layer_forward(const Real *W, const Real *b, const Real *in, Real *ou
 #endif
     for (; i < n; i++)
         for (int j = 0; j < n_out; j++)
-            out[(size_t)i * n_out + j] =
-                sigmoid(b[j] + dot(W + (size_t)j * n_in, in + (size_t)i * n_in, n_in));
+            out[(size_t)i * n_out + j] = b[j] + dot(W + (size_t)j * n_in, in + (size_t)i * n_in,
+                                                    n_in);
+    sigmoid_all(out, (size_t)n * (size_t)n_out);
 }
 
 void model_forward(const Model *m, Workspace *w, int n)
@@ -320,21 +393,22 @@ static void hidden_deltas(const Model *m, Workspace *w, int l, int n)
 }
 
 #ifdef MODEL_AVX2
-/* outer_tile: gW columns [c, c + 8 nv) of row j += sum over the examples of d[i][j] x[i]. */
+/* outer_tile: gW columns [c, c + nv DOT_LANES) of row j += sum over the examples of
+ * d[i][j] x[i] (each entry summed in order of i). */
 INLINE void outer_tile(float *restrict gW, const float *d, const float *x, int n, int n_out,
                        int n_in, int j, int c, int nv)
 {
     float *row = gW + (size_t)j * n_in + c;
-    __m256 v[8];
+    VecF v[8];
     for (int q = 0; q < nv; q++)
-        v[q] = _mm256_loadu_ps(row + 8 * q);
+        v[q] = vf_load(row + DOT_LANES * q);
     for (int i = 0; i < n; i++) {
-        __m256 dj = _mm256_set1_ps(d[(size_t)i * n_out + j]);
+        VecF dj = vf_set1(d[(size_t)i * n_out + j]);
         for (int q = 0; q < nv; q++)
-            v[q] = _mm256_fmadd_ps(dj, _mm256_loadu_ps(x + (size_t)i * n_in + c + 8 * q), v[q]);
+            v[q] = vf_fma(dj, vf_load(x + (size_t)i * n_in + c + DOT_LANES * q), v[q]);
     }
     for (int q = 0; q < nv; q++)
-        _mm256_storeu_ps(row + 8 * q, v[q]);
+        vf_store(row + DOT_LANES * q, v[q]);
 }
 #endif
 
@@ -344,10 +418,10 @@ static void outer_add(Real *restrict gW, const Real *d, const Real *x, int n, in
 {
     int c = 0;
 #ifdef MODEL_AVX2
-    for (; c + 64 <= n_in; c += 64) /* the tile of x stays in L1 across the rows */
+    for (; c + 4 * DOT_LANES <= n_in; c += 4 * DOT_LANES) /* the x tile stays in L1 */
         for (int j = 0; j < n_out; j++)
-            outer_tile(gW, d, x, n, n_out, n_in, j, c, 8);
-    for (; c + 8 <= n_in; c += 8)
+            outer_tile(gW, d, x, n, n_out, n_in, j, c, 4);
+    for (; c + DOT_LANES <= n_in; c += DOT_LANES)
         for (int j = 0; j < n_out; j++)
             outer_tile(gW, d, x, n, n_out, n_in, j, c, 1);
 #endif
@@ -386,6 +460,8 @@ void model_gradient(const Model *m, const Workspace *w, int n, Real *grad)
 static size_t bias_exact(const Real *d, const int *start, int groups, int n_out, int64_t *acc,
                          const Fixed *f)
 {
+    if (exact_singles(start, groups)) /* groups of one example: rounded as they are */
+        return exact_add_rows(acc, d + (size_t)start[0] * n_out, groups, n_out, f);
     int64_t bad = 0;
     for (int g = 0; g < groups; g++)
         for (int j = 0; j < n_out; j++) {

@@ -170,7 +170,7 @@ int trainer_init(Trainer *t, const Config *c, int rank, int ranks, int threads, 
                             "carry", t->model.layout.n_params, INT_MAX - SUM_EXTRA);
     if (status == 0)
         status = alloc_threads(t, e);
-    t->fixed = exact_fixed(t->n_groups);
+    t->fixed = exact_fixed(t->lanes); /* the first layer's sums have a term per example */
     t->shuffled_epoch = -1;
     t->lr_scale = 1.0;
     if (comm_check(status, e) != 0)
@@ -303,7 +303,7 @@ static void thread_gradients(Trainer *t, ThreadState *s, int tid, int threads, i
 }
 
 /* swap_single: one thread: its sums become the step sums (no copy); it continues with the
- * previous step sums, cleared. */
+ * previous step sums, whose gradient the update (or a diverged step) left cleared. */
 static void swap_single(Trainer *t, int exact)
 {
     size_t np = t->model.layout.n_params;
@@ -311,54 +311,58 @@ static void swap_single(Trainer *t, int exact)
         int64_t *old = t->sum;
         t->sum = t->ts[0].acc;
         t->ts[0].acc = old;
-        memset(old, 0, (np + SUM_EXTRA) * sizeof *old);
+        memset(old + np, 0, SUM_EXTRA * sizeof *old);
     } else {
         Real *old = t->fsum;
         t->fsum = t->ts[0].grad;
         t->ts[0].grad = old;
-        memset(old, 0, (np + SUM_EXTRA) * sizeof *old);
+        memset(old + np, 0, SUM_EXTRA * sizeof *old);
     }
 }
 
-/* combine_exact / combine_float: sums over the threads in a fixed order, clearing them;
- * each thread owns a slice of i. */
-static void combine_exact(Trainer *t, size_t n)
+/* clear_gradient: the step's gradient sums to zero (what the update leaves behind). */
+static void clear_gradient(Trainer *t)
 {
-#pragma omp parallel for schedule(static) num_threads(t->threads)
-    for (size_t i = 0; i < n; i++) {
-        int64_t v = 0;
-        for (int k = 0; k < t->threads; k++) {
-            v += t->ts[k].acc[i];
-            t->ts[k].acc[i] = 0;
-        }
-        t->sum[i] = v;
-    }
+    size_t np = t->model.layout.n_params;
+    memset(t->sum, 0, np * sizeof *t->sum);
+    memset(t->fsum, 0, np * sizeof *t->fsum);
 }
 
-static void combine_float(Trainer *t, size_t n)
+/* combine_slice: this thread's slice of the step sums (of n values), summed over the
+ * threads' partial sums in thread order and clearing them; called by every thread of the
+ * step's parallel region after a barrier (each thread writes only its slice). */
+static void combine_slice(Trainer *t, size_t n, int tid, int threads)
 {
-#pragma omp parallel for schedule(static) num_threads(t->threads)
-    for (size_t i = 0; i < n; i++) {
-        Real f = 0;
-        for (int k = 0; k < t->threads; k++) {
-            f += t->ts[k].grad[i];
-            t->ts[k].grad[i] = 0;
+    size_t i0 = n * (size_t)tid / (size_t)threads, i1 = n * (size_t)(tid + 1) / (size_t)threads;
+    if (t->cfg->reduction == REDUCTION_EXACT) {
+        for (size_t i = i0; i < i1; i++) {
+            int64_t v = 0;
+            for (int k = 0; k < t->threads; k++) {
+                v += t->ts[k].acc[i];
+                t->ts[k].acc[i] = 0;
+            }
+            t->sum[i] = v;
         }
-        t->fsum[i] = f;
+    } else {
+        for (size_t i = i0; i < i1; i++) {
+            Real f = 0;
+            for (int k = 0; k < t->threads; k++) {
+                f += t->ts[k].grad[i];
+                t->ts[k].grad[i] = 0;
+            }
+            t->fsum[i] = f;
+        }
     }
 }
 
-/* combine_threads: the step sums of this rank from every thread's partial sums. */
+/* combine_threads: after the parallel region: one thread's sums become the step sums;
+ * the float path's cost and count totals (the exact ones are in the combined sums). */
 static void combine_threads(Trainer *t)
 {
     size_t np = t->model.layout.n_params;
     int exact = t->cfg->reduction == REDUCTION_EXACT;
     if (t->threads == 1)
         swap_single(t, exact);
-    else if (exact)
-        combine_exact(t, np + SUM_EXTRA);
-    else
-        combine_float(t, np + SUM_EXTRA);
     if (!exact) {
         for (int i = 0; i < SUM_EXTRA; i++)
             t->fsum[np + i] = 0;
@@ -386,7 +390,7 @@ static int64_t reduce_step(Trainer *t, double *cost)
     return isfinite(*cost) ? (int64_t)llround((double)t->fsum[np + SUM_COUNT]) : -1;
 }
 
-/* apply_update: theta <- theta - eta * (summed gradient / examples). */
+/* apply_update: theta <- theta - eta * (summed gradient / examples); clears the sums. */
 static void apply_update(Trainer *t, double lr, int64_t count)
 {
     size_t np = t->model.layout.n_params;
@@ -400,8 +404,10 @@ static void apply_update(Trainer *t, double lr, int64_t count)
     } else {
         const Real rs = (Real)step;
 #pragma omp parallel for schedule(static) num_threads(t->threads)
-        for (size_t i = 0; i < np; i++)
+        for (size_t i = 0; i < np; i++) {
             p[i] -= rs * t->fsum[i];
+            t->fsum[i] = 0;
+        }
     }
 }
 
@@ -443,12 +449,25 @@ int trainer_step(Trainer *t, int requests, int *agreed, Err *e)
         t->shuffled_epoch = epoch;
         timer_add(&t->times, PHASE_DATA, &clock);
     }
+    size_t n_sums = t->model.layout.n_params + SUM_EXTRA;
+    int team = 1;
 #pragma omp parallel num_threads(t->threads)
     {
-        int tid = omp_get_thread_num(); /* each thread writes only its own ThreadState */
-        thread_gradients(t, &t->ts[tid], tid, omp_get_num_threads(), pos);
+        int tid = omp_get_thread_num(), threads = omp_get_num_threads();
+        if (tid == 0)
+            team = threads;
+        ThreadState *s = &t->ts[tid]; /* each thread writes only its own ThreadState */
+        thread_gradients(t, s, tid, threads, pos);
+        if (threads > 1) { /* one region per step: the threads combine right away */
+#pragma omp barrier
+            double c0 = timer_now();
+            combine_slice(t, n_sums, tid, threads);
+            timer_add(&s->times, PHASE_COMBINE, &c0);
+        }
     }
     clock = timer_now(); /* the threads' own phases are in t->ts[].times */
+    if (team == 1 && t->threads > 1) /* OpenMP gave one thread: combine here */
+        combine_slice(t, n_sums, 0, 1);
     combine_threads(t);
     add_requests(t, requests);
     timer_add(&t->times, PHASE_COMBINE, &clock);
@@ -458,6 +477,7 @@ int trainer_step(Trainer *t, int requests, int *agreed, Err *e)
     *agreed = agreed_requests(t);
     timer_add(&t->times, PHASE_ALLREDUCE, &clock);
     if (count <= 0) { /* every rank saw the same sums, so all agree without a message */
+        clear_gradient(t);
         *agreed |= STEP_DIVERGED;
         return 0;
     }
