@@ -1,7 +1,8 @@
 /* exact_input.h: the first layer's weight gradient, exactly, in integers. The inputs are
  * bytes b (x = b / 255); each example's delta is rounded once, D = round(d * 2^32), and
- * sum_i D[i][j] b[i][k] is formed in integer arithmetic (AVX-512 VNNI or AVX2 where the
- * build has them), so its bits depend neither on the order nor on the instruction set.
+ * sum_i D[i][j] b[i][k] is formed in integer arithmetic (AMX tiles, AVX-512 VNNI or AVX2
+ * where the machine has them), so its bits depend neither on the order nor on the
+ * instruction set.
  * These sums are in units of 2^-32 / EXACT_INPUT_DIV. */
 #ifndef DOWNHILL_EXACT_INPUT_H
 #define DOWNHILL_EXACT_INPUT_H
@@ -10,6 +11,7 @@
 #include <stdint.h>
 #include "common.h"
 #include "exact.h"
+#include "exact_amx.h"
 
 #define EXACT_INPUT_DIV 255 /* an input byte b stands for b / 255 */
 
@@ -17,7 +19,9 @@
 typedef struct {
     int16_t *pairs;  /* (cap / 2 rounded up, n_in rounded up to 32, 2) bytes of example pairs */
     int32_t *pieces; /* (cap / 2 rounded up, n_out, 2) high and low 16-bit halves of D */
-    int *slow;       /* (cap / 2 rounded up) pairs whose D needs the reference path */
+    int *slow;       /* (cap) pairs or examples whose D needs the reference path */
+    ExactAmx amx;    /* AMX tiles' scratch (amx.ready 0: not used) */
+    int64_t *D;      /* (cap, n_out) fixed-point deltas for the AMX path */
 } ExactInput;
 
 /* exact_input_init / exact_input_free: scratch for batches of up to cap examples. */

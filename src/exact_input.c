@@ -27,6 +27,9 @@ typedef __m256i Vec;
 #endif
 
 #define INLINE static inline __attribute__((always_inline))
+/* Fewer examples than this take the vector path even where AMX is usable: a call on the
+ * tiles costs about one block of 64 examples (measured crossover: 40 to 48). */
+#define AMX_MIN_EXAMPLES 48
 #define PAD 48 /* packed rows are padded to whole tiles of 3 vectors (AVX-512 or AVX2) */
 /* Largest |D| the 16-bit halves can hold: H = (D - L) / 2^16 with L in [-2^15, 2^15). */
 #define FAST_MAX 2147418112.0 /* 2^31 - 2^16 */
@@ -51,8 +54,14 @@ int exact_input_init(ExactInput *s, int cap, int n_in, int n_out, Err *e)
                            "workspace input pairs", e);
     s->pieces = alloc_array(pairs * (size_t)pad_rows(n_out) * 2, sizeof(int32_t),
                             "workspace deltas", e);
-    s->slow = alloc_array(pairs, sizeof(int), "workspace pair list", e);
-    if (!s->pairs || !s->pieces || !s->slow) {
+    s->slow = alloc_array((size_t)cap + 1, sizeof(int), "workspace slow list", e);
+    if (!s->pairs || !s->pieces || !s->slow || exact_amx_init(&s->amx, cap, n_in, n_out, e)) {
+        exact_input_free(s);
+        return -1;
+    }
+    if (s->amx.ready)
+        s->D = alloc_array((size_t)cap * (size_t)n_out, sizeof(int64_t), "workspace deltas", e);
+    if (s->amx.ready && !s->D) {
         exact_input_free(s);
         return -1;
     }
@@ -64,19 +73,21 @@ void exact_input_free(ExactInput *s)
     free(s->pairs);
     free(s->pieces);
     free(s->slow);
+    free(s->D);
+    exact_amx_free(&s->amx);
     memset(s, 0, sizeof *s);
 }
 
-/* fixed_delta: round(d 2^32) into *D; 0 and counted bad when a term D b could push the
- * sum of f's terms past 2^62 (or d is not finite); *fast cleared when |D| > FAST_MAX. */
-static int64_t fixed_delta(Real d, const Fixed *f, size_t *bad, int *fast)
+/* fixed_delta: round(d 2^32); 0 and counted bad when a term D b could push the sum of
+ * f's terms past 2^62 (or d is not finite); *fast cleared when |D| > fast_max. */
+static int64_t fixed_delta(Real d, const Fixed *f, size_t *bad, int *fast, double fast_max)
 {
     double y = (double)d * f->scale;
     if (!(fabs(y) * EXACT_INPUT_DIV <= f->limit)) {
         ++*bad;
         return 0;
     }
-    if (fabs(y) > FAST_MAX)
+    if (fabs(y) > fast_max)
         *fast = 0;
     return (int64_t)nearbyint(y); /* round half to even, as exact_round */
 }
@@ -88,7 +99,7 @@ size_t exact_input_outer_ref(int64_t *restrict acc, const Real *d, const uint8_t
     int fast = 1;
     for (int j = 0; j < n_out; j++)
         for (int i = 0; i < n; i++) {
-            int64_t D = fixed_delta(d[(size_t)i * n_out + j], f, &bad, &fast);
+            int64_t D = fixed_delta(d[(size_t)i * n_out + j], f, &bad, &fast, 0);
             const uint8_t *b = rows[i];
             int64_t *row = acc + (size_t)j * n_in;
             for (int k = 0; k < n_in; k++)
@@ -127,9 +138,10 @@ static int pack(ExactInput *s, const Real *d, const uint8_t *const *rows, int n,
         memset(w, 0, sizeof(int32_t) * 2 * (size_t)nr);
         for (int j = 0; j < n_out; j++) {
             uint16_t h0, l0, h1 = 0, l1 = 0;
-            half16(fixed_delta(d[(size_t)2 * p * n_out + j], f, bad, &fast), &h0, &l0);
+            half16(fixed_delta(d[(size_t)2 * p * n_out + j], f, bad, &fast, FAST_MAX), &h0, &l0);
             if (b1)
-                half16(fixed_delta(d[(size_t)(2 * p + 1) * n_out + j], f, bad, &fast), &h1, &l1);
+                half16(fixed_delta(d[(size_t)(2 * p + 1) * n_out + j], f, bad, &fast, FAST_MAX),
+                       &h1, &l1);
             w[2 * j] = (int32_t)((uint32_t)h0 | (uint32_t)h1 << 16);
             w[2 * j + 1] = (int32_t)((uint32_t)l0 | (uint32_t)l1 << 16);
         }
@@ -230,9 +242,37 @@ static void pairs_outer(int64_t *restrict acc, const ExactInput *s, int pairs, i
 }
 #endif
 
+/* amx_outer: exact_input_outer on AMX tiles; an example with a delta beyond
+ * EXACT_AMX_MAX takes the reference path. */
+static size_t amx_outer(int64_t *restrict acc, const Real *d, const uint8_t *const *rows, int n,
+                        int n_out, int n_in, const Fixed *f, ExactInput *s)
+{
+    size_t bad = 0, ignored = 0;
+    int n_slow = 0;
+    for (int i = 0; i < n; i++) {
+        int fast = 1;
+        int64_t *Di = s->D + (size_t)i * n_out;
+        for (int j = 0; j < n_out; j++)
+            Di[j] = fixed_delta(d[(size_t)i * n_out + j], f, &bad, &fast, (double)EXACT_AMX_MAX);
+        if (!fast) {
+            memset(Di, 0, sizeof *Di * (size_t)n_out);
+            s->slow[n_slow++] = i;
+        }
+    }
+    exact_amx_outer(acc, s->D, rows, n, n_out, n_in, &s->amx);
+    for (int q = 0; q < n_slow; q++) { /* bad deltas were counted above */
+        int i = s->slow[q];
+        ignored += exact_input_outer_ref(acc, d + (size_t)i * n_out, rows + i, 1, n_out, n_in, f);
+    }
+    (void)ignored;
+    return bad;
+}
+
 size_t exact_input_outer(int64_t *restrict acc, const Real *d, const uint8_t *const *rows,
                          int n, int n_out, int n_in, const Fixed *f, ExactInput *s)
 {
+    if (s->amx.ready && n >= AMX_MIN_EXAMPLES)
+        return amx_outer(acc, d, rows, n, n_out, n_in, f, s);
 #ifdef VEC
     size_t bad = 0;
     int n_slow = pack(s, d, rows, n, n_out, n_in, f, &bad, s->slow);

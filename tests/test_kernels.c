@@ -58,8 +58,9 @@ static Real delta(Rng *r, int kind)
     }
 }
 
-/* outer_case: exact_input_outer against exact_input_outer_ref for one shape. */
-static void outer_case(int n, int n_out, int n_in, int kind, uint64_t seed)
+/* outer_case: exact_input_outer against exact_input_outer_ref for one shape; amx 0 keeps
+ * the vector path even where AMX tiles are usable. */
+static void outer_case(int n, int n_out, int n_in, int kind, uint64_t seed, int amx)
 {
     Rng r;
     rng_init(&r, seed);
@@ -74,6 +75,7 @@ static void outer_case(int n, int n_out, int n_in, int kind, uint64_t seed)
         CHECK(0, "outer_case setup");
         exit(1);
     }
+    s.amx.ready &= amx;
     for (size_t i = 0; i < (size_t)n * n_in; i++)
         img[i] = kind == 4 ? 255 : rng_uniform(&r) < 0.3 ? 0 : (uint8_t)(rng_next(&r) & 255);
     for (int i = 0; i < n; i++)
@@ -92,8 +94,8 @@ static void outer_case(int n, int n_out, int n_in, int kind, uint64_t seed)
     for (size_t i = 0; i < cells; i++)
         diff += got[i] != want[i];
     CHECK(diff == 0 && bad_got == bad_want,
-          "exact_input_outer n=%d n_out=%d n_in=%d kind %d: %zu of %zu sums differ, bad %zu vs %zu",
-          n, n_out, n_in, kind, diff, cells, bad_got, bad_want);
+          "exact_input_outer n=%d n_out=%d n_in=%d kind %d amx %d: %zu of %zu sums differ, "
+          "bad %zu vs %zu", n, n_out, n_in, kind, s.amx.ready, diff, cells, bad_got, bad_want);
     CHECK(bad_want == nans, "n=%d kind %d: %zu NaN deltas, %zu counted bad", n, kind,
           nans, bad_want);
     exact_input_free(&s);
@@ -256,16 +258,19 @@ int main(void)
     for (size_t a = 0; a < sizeof ns / sizeof *ns; a++)
         for (size_t b = 0; b < sizeof outs / sizeof *outs; b++)
             for (size_t c = 0; c < sizeof ins / sizeof *ins; c++)
-                outer_case(ns[a], outs[b], ins[c], (int)(seed % 4), seed), seed++;
+                for (int amx = 0; amx < 2; amx++)
+                    outer_case(ns[a], outs[b], ins[c], (int)(seed % 4), seed, amx), seed++;
     for (int kind = 0; kind < 5; kind++) /* every kind of delta on the real shape */
-        outer_case(64, 16, 784, kind, 1000 + (uint64_t)kind);
-    outer_case(600, 16, 784, 4, 2000); /* int32 windows at their bound, several windows */
+        for (int amx = 0; amx < 2; amx++)
+            outer_case(64, 16, 784, kind, 1000 + (uint64_t)kind, amx);
+    for (int amx = 0; amx < 2; amx++) /* int32 sums at their bound, several windows */
+        outer_case(600, 16, 784, 4, 2000, amx);
     gradient_units();
     if (fails) {
         fprintf(stderr, "test_kernels: %d failure(s)\n", fails);
         return 1;
     }
     printf("test_kernels: ok (bytes, sigmoid, grouping, %zu exact first-layer cases, gradient units)\n",
-           sizeof ns / sizeof *ns * sizeof outs / sizeof *outs * sizeof ins / sizeof *ins + 6);
+           sizeof ns / sizeof *ns * sizeof outs / sizeof *outs * sizeof ins / sizeof *ins * 2 + 12);
     return 0;
 }

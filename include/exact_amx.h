@@ -1,0 +1,32 @@
+/* exact_amx.h: integer outer products on Intel AMX tiles (AMX-INT8): sum_i D[i][j] b[i][k]
+ * for bytes b and |D| <= EXACT_AMX_MAX, split into four signed bytes; the same integers
+ * as any other order or instruction set. Used by exact_input where the CPU and the OS
+ * allow it (DOWNHILL_AMX=0 in the environment turns it off). */
+#ifndef DOWNHILL_EXACT_AMX_H
+#define DOWNHILL_EXACT_AMX_H
+
+#include <stdint.h>
+#include "common.h"
+
+#define EXACT_AMX_MAX 2139062143LL /* 127 * (1 + 2^8 + 2^16 + 2^24): four signed bytes */
+
+/* Scratch for up to cap examples of n_in bytes and n_out deltas. */
+typedef struct {
+    int ready;         /* 1: AMX tiles usable by this process (CPU, OS, not turned off) */
+    int blocks;        /* blocks of 64 examples the scratch holds */
+    uint8_t *quads;    /* (blocks * 16, n_in padded to 16, 4) bytes of 4 examples, interleaved */
+    int8_t *digits;    /* (row blocks of 16, blocks, 4, 16, 64) the bytes of D */
+    uint8_t *zeros;    /* (n_in) a missing example's bytes */
+    int32_t *tiles;    /* (4, 16, 16) tile results */
+} ExactAmx;
+
+/* exact_amx_init: scratch (empty, ready = 0, when AMX is not usable); -1 out of memory. */
+int exact_amx_init(ExactAmx *s, int cap, int n_in, int n_out, Err *e);
+void exact_amx_free(ExactAmx *s);
+
+/* exact_amx_outer: acc[j][k] += sum_i D[i][j] rows[i][k] for n examples (n <= cap), D
+ * (n, n_out) with every |D| <= EXACT_AMX_MAX; only when s->ready. */
+void exact_amx_outer(int64_t *restrict acc, const int64_t *D, const uint8_t *const *rows, int n,
+                     int n_out, int n_in, ExactAmx *s);
+
+#endif

@@ -1,0 +1,220 @@
+/* exact_amx.c: C[j][k] += sum_i A[j][i] B[i][k] on AMX tiles, TDPBSUD (signed bytes of D
+ * times unsigned input bytes, 4 products per int32 lane). Tiles: C0..C3 (one per byte of
+ * D, tmm0-3), A (tmm4, tmm6), B (tmm5); a step covers 16 rows x 16 columns x 64 examples. */
+#define _DEFAULT_SOURCE /* syscall */
+#include "exact_amx.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__AMX_TILE__) && defined(__AMX_INT8__) && defined(__AVX512F__)
+#include <cpuid.h>
+#include <immintrin.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#define HAVE_AMX 1
+#define ARCH_REQ_XCOMP_PERM 0x1023
+#define XFEATURE_XTILEDATA 18
+#define FLUSH_BLOCKS 1024 /* int32 tile sums: 1024 blocks * 64 * 128 * 255 < 2^31 */
+#endif
+
+#define EX 64   /* examples per block (the K of a tile product) */
+#define TILE 16 /* rows and columns of a result tile */
+
+static int pad16(int n)
+{
+    return (n + TILE - 1) / TILE * TILE;
+}
+
+#ifdef HAVE_AMX
+/* amx_usable: the CPU has AMX-TILE and AMX-INT8, the OS grants the tile state, and
+ * DOWNHILL_AMX is not "0". Asked once per process. */
+static int amx_usable(void)
+{
+    static int state; /* 0 unknown, 1 yes, -1 no */
+    if (state == 0) {
+        unsigned a, b, c, d;
+        const char *env = getenv("DOWNHILL_AMX");
+        int cpu = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (d >> 24 & 1) && (d >> 25 & 1);
+        int off = env && strcmp(env, "0") == 0;
+        state = cpu && !off && syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0
+                    ? 1
+                    : -1;
+    }
+    return state == 1;
+}
+#endif
+
+int exact_amx_init(ExactAmx *s, int cap, int n_in, int n_out, Err *e)
+{
+    memset(s, 0, sizeof *s);
+#ifdef HAVE_AMX
+    if (!amx_usable())
+        return 0;
+    s->blocks = (cap + EX - 1) / EX;
+    size_t blocks = (size_t)s->blocks, row_blocks = (size_t)pad16(n_out) / TILE;
+    s->quads = alloc_array(blocks * EX * (size_t)pad16(n_in), 1, "workspace input quads", e);
+    s->digits = alloc_array(row_blocks * blocks * 4 * TILE * EX, 1, "workspace delta bytes", e);
+    s->zeros = alloc_array((size_t)n_in, 1, "workspace zero row", e);
+    s->tiles = alloc_array(4 * TILE * TILE, sizeof(int32_t), "workspace tiles", e);
+    if (!s->quads || !s->digits || !s->zeros || !s->tiles) {
+        exact_amx_free(s);
+        return -1;
+    }
+    s->ready = 1;
+#else
+    (void)cap, (void)n_in, (void)n_out, (void)e;
+#endif
+    return 0;
+}
+
+void exact_amx_free(ExactAmx *s)
+{
+    free(s->quads);
+    free(s->digits);
+    free(s->zeros);
+    free(s->tiles);
+    memset(s, 0, sizeof *s);
+}
+
+#ifdef HAVE_AMX
+/* pack_quads: the bytes of examples 4q .. 4q + 3 interleaved per column (B tile rows), for
+ * the blocks of 64 examples in use; missing examples and padding columns 0. */
+static void pack_quads(ExactAmx *s, const uint8_t *const *rows, int n, int n_in)
+{
+    int np = pad16(n_in), quads = (n + EX - 1) / EX * (EX / 4); /* whole blocks */
+    for (int q = 0; q < quads; q++) {
+        const uint8_t *r[4];
+        for (int u = 0; u < 4; u++)
+            r[u] = 4 * q + u < n ? rows[4 * q + u] : s->zeros;
+        uint8_t *out = s->quads + (size_t)q * np * 4;
+        int k = 0;
+        for (; k + 16 <= n_in; k += 16) { /* a 4 x 16 byte transpose */
+            __m128i a = _mm_loadu_si128((const __m128i *)(r[0] + k));
+            __m128i b = _mm_loadu_si128((const __m128i *)(r[1] + k));
+            __m128i c = _mm_loadu_si128((const __m128i *)(r[2] + k));
+            __m128i d = _mm_loadu_si128((const __m128i *)(r[3] + k));
+            __m128i ab0 = _mm_unpacklo_epi8(a, b), ab1 = _mm_unpackhi_epi8(a, b);
+            __m128i cd0 = _mm_unpacklo_epi8(c, d), cd1 = _mm_unpackhi_epi8(c, d);
+            __m128i *o = (__m128i *)(out + (size_t)k * 4);
+            _mm_storeu_si128(o, _mm_unpacklo_epi16(ab0, cd0));
+            _mm_storeu_si128(o + 1, _mm_unpackhi_epi16(ab0, cd0));
+            _mm_storeu_si128(o + 2, _mm_unpacklo_epi16(ab1, cd1));
+            _mm_storeu_si128(o + 3, _mm_unpackhi_epi16(ab1, cd1));
+        }
+        for (; k < np; k++)
+            for (int u = 0; u < 4; u++)
+                out[(size_t)k * 4 + u] = k < n_in ? r[u][k] : 0;
+    }
+}
+
+/* pack_digits: D = d0 + 2^8 d1 + 2^16 d2 + 2^24 d3 with signed bytes d (A tiles: row j,
+ * example i within its block), missing examples and rows 0. */
+static void pack_digits(ExactAmx *s, const int64_t *D, int n, int n_out)
+{
+    int row_blocks = pad16(n_out) / TILE, used = (n + EX - 1) / EX;
+    for (int rb = 0; rb < row_blocks; rb++)
+        memset(s->digits + (size_t)rb * s->blocks * 4 * TILE * EX, 0,
+               (size_t)used * 4 * TILE * EX);
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n_out; j++) {
+            int64_t v = D[(size_t)i * n_out + j];
+            int8_t *at = s->digits + ((((size_t)(j / TILE) * s->blocks + i / EX) * 4) * TILE +
+                                      (size_t)(j % TILE)) * EX + i % EX;
+            for (int p = 0; p < 4; p++) {
+                int8_t digit = (int8_t)(uint8_t)(v & 0xff);
+                at[(size_t)p * TILE * EX] = digit;
+                v = (v - digit) / 256;
+            }
+        }
+}
+
+/* widen: acc rows [j0, j0 + 16) x columns [c0, c0 + 16) (inside n_out x n_in) += the
+ * four byte tiles weighted 2^0, 2^8, 2^16, 2^24. */
+static void widen(int64_t *restrict acc, const int32_t *t, int j0, int c0, int n_out, int n_in)
+{
+    int m = n_in - c0 < TILE ? n_in - c0 : TILE;
+    __mmask8 k0 = (__mmask8)(m >= 8 ? 0xff : (1u << m) - 1);
+    __mmask8 k1 = (__mmask8)(m >= 16 ? 0xff : m > 8 ? (1u << (m - 8)) - 1 : 0);
+    for (int r = 0; r < TILE && j0 + r < n_out; r++) {
+        int64_t *row = acc + (size_t)(j0 + r) * n_in + c0;
+        for (int h = 0; h < 2; h++) {
+            __mmask8 k = h ? k1 : k0;
+            __m512i v = _mm512_maskz_loadu_epi64(k, row + 8 * h);
+            for (int p = 0; p < 4; p++) {
+                __m256i x = _mm256_loadu_si256((const __m256i *)(t + (p * TILE + r) * TILE + 8 * h));
+                v = _mm512_add_epi64(v, _mm512_slli_epi64(_mm512_cvtepi32_epi64(x), 8 * p));
+            }
+            _mm512_mask_storeu_epi64(row + 8 * h, k, v);
+        }
+    }
+}
+
+/* Tile shapes: 16 rows of 64 bytes for all (C: 16 int32; A: 64 examples; B: 16 quads). */
+typedef struct {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} TileConfig;
+
+static void tiles_configure(void)
+{
+    TileConfig c;
+    memset(&c, 0, sizeof c);
+    c.palette = 1;
+    for (int t = 0; t < 7; t++) {
+        c.rows[t] = TILE;
+        c.colsb[t] = 64;
+    }
+    _tile_loadconfig(&c);
+}
+
+/* block_product: C0..C3 of rows block rb, columns block cb, over example blocks [b0, b1). */
+static void block_product(const ExactAmx *s, int rb, int cb, int b0, int b1, int np)
+{
+    for (int b = b0; b < b1; b++) {
+        const int8_t *a = s->digits + ((size_t)rb * s->blocks + b) * 4 * TILE * EX;
+        _tile_loadd(5, s->quads + ((size_t)b * (EX / 4) * np + (size_t)cb * TILE) * 4, np * 4);
+        _tile_loadd(4, a, EX);
+        _tile_dpbsud(0, 4, 5);
+        _tile_loadd(6, a + TILE * EX, EX);
+        _tile_dpbsud(1, 6, 5);
+        _tile_loadd(4, a + 2 * TILE * EX, EX);
+        _tile_dpbsud(2, 4, 5);
+        _tile_loadd(6, a + 3 * TILE * EX, EX);
+        _tile_dpbsud(3, 6, 5);
+    }
+}
+
+void exact_amx_outer(int64_t *restrict acc, const int64_t *D, const uint8_t *const *rows, int n,
+                     int n_out, int n_in, ExactAmx *s)
+{
+    int np = pad16(n_in), used = (n + EX - 1) / EX;
+    pack_quads(s, rows, n, n_in);
+    pack_digits(s, D, n, n_out);
+    tiles_configure();
+    for (int rb = 0; rb < pad16(n_out) / TILE; rb++)
+        for (int cb = 0; cb < np / TILE; cb++)
+            for (int b0 = 0; b0 < used; b0 += FLUSH_BLOCKS) {
+                _tile_zero(0);
+                _tile_zero(1);
+                _tile_zero(2);
+                _tile_zero(3);
+                block_product(s, rb, cb, b0, b0 + FLUSH_BLOCKS < used ? b0 + FLUSH_BLOCKS : used,
+                              np);
+                _tile_stored(0, s->tiles, TILE * 4);
+                _tile_stored(1, s->tiles + TILE * TILE, TILE * 4);
+                _tile_stored(2, s->tiles + 2 * TILE * TILE, TILE * 4);
+                _tile_stored(3, s->tiles + 3 * TILE * TILE, TILE * 4);
+                widen(acc, s->tiles, rb * TILE, cb * TILE, n_out, n_in);
+            }
+    _tile_release();
+}
+#else
+void exact_amx_outer(int64_t *restrict acc, const int64_t *D, const uint8_t *const *rows, int n,
+                     int n_out, int n_in, ExactAmx *s)
+{
+    (void)acc, (void)D, (void)rows, (void)n, (void)n_out, (void)n_in, (void)s;
+    abort(); /* never called: s->ready is 0 without AMX */
+}
+#endif
