@@ -15,7 +15,10 @@
 #define HAVE_AMX 1
 #define ARCH_REQ_XCOMP_PERM 0x1023
 #define XFEATURE_XTILEDATA 18
-#define FLUSH_BLOCKS 1024 /* int32 tile sums: 1024 blocks * 64 * 128 * 255 < 2^31 */
+/* Blocks summed in the int32 tiles before widen: a digit sum is at most 4 * 64 examples *
+ * 128 * 255 = 8,355,840, and widen's t0 + 2^8 t1 at most 257 times that, 2,147,450,880,
+ * below 2^31. */
+#define FLUSH_BLOCKS 4
 #endif
 
 #define EX 64   /* examples per block (the K of a tile product) */
@@ -116,36 +119,42 @@ static void pack_digits(ExactAmx *s, const int64_t *D, int n, int n_out)
     for (int rb = 0; rb < row_blocks; rb++)
         memset(s->digits + (size_t)rb * s->blocks * 4 * TILE * EX, 0,
                (size_t)used * 4 * TILE * EX);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < n_out; j++) {
-            int64_t v = D[(size_t)i * n_out + j];
+    for (int j = 0; j < n_out; j++)
+        for (int i = 0; i < n; i++) { /* along a tile row: example after example */
             int8_t *at = s->digits + ((((size_t)(j / TILE) * s->blocks + i / EX) * 4) * TILE +
                                       (size_t)(j % TILE)) * EX + i % EX;
+            int64_t v = D[(size_t)i * n_out + j];
             for (int p = 0; p < 4; p++) {
                 int8_t digit = (int8_t)(uint8_t)(v & 0xff);
                 at[(size_t)p * TILE * EX] = digit;
-                v = (v - digit) / 256;
+                v = (v - digit) >> 8; /* exact: v - digit is a multiple of 256 */
             }
         }
 }
 
-/* widen: acc rows [j0, j0 + 16) x columns [c0, c0 + 16) (inside n_out x n_in) += the
- * four byte tiles weighted 2^0, 2^8, 2^16, 2^24. */
+/* widen: acc rows [j0, j0 + 16) x columns [c0, c0 + 16) (inside n_out x n_in) += the four
+ * byte tiles weighted 2^0, 2^8, 2^16, 2^24: (t0 + 2^8 t1) and (t2 + 2^8 t3) in int32
+ * (|t| < 2^15 per example, at most FLUSH_BLOCKS * 64 examples), then 64-bit. */
 static void widen(int64_t *restrict acc, const int32_t *t, int j0, int c0, int n_out, int n_in)
 {
     int m = n_in - c0 < TILE ? n_in - c0 : TILE;
     __mmask8 k0 = (__mmask8)(m >= 8 ? 0xff : (1u << m) - 1);
     __mmask8 k1 = (__mmask8)(m >= 16 ? 0xff : m > 8 ? (1u << (m - 8)) - 1 : 0);
     for (int r = 0; r < TILE && j0 + r < n_out; r++) {
+        const int32_t *tr = t + r * TILE;
+        __m512i lo = _mm512_add_epi32(_mm512_loadu_si512(tr),
+                                      _mm512_slli_epi32(_mm512_loadu_si512(tr + 256), 8));
+        __m512i hi = _mm512_add_epi32(_mm512_loadu_si512(tr + 512),
+                                      _mm512_slli_epi32(_mm512_loadu_si512(tr + 768), 8));
         int64_t *row = acc + (size_t)(j0 + r) * n_in + c0;
         for (int h = 0; h < 2; h++) {
             __mmask8 k = h ? k1 : k0;
-            __m512i v = _mm512_maskz_loadu_epi64(k, row + 8 * h);
-            for (int p = 0; p < 4; p++) {
-                __m256i x = _mm256_loadu_si256((const __m256i *)(t + (p * TILE + r) * TILE + 8 * h));
-                v = _mm512_add_epi64(v, _mm512_slli_epi64(_mm512_cvtepi32_epi64(x), 8 * p));
-            }
-            _mm512_mask_storeu_epi64(row + 8 * h, k, v);
+            __m256i l = h ? _mm512_extracti64x4_epi64(lo, 1) : _mm512_castsi512_si256(lo);
+            __m256i u = h ? _mm512_extracti64x4_epi64(hi, 1) : _mm512_castsi512_si256(hi);
+            __m512i v = _mm512_add_epi64(_mm512_cvtepi32_epi64(l),
+                                         _mm512_slli_epi64(_mm512_cvtepi32_epi64(u), 16));
+            _mm512_mask_storeu_epi64(row + 8 * h, k,
+                                     _mm512_add_epi64(_mm512_maskz_loadu_epi64(k, row + 8 * h), v));
         }
     }
 }

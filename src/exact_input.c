@@ -28,8 +28,8 @@ typedef __m256i Vec;
 
 #define INLINE static inline __attribute__((always_inline))
 /* Fewer examples than this take the vector path even where AMX is usable: a call on the
- * tiles costs about one block of 64 examples (measured crossover: 40 to 48). */
-#define AMX_MIN_EXAMPLES 48
+ * tiles costs about one block of 64 examples (measured crossover: 24 to 32). */
+#define AMX_MIN_EXAMPLES 32
 #define PAD 48 /* packed rows are padded to whole tiles of 3 vectors (AVX-512 or AVX2) */
 /* Largest |D| the 16-bit halves can hold: H = (D - L) / 2^16 with L in [-2^15, 2^15). */
 #define FAST_MAX 2147418112.0 /* 2^31 - 2^16 */
