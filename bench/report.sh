@@ -2,15 +2,20 @@
 # Runs `downhill bench` at 1 and 2 ranks and writes bench/RESULTS.md (a Markdown table with
 # the date, CPU, compiler and the raw output) and bench/throughput.png (a bar chart of the
 # training step's examples/s, drawn with /usr/bin/python3 and matplotlib).
-# usage: bench/report.sh [BUILD_DIR]     (env: LIMIT=16384 training examples, THREADS=2)
+# usage: bench/report.sh [BUILD_DIR]  (env: LIMIT=16384 training examples, THREADS: threads
+# per rank, default the cores divided among the ranks)
 set -euo pipefail
 build=${1:-build}
 here=$(cd "$(dirname "$0")" && pwd)
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 raw=$(mktemp)
 trap 'rm -f "$raw"' EXIT
+cores=$(nproc)
 for np in 1 2; do
-    OMP_NUM_THREADS=${THREADS:-2} mpirun --oversubscribe --bind-to none -np "$np" \
+    # threads per rank: THREADS, or the cores each rank has (more threads than cores
+    # collapse to a fraction of a percent: not a measurement)
+    threads=${THREADS:-$((cores / np > 0 ? cores / np : 1))}
+    OMP_NUM_THREADS=$threads mpirun --oversubscribe --bind-to none -np "$np" \
         "$build/downhill" bench --limit "${LIMIT:-16384}" >> "$raw"
 done
 cpu=$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)
@@ -21,11 +26,13 @@ cc=$(awk -F= '/^CMAKE_C_COMPILER:/ { print $2 }' "$build/CMakeCache.txt" 2>/dev/
     echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $cpu, $("$cc" --version | head -1)," \
          "$(uname -sr). Regenerate with \`bash bench/report.sh build\`."
     echo
-    echo "FMA peak (downhill's own AVX2 kernel), GFLOP/s: median [min..max]"
+    echo "FMA peak (downhill's own kernels), GFLOP/s: median [min..max]. \"% of peak\" below is"
+    echo "against the AVX2 peak (the issue's definition); the AVX-512 peak is for reference."
     echo
-    echo "| ranks | threads/rank | cores | GFLOP/s |"
-    echo "|---:|---:|---:|---:|"
-    awk '$1 == "peak" { printf "| %s | %s | %s | %s [%s..%s] |\n", $2, $3, $4, $5, $6, $7 }' "$raw"
+    echo "| kernel | ranks | threads/rank | cores | GFLOP/s |"
+    echo "|---|---:|---:|---:|---:|"
+    awk '$1 == "peak" || $1 == "peak512" { printf "| %s | %s | %s | %s | %s [%s..%s] |\n",
+         $1 == "peak" ? "AVX2" : "AVX-512", $2, $3, $4, $5, $6, $7 }' "$raw"
     echo
     echo "Training step (forward, backward, gradient sum, update): examples/s median [min..max]"
     echo

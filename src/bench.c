@@ -65,8 +65,28 @@ static float fma_kernel(long iters)
 #endif
 }
 
-/* peak_gflops: FMA GFLOP/s of `threads` threads on every rank at once. */
-static Spread peak_gflops(int threads, int ranks)
+#ifdef __AVX512F__
+#define KERNEL512_FLOP (12 * 32) /* per iteration: 12 chains of 16-wide FMA */
+/* fma_kernel512: fma_kernel on 16 lanes (the AVX-512 peak, for reference). */
+static float fma_kernel512(long iters)
+{
+    __m512 a[12];
+    const __m512 m = _mm512_set1_ps(0.9999999f), c = _mm512_set1_ps(1e-7f);
+    for (int q = 0; q < 12; q++)
+        a[q] = _mm512_set1_ps(0.01f * (float)q);
+    for (long i = 0; i < iters; i++)
+        for (int q = 0; q < 12; q++)
+            a[q] = _mm512_fmadd_ps(a[q], m, c);
+    __m512 s = a[0];
+    for (int q = 1; q < 12; q++)
+        s = _mm512_add_ps(s, a[q]);
+    return _mm512_reduce_add_ps(s);
+}
+#endif
+
+/* peak_gflops: FMA GFLOP/s of `threads` threads on every rank at once; wide: the AVX-512
+ * kernel instead of the AVX2 one (which defines "% of peak"). */
+static Spread peak_gflops(int threads, int ranks, int wide)
 {
     const long iters = 4000000;
     double v[BENCH_REPS];
@@ -76,13 +96,22 @@ static Spread peak_gflops(int threads, int ranks)
         double t0 = comm_time();
 #pragma omp parallel num_threads(threads)
         {
+#ifdef __AVX512F__
+            float x = wide ? fma_kernel512(iters) : fma_kernel(iters);
+#else
             float x = fma_kernel(iters);
+#endif
 #pragma omp atomic
             sink += x; /* only to keep the kernel: timing is not affected */
         }
         double dt = comm_max_double(comm_time() - t0);
+#ifdef __AVX512F__
+        double flop = wide ? KERNEL512_FLOP : KERNEL_FLOP;
+#else
+        double flop = KERNEL_FLOP;
+#endif
         if (r >= 0)
-            v[r] = (double)iters * KERNEL_FLOP * threads * ranks / dt * 1e-9;
+            v[r] = (double)iters * flop * threads * ranks / dt * 1e-9;
     }
     return spread_of(v, BENCH_REPS);
 }
@@ -276,11 +305,19 @@ int bench_run(const Config *c, int64_t limit, int max_threads, int rank, int ran
     if (rank == 0)
         fprintf(out, "# peak ranks threads cores GFLOP/s min max\n");
     for (int th = 1; th <= max_threads; th++) {
-        peaks[th] = peak_gflops(th, ranks);
+        peaks[th] = peak_gflops(th, ranks, 0);
         if (rank == 0)
             fprintf(out, "peak %d %d %d %.1f %.1f %.1f\n", ranks, th, th * ranks,
                     peaks[th].median, peaks[th].min, peaks[th].max);
     }
+#ifdef __AVX512F__
+    for (int th = 1; th <= max_threads; th++) { /* for reference: % of peak is the AVX2 one */
+        Spread wide = peak_gflops(th, ranks, 1);
+        if (rank == 0)
+            fprintf(out, "peak512 %d %d %d %.1f %.1f %.1f\n", ranks, th, th * ranks,
+                    wide.median, wide.min, wide.max);
+    }
+#endif
     fflush(out);
     if (bench_steps(c, limit, max_threads, peaks, rank, ranks, out, e) != 0)
         return -1;
