@@ -86,7 +86,8 @@ static const KeySpec keys[] = {
     {"train", "reduction", KEY_REDUCTION, OFF(reduction), 0, 0, "exact", "one of exact, float",
      "gradient sum across ranks: exact (bitwise reproducible at any rank count) | float (plain allreduce)"},
     {"train", "exact_group", KEY_INT, OFF(exact_group), 1, 0, "1", "an integer >= 1",
-     "exact reduction: lanes summed in floating point before the exact sum (integer >= 1)"},
+     "exact reduction: lanes whose gradient (but the first layer's weights) is summed in "
+     "floating point before the exact sum (integer >= 1)"},
     {"train", "watchdog_seconds", KEY_DOUBLE, OFF(watchdog_seconds), 0, DBL_POSITIVE, "600",
      "a finite number > 0", "abort the job when a collective waits longer than this (seconds)"},
     {"train", "max_rollbacks", KEY_INT, OFF(max_rollbacks), 0, 0, "0", "an integer >= 0",
