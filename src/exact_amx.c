@@ -21,6 +21,7 @@
 #define FLUSH_BLOCKS 4
 #endif
 
+#ifdef HAVE_AMX
 #define EX 64   /* examples per block (the K of a tile product) */
 #define TILE 16 /* rows and columns of a result tile */
 
@@ -29,7 +30,6 @@ static int pad16(int n)
     return (n + TILE - 1) / TILE * TILE;
 }
 
-#ifdef HAVE_AMX
 /* amx_usable: the CPU has AMX-TILE and AMX-INT8, the OS grants the tile state, and
  * DOWNHILL_AMX is not "0". Asked once per process. */
 static int amx_usable(void)
