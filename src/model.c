@@ -14,7 +14,6 @@
 #endif
 
 #define ALIGN 64
-#define LOAD_AHEAD 4 /* rows prefetched ahead by model_load_inputs */
 #define INLINE static inline __attribute__((always_inline))
 
 int layout_init(Layout *lay, const int *sizes, int n_layers, Err *e)
@@ -136,21 +135,17 @@ void model_load_inputs(const Layout *lay, Workspace *w, const uint8_t *const *ro
 {
     int n0 = lay->n[0];
     w->rows = rows;
-    /* the rows are scattered in memory: fetch LOAD_AHEAD rows ahead of the conversion */
-    for (int i = 0; i < LOAD_AHEAD && i < n; i++)
-        for (int k = 0; k < n0; k += 64)
-            __builtin_prefetch(rows[i] + k);
     for (int i = 0; i < n; i++) {
         Real *restrict x = w->x + (size_t)i * n0;
         const uint8_t *restrict px = rows[i];
-        for (int k = 0; i + LOAD_AHEAD < n && k < n0; k += 64)
-            __builtin_prefetch(rows[i + LOAD_AHEAD] + k);
+        for (int k = 0; i + 1 < n && k < n0; k += 64) /* the rows are scattered: fetch ahead */
+            __builtin_prefetch(rows[i + 1] + k);
 #ifdef DOWNHILL_DOUBLE
         for (int k = 0; k < n0; k++)
             x[k] = (Real)px[k] / (Real)255;
 #else
         /* (float)b / 255 for every byte b: b * fl(1/255), corrected once by its exact
-         * residual (checked for all 256 bytes by test_model) */
+         * residual (checked for all 256 bytes by test_kernels) */
         const float inv = 1.0f / 255.0f;
         for (int k = 0; k < n0; k++) {
             float b = (float)px[k], q = b * inv;
