@@ -24,10 +24,6 @@ Fixed exact_fixed(int64_t terms);
  * group may be empty: the short lanes of an epoch's last batch). */
 int exact_singles(const int *start, int groups);
 
-/* exact_accumulate: acc[i] += round(x[i] * scale) and sets x[i] = 0, for i < n; returns how
- * many x[i] were non-finite or beyond the limit (the sum is then meaningless). */
-size_t exact_accumulate(int64_t *restrict acc, Real *restrict x, size_t n, const Fixed *f);
-
 /* exact_add_rows: acc[j] += round(x[i][j] * scale) for each of the rows i of x (rows,
  * cols); returns how many values were non-finite or beyond the limit (those add 0). */
 size_t exact_add_rows(int64_t *restrict acc, const Real *x, int rows, int cols, const Fixed *f);
@@ -35,8 +31,8 @@ size_t exact_add_rows(int64_t *restrict acc, const Real *x, int rows, int cols, 
 /* exact_outer: for each group g of rows [start[g], start[g+1]) of d (n, n_out) and
  * x (n, n_in): acc[j][k] += round(scale * s) with s the group's float sum of d[i][j] x[i][k]
  * in the order of i (one fused multiply-add per term, from 0), the same bits as summing the
- * group into a zeroed buffer and calling exact_accumulate. bound (n_out * groups) is
- * scratch. Returns how many sums were non-finite or beyond the limit. */
+ * group into a zeroed buffer and rounding each value with exact_round. bound (n_out *
+ * groups) is scratch. Returns how many sums were non-finite or beyond the limit. */
 size_t exact_outer(int64_t *restrict acc, const Real *d, const Real *x, const int *start,
                    int groups, int n_out, int n_in, const Fixed *f, double *bound);
 

@@ -44,19 +44,6 @@ static inline int64_t round_scaled(double y)
     return bits - MAGIC_BITS;
 }
 
-size_t exact_accumulate(int64_t *restrict acc, Real *restrict x, size_t n, const Fixed *f)
-{
-    const double s = f->scale, lim = f->limit;
-    size_t bad = 0;
-    for (size_t i = 0; i < n; i++) {
-        double y = (double)x[i] * s;
-        bad += !(fabs(y) <= lim);
-        acc[i] += round_scaled(y);
-        x[i] = 0;
-    }
-    return bad;
-}
-
 size_t exact_add_rows(int64_t *restrict acc, const Real *x, int rows, int cols, const Fixed *f)
 {
     const double s = f->scale, lim = f->limit;

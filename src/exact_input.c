@@ -79,7 +79,7 @@ void exact_input_free(ExactInput *s)
 }
 
 /* fixed_delta: round(d 2^32); 0 and counted bad when a term D b could push the sum of
- * f's terms past 2^62 (or d is not finite); *fast cleared when |D| > fast_max. */
+ * f's terms past 2^62 (or d is not finite); *fast (if given) cleared when |D| > fast_max. */
 static int64_t fixed_delta(Real d, const Fixed *f, size_t *bad, int *fast, double fast_max)
 {
     double y = (double)d * f->scale;
@@ -87,7 +87,7 @@ static int64_t fixed_delta(Real d, const Fixed *f, size_t *bad, int *fast, doubl
         ++*bad;
         return 0;
     }
-    if (fabs(y) > fast_max)
+    if (fast && fabs(y) > fast_max)
         *fast = 0;
     return (int64_t)nearbyint(y); /* round half to even, as exact_round */
 }
@@ -96,10 +96,9 @@ size_t exact_input_outer_ref(int64_t *restrict acc, const Real *d, const uint8_t
                              int n, int n_out, int n_in, const Fixed *f)
 {
     size_t bad = 0;
-    int fast = 1;
     for (int j = 0; j < n_out; j++)
         for (int i = 0; i < n; i++) {
-            int64_t D = fixed_delta(d[(size_t)i * n_out + j], f, &bad, &fast, 0);
+            int64_t D = fixed_delta(d[(size_t)i * n_out + j], f, &bad, NULL, 0);
             const uint8_t *b = rows[i];
             int64_t *row = acc + (size_t)j * n_in;
             for (int k = 0; k < n_in; k++)

@@ -450,15 +450,12 @@ int trainer_step(Trainer *t, int requests, int *agreed, Err *e)
         timer_add(&t->times, PHASE_DATA, &clock);
     }
     size_t n_sums = t->model.layout.n_params + SUM_EXTRA;
-    int team = 1;
 #pragma omp parallel num_threads(t->threads)
     {
         int tid = omp_get_thread_num(), threads = omp_get_num_threads();
-        if (tid == 0)
-            team = threads;
         ThreadState *s = &t->ts[tid]; /* each thread writes only its own ThreadState */
         thread_gradients(t, s, tid, threads, pos);
-        if (threads > 1) { /* one region per step: the threads combine right away */
+        if (t->threads > 1) { /* one region per step: the threads (however many) combine */
 #pragma omp barrier
             double c0 = timer_now();
             combine_slice(t, n_sums, tid, threads);
@@ -466,8 +463,6 @@ int trainer_step(Trainer *t, int requests, int *agreed, Err *e)
         }
     }
     clock = timer_now(); /* the threads' own phases are in t->ts[].times */
-    if (team == 1 && t->threads > 1) /* OpenMP gave one thread: combine here */
-        combine_slice(t, n_sums, 0, 1);
     combine_threads(t);
     add_requests(t, requests);
     timer_add(&t->times, PHASE_COMBINE, &clock);
