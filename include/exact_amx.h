@@ -17,16 +17,17 @@ typedef struct {
     uint8_t *quads;    /* (blocks * 16, n_in padded to 16, 4) bytes of 4 examples, interleaved */
     int8_t *digits;    /* (row blocks of 16, blocks, 4, 16, 64) the bytes of D */
     uint8_t *zeros;    /* (n_in) a missing example's bytes */
-    int32_t *tiles;    /* (4, 16, 16) tile results */
+    int32_t *tiles;    /* (2, 4, 16, 16) tile results: two pieces (a software pipeline) */
 } ExactAmx;
 
 /* exact_amx_init: scratch (empty, ready = 0, when AMX is not usable); -1 out of memory. */
 int exact_amx_init(ExactAmx *s, int cap, int n_in, int n_out, Err *e);
 void exact_amx_free(ExactAmx *s);
 
-/* exact_amx_outer: acc[j][k] += sum_i D[i][j] rows[i][k] for n examples (n <= cap), D
- * (n, n_out) with every |D| <= EXACT_AMX_MAX; only when s->ready. */
+/* exact_amx_outer: acc[j][k] += sum_i D[i][j] rows[i][c0 + k] for k < cols (acc rows
+ * `stride` apart), n examples (n <= cap), D (n, n_out); deltas with |D| > EXACT_AMX_MAX are
+ * skipped (the caller adds them). Only when s->ready. */
 void exact_amx_outer(int64_t *restrict acc, const int64_t *D, const uint8_t *const *rows, int n,
-                     int n_out, int n_in, ExactAmx *s);
+                     int n_out, int c0, int cols, int stride, ExactAmx *s);
 
 #endif

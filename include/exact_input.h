@@ -21,16 +21,25 @@ typedef struct {
     int32_t *pieces; /* (cap / 2 rounded up, n_out, 2) high and low 16-bit halves of D */
     int *slow;       /* (cap) pairs or examples whose D needs the reference path */
     ExactAmx amx;    /* AMX tiles' scratch (amx.ready 0: not used) */
-    int64_t *D;      /* (cap, n_out) fixed-point deltas for the AMX path */
+    int64_t *D;      /* (cap, n_out) fixed-point deltas of exact_input_outer */
 } ExactInput;
 
 /* exact_input_init / exact_input_free: scratch for batches of up to cap examples. */
 int exact_input_init(ExactInput *s, int cap, int n_in, int n_out, Err *e);
 void exact_input_free(ExactInput *s);
 
-/* exact_input_outer: acc[j][k] += sum_i round(d[i][j] 2^32) rows[i][k] for the n examples
- * (d is (n, n_out), each row n_in bytes). Returns how many deltas were non-finite or so
- * large that the sum of f's terms could overflow (those add nothing). */
+/* exact_input_round: D[i][j] = round(d[i][j] 2^32) for n examples (d and D (n, n_out));
+ * returns how many deltas were non-finite or so large that the sum of f's terms could
+ * overflow (their D is 0). */
+size_t exact_input_round(int64_t *restrict D, const Real *d, int n, int n_out, const Fixed *f);
+
+/* exact_input_cols: acc[j][k] += sum_i D[i][j] rows[i][k] for the columns k in [c0, c1)
+ * only (acc (n_out, n_in); each row n_in bytes; n examples, at most the scratch's cap). */
+void exact_input_cols(int64_t *restrict acc, const int64_t *D, const uint8_t *const *rows, int n,
+                      int n_out, int n_in, int c0, int c1, ExactInput *s);
+
+/* exact_input_outer: exact_input_round of d, then exact_input_cols over all columns;
+ * returns exact_input_round's count. */
 size_t exact_input_outer(int64_t *restrict acc, const Real *d, const uint8_t *const *rows,
                          int n, int n_out, int n_in, const Fixed *f, ExactInput *s);
 

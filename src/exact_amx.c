@@ -59,7 +59,7 @@ int exact_amx_init(ExactAmx *s, int cap, int n_in, int n_out, Err *e)
     s->quads = alloc_array(blocks * EX * (size_t)pad16(n_in), 1, "workspace input quads", e);
     s->digits = alloc_array(row_blocks * blocks * 4 * TILE * EX, 1, "workspace delta bytes", e);
     s->zeros = alloc_array((size_t)n_in, 1, "workspace zero row", e);
-    s->tiles = alloc_array(4 * TILE * TILE, sizeof(int32_t), "workspace tiles", e);
+    s->tiles = alloc_array(2 * 4 * TILE * TILE, sizeof(int32_t), "workspace tiles", e);
     if (!s->quads || !s->digits || !s->zeros || !s->tiles) {
         exact_amx_free(s);
         return -1;
@@ -81,18 +81,19 @@ void exact_amx_free(ExactAmx *s)
 }
 
 #ifdef HAVE_AMX
-/* pack_quads: the bytes of examples 4q .. 4q + 3 interleaved per column (B tile rows), for
- * the blocks of 64 examples in use; missing examples and padding columns 0. */
-static void pack_quads(ExactAmx *s, const uint8_t *const *rows, int n, int n_in)
+/* pack_quads: the bytes of columns [c0, c0 + cols) of examples 4q .. 4q + 3 interleaved per
+ * column (B tile rows), for the blocks of 64 examples in use; missing examples and padding
+ * columns 0. */
+static void pack_quads(ExactAmx *s, const uint8_t *const *rows, int n, int c0, int cols)
 {
-    int np = pad16(n_in), quads = (n + EX - 1) / EX * (EX / 4); /* whole blocks */
+    int np = pad16(cols), quads = (n + EX - 1) / EX * (EX / 4); /* whole blocks */
     for (int q = 0; q < quads; q++) {
         const uint8_t *r[4];
         for (int u = 0; u < 4; u++)
-            r[u] = 4 * q + u < n ? rows[4 * q + u] : s->zeros;
+            r[u] = 4 * q + u < n ? rows[4 * q + u] + c0 : s->zeros;
         uint8_t *out = s->quads + (size_t)q * np * 4;
         int k = 0;
-        for (; k + 16 <= n_in; k += 16) { /* a 4 x 16 byte transpose */
+        for (; k + 16 <= cols; k += 16) { /* a 4 x 16 byte transpose */
             __m128i a = _mm_loadu_si128((const __m128i *)(r[0] + k));
             __m128i b = _mm_loadu_si128((const __m128i *)(r[1] + k));
             __m128i c = _mm_loadu_si128((const __m128i *)(r[2] + k));
@@ -107,12 +108,12 @@ static void pack_quads(ExactAmx *s, const uint8_t *const *rows, int n, int n_in)
         }
         for (; k < np; k++)
             for (int u = 0; u < 4; u++)
-                out[(size_t)k * 4 + u] = k < n_in ? r[u][k] : 0;
+                out[(size_t)k * 4 + u] = k < cols ? r[u][k] : 0;
     }
 }
 
 /* pack_digits: D = d0 + 2^8 d1 + 2^16 d2 + 2^24 d3 with signed bytes d (A tiles: row j,
- * example i within its block), missing examples and rows 0. */
+ * example i within its block); missing examples and rows, and |D| > EXACT_AMX_MAX, 0. */
 static void pack_digits(ExactAmx *s, const int64_t *D, int n, int n_out)
 {
     int row_blocks = pad16(n_out) / TILE, used = (n + EX - 1) / EX;
@@ -124,6 +125,8 @@ static void pack_digits(ExactAmx *s, const int64_t *D, int n, int n_out)
             int8_t *at = s->digits + ((((size_t)(j / TILE) * s->blocks + i / EX) * 4) * TILE +
                                       (size_t)(j % TILE)) * EX + i % EX;
             int64_t v = D[(size_t)i * n_out + j];
+            if (v > EXACT_AMX_MAX || v < -EXACT_AMX_MAX)
+                v = 0; /* the caller adds it */
             for (int p = 0; p < 4; p++) {
                 int8_t digit = (int8_t)(uint8_t)(v & 0xff);
                 at[(size_t)p * TILE * EX] = digit;
@@ -132,12 +135,14 @@ static void pack_digits(ExactAmx *s, const int64_t *D, int n, int n_out)
         }
 }
 
-/* widen: acc rows [j0, j0 + 16) x columns [c0, c0 + 16) (inside n_out x n_in) += the four
+/* widen: acc rows [j0, j0 + 16) x columns [c0, c0 + 16) (inside n_out x cols; rows `stride`
+ * apart) += the four
  * byte tiles weighted 2^0, 2^8, 2^16, 2^24: (t0 + 2^8 t1) and (t2 + 2^8 t3) in int32
  * (|t| < 2^15 per example, at most FLUSH_BLOCKS * 64 examples), then 64-bit. */
-static void widen(int64_t *restrict acc, const int32_t *t, int j0, int c0, int n_out, int n_in)
+static void widen(int64_t *restrict acc, const int32_t *t, int j0, int c0, int n_out, int cols,
+                  int stride)
 {
-    int m = n_in - c0 < TILE ? n_in - c0 : TILE;
+    int m = cols - c0 < TILE ? cols - c0 : TILE;
     __mmask8 k0 = (__mmask8)(m >= 8 ? 0xff : (1u << m) - 1);
     __mmask8 k1 = (__mmask8)(m >= 16 ? 0xff : m > 8 ? (1u << (m - 8)) - 1 : 0);
     for (int r = 0; r < TILE && j0 + r < n_out; r++) {
@@ -146,7 +151,7 @@ static void widen(int64_t *restrict acc, const int32_t *t, int j0, int c0, int n
                                       _mm512_slli_epi32(_mm512_loadu_si512(tr + 256), 8));
         __m512i hi = _mm512_add_epi32(_mm512_loadu_si512(tr + 512),
                                       _mm512_slli_epi32(_mm512_loadu_si512(tr + 768), 8));
-        int64_t *row = acc + (size_t)(j0 + r) * n_in + c0;
+        int64_t *row = acc + (size_t)(j0 + r) * stride + c0;
         for (int h = 0; h < 2; h++) {
             __mmask8 k = h ? k1 : k0;
             __m256i l = h ? _mm512_extracti64x4_epi64(lo, 1) : _mm512_castsi512_si256(lo);
@@ -195,35 +200,65 @@ static void block_product(const ExactAmx *s, int rb, int cb, int b0, int b1, int
     }
 }
 
-void exact_amx_outer(int64_t *restrict acc, const int64_t *D, const uint8_t *const *rows, int n,
-                     int n_out, int n_in, ExactAmx *s)
+/* One tile product of exact_amx_outer: rows block rb, columns block cb, example blocks
+ * [b0, b1). */
+typedef struct {
+    int rb, cb, b0, b1;
+} Piece;
+
+/* piece_start: C0..C3 of the piece formed (the tile unit runs on while the core goes on). */
+static void piece_start(const ExactAmx *s, Piece p, int np)
 {
-    int np = pad16(n_in), used = (n + EX - 1) / EX;
-    pack_quads(s, rows, n, n_in);
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
+    block_product(s, p.rb, p.cb, p.b0, p.b1, np);
+}
+
+/* piece_store: C0..C3 to t (4 tiles of 16 x 16 int32). */
+static void piece_store(int32_t *t)
+{
+    _tile_stored(0, t, TILE * 4);
+    _tile_stored(1, t + TILE * TILE, TILE * 4);
+    _tile_stored(2, t + 2 * TILE * TILE, TILE * 4);
+    _tile_stored(3, t + 3 * TILE * TILE, TILE * 4);
+}
+
+void exact_amx_outer(int64_t *restrict acc, const int64_t *D, const uint8_t *const *rows, int n,
+                     int n_out, int c0, int cols, int stride, ExactAmx *s)
+{
+    int np = pad16(cols), used = (n + EX - 1) / EX;
+    pack_quads(s, rows, n, c0, cols);
     pack_digits(s, D, n, n_out);
     tiles_configure();
+    /* software pipeline: the previous piece is widened while the tiles form the next */
+    const size_t tsize = 4 * TILE * TILE;
+    Piece prev = {-1, 0, 0, 0};
+    int buf = 0;
     for (int rb = 0; rb < pad16(n_out) / TILE; rb++)
         for (int cb = 0; cb < np / TILE; cb++)
             for (int b0 = 0; b0 < used; b0 += FLUSH_BLOCKS) {
-                _tile_zero(0);
-                _tile_zero(1);
-                _tile_zero(2);
-                _tile_zero(3);
-                block_product(s, rb, cb, b0, b0 + FLUSH_BLOCKS < used ? b0 + FLUSH_BLOCKS : used,
-                              np);
-                _tile_stored(0, s->tiles, TILE * 4);
-                _tile_stored(1, s->tiles + TILE * TILE, TILE * 4);
-                _tile_stored(2, s->tiles + 2 * TILE * TILE, TILE * 4);
-                _tile_stored(3, s->tiles + 3 * TILE * TILE, TILE * 4);
-                widen(acc, s->tiles, rb * TILE, cb * TILE, n_out, n_in);
+                Piece p = {rb, cb, b0, b0 + FLUSH_BLOCKS < used ? b0 + FLUSH_BLOCKS : used};
+                piece_start(s, p, np);
+                if (prev.rb >= 0)
+                    widen(acc, s->tiles + (buf ^ 1) * tsize, prev.rb * TILE, prev.cb * TILE,
+                          n_out, cols, stride);
+                piece_store(s->tiles + buf * tsize);
+                buf ^= 1;
+                prev = p;
             }
+    if (prev.rb >= 0)
+        widen(acc, s->tiles + (buf ^ 1) * tsize, prev.rb * TILE, prev.cb * TILE, n_out, cols,
+              stride);
     _tile_release();
 }
 #else
 void exact_amx_outer(int64_t *restrict acc, const int64_t *D, const uint8_t *const *rows, int n,
-                     int n_out, int n_in, ExactAmx *s)
+                     int n_out, int c0, int cols, int stride, ExactAmx *s)
 {
-    (void)acc, (void)D, (void)rows, (void)n, (void)n_out, (void)n_in, (void)s;
+    (void)acc, (void)D, (void)rows, (void)n, (void)n_out, (void)c0, (void)cols, (void)stride,
+        (void)s;
     abort(); /* never called: s->ready is 0 without AMX */
 }
 #endif

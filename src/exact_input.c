@@ -32,7 +32,7 @@ typedef __m256i Vec;
 #define AMX_MIN_EXAMPLES 32
 #define PAD 48 /* packed rows are padded to whole tiles of 3 vectors (AVX-512 or AVX2) */
 /* Largest |D| the 16-bit halves can hold: H = (D - L) / 2^16 with L in [-2^15, 2^15). */
-#define FAST_MAX 2147418112.0 /* 2^31 - 2^16 */
+#define FAST_MAX 2147418112LL /* 2^31 - 2^16 */
 /* Pairs per int32 window: one product pair adds at most 2 * 2^15 * 255 < 2^24. */
 #define WINDOW 120
 
@@ -55,13 +55,9 @@ int exact_input_init(ExactInput *s, int cap, int n_in, int n_out, Err *e)
     s->pieces = alloc_array(pairs * (size_t)pad_rows(n_out) * 2, sizeof(int32_t),
                             "workspace deltas", e);
     s->slow = alloc_array((size_t)cap + 1, sizeof(int), "workspace slow list", e);
-    if (!s->pairs || !s->pieces || !s->slow || exact_amx_init(&s->amx, cap, n_in, n_out, e)) {
-        exact_input_free(s);
-        return -1;
-    }
-    if (s->amx.ready)
-        s->D = alloc_array((size_t)cap * (size_t)n_out, sizeof(int64_t), "workspace deltas", e);
-    if (s->amx.ready && !s->D) {
+    s->D = alloc_array((size_t)cap * (size_t)n_out, sizeof(int64_t), "workspace deltas", e);
+    if (!s->pairs || !s->pieces || !s->slow || !s->D ||
+        exact_amx_init(&s->amx, cap, n_in, n_out, e) != 0) {
         exact_input_free(s);
         return -1;
     }
@@ -79,17 +75,41 @@ void exact_input_free(ExactInput *s)
 }
 
 /* fixed_delta: round(d 2^32); 0 and counted bad when a term D b could push the sum of
- * f's terms past 2^62 (or d is not finite); *fast (if given) cleared when |D| > fast_max. */
-static int64_t fixed_delta(Real d, const Fixed *f, size_t *bad, int *fast, double fast_max)
+ * f's terms past 2^62 (or d is not finite). */
+static int64_t fixed_delta(Real d, const Fixed *f, size_t *bad)
 {
     double y = (double)d * f->scale;
     if (!(fabs(y) * EXACT_INPUT_DIV <= f->limit)) {
         ++*bad;
         return 0;
     }
-    if (fast && fabs(y) > fast_max)
-        *fast = 0;
     return (int64_t)nearbyint(y); /* round half to even, as exact_round */
+}
+
+size_t exact_input_round(int64_t *restrict D, const Real *d, int n, int n_out, const Fixed *f)
+{
+    size_t bad = 0;
+    for (size_t i = 0; i < (size_t)n * (size_t)n_out; i++)
+        D[i] = fixed_delta(d[i], f, &bad);
+    return bad;
+}
+
+/* outer_one: acc[j][k] += D[j] b[k] for columns k < cols (acc rows `stride` apart). */
+static void outer_one(int64_t *restrict acc, const int64_t *D, const uint8_t *b, int n_out,
+                      int cols, int stride)
+{
+    for (int j = 0; j < n_out; j++)
+        for (int k = 0; k < cols; k++)
+            acc[(size_t)j * stride + k] += D[j] * b[k];
+}
+
+/* too_large: 1 if some |D[j]| of the example exceeds max. */
+static int too_large(const int64_t *D, int n_out, int64_t max)
+{
+    for (int j = 0; j < n_out; j++)
+        if (D[j] > max || D[j] < -max)
+            return 1;
+    return 0;
 }
 
 size_t exact_input_outer_ref(int64_t *restrict acc, const Real *d, const uint8_t *const *rows,
@@ -98,7 +118,7 @@ size_t exact_input_outer_ref(int64_t *restrict acc, const Real *d, const uint8_t
     size_t bad = 0;
     for (int j = 0; j < n_out; j++)
         for (int i = 0; i < n; i++) {
-            int64_t D = fixed_delta(d[(size_t)i * n_out + j], f, &bad, NULL, 0);
+            int64_t D = fixed_delta(d[(size_t)i * n_out + j], f, &bad);
             const uint8_t *b = rows[i];
             int64_t *row = acc + (size_t)j * n_in;
             for (int k = 0; k < n_in; k++)
@@ -117,39 +137,38 @@ static void half16(int64_t D, uint16_t *hi, uint16_t *lo)
     *hi = (uint16_t)(int16_t)((D - l) / 65536);
 }
 
-/* pack: examples 2p and 2p + 1 as int16 pairs (b[2p][k], b[2p+1][k]), rows padded with 0,
- * and the 16-bit halves of their fixed-point deltas. A pair with a delta too large for the
- * halves gets zero halves and its examples are listed in slow[] for the reference path;
- * returns how many. */
-static int pack(ExactInput *s, const Real *d, const uint8_t *const *rows, int n, int n_out,
-                int n_in, const Fixed *f, size_t *bad, int *slow)
+/* pack: examples 2p and 2p + 1 as int16 pairs (b[2p][c0 + k], b[2p+1][c0 + k]) for k <
+ * cols, padded with 0, and the 16-bit halves of their fixed-point deltas D. A pair with a
+ * delta too large for the halves gets zero halves and its examples are listed in slow[] for
+ * the reference path; returns how many. */
+static int pack(ExactInput *s, const int64_t *D, const uint8_t *const *rows, int n, int n_out,
+                int c0, int cols, int *slow)
 {
-    int np = pad_cols(n_in), n_slow = 0;
+    int np = pad_cols(cols), nr = pad_rows(n_out), n_slow = 0;
     for (int p = 0; 2 * p < n; p++) {
-        const uint8_t *b0 = rows[2 * p], *b1 = 2 * p + 1 < n ? rows[2 * p + 1] : NULL;
+        const uint8_t *b0 = rows[2 * p] + c0, *b1 = 2 * p + 1 < n ? rows[2 * p + 1] + c0 : NULL;
+        const int64_t *D0 = D + (size_t)2 * p * n_out, *D1 = D0 + n_out;
         int16_t *out = s->pairs + (size_t)p * np * 2;
-        for (int k = 0; k < n_in; k++) {
+        for (int k = 0; k < cols; k++) {
             out[2 * k] = b0[k];
             out[2 * k + 1] = b1 ? b1[k] : 0;
         }
-        memset(out + 2 * n_in, 0, sizeof(int16_t) * 2 * (size_t)(np - n_in));
-        int fast = 1, nr = pad_rows(n_out);
+        memset(out + 2 * cols, 0, sizeof(int16_t) * 2 * (size_t)(np - cols));
         int32_t *w = s->pieces + (size_t)p * nr * 2;
         memset(w, 0, sizeof(int32_t) * 2 * (size_t)nr);
-        for (int j = 0; j < n_out; j++) {
-            uint16_t h0, l0, h1 = 0, l1 = 0;
-            half16(fixed_delta(d[(size_t)2 * p * n_out + j], f, bad, &fast, FAST_MAX), &h0, &l0);
-            if (b1)
-                half16(fixed_delta(d[(size_t)(2 * p + 1) * n_out + j], f, bad, &fast, FAST_MAX),
-                       &h1, &l1);
-            w[2 * j] = (int32_t)((uint32_t)h0 | (uint32_t)h1 << 16);
-            w[2 * j + 1] = (int32_t)((uint32_t)l0 | (uint32_t)l1 << 16);
-        }
-        if (!fast) { /* both examples of the pair take the reference path */
-            memset(w, 0, sizeof(int32_t) * 2 * (size_t)pad_rows(n_out));
-            slow[n_slow++] = 2 * p;
+        if (too_large(D0, n_out, FAST_MAX) || (b1 && too_large(D1, n_out, FAST_MAX))) {
+            slow[n_slow++] = 2 * p; /* both examples of the pair take the reference path */
             if (b1)
                 slow[n_slow++] = 2 * p + 1;
+            continue;
+        }
+        for (int j = 0; j < n_out; j++) {
+            uint16_t h0, l0, h1 = 0, l1 = 0;
+            half16(D0[j], &h0, &l0);
+            if (b1)
+                half16(D1[j], &h1, &l1);
+            w[2 * j] = (int32_t)((uint32_t)h0 | (uint32_t)h1 << 16);
+            w[2 * j + 1] = (int32_t)((uint32_t)l0 | (uint32_t)l1 << 16);
         }
     }
     return n_slow;
@@ -165,21 +184,21 @@ INLINE void widen_add(int64_t *acc, __m256i h, __m256i l, int m)
     _mm512_mask_storeu_epi64(acc, k, _mm512_add_epi64(_mm512_maskz_loadu_epi64(k, acc), v));
 }
 
-/* flush: acc[c .. c + 16) (only columns < n_in) += 2^16 H + L. */
-INLINE void flush(int64_t *restrict acc, Vec H, Vec L, int c, int n_in)
+/* flush: acc[c .. c + 16) (only columns < cols) += 2^16 H + L. */
+INLINE void flush(int64_t *restrict acc, Vec H, Vec L, int c, int cols)
 {
-    widen_add(acc + c, _mm512_castsi512_si256(H), _mm512_castsi512_si256(L), n_in - c);
+    widen_add(acc + c, _mm512_castsi512_si256(H), _mm512_castsi512_si256(L), cols - c);
     widen_add(acc + c + 8, _mm512_extracti64x4_epi64(H, 1), _mm512_extracti64x4_epi64(L, 1),
-              n_in - c - 8);
+              cols - c - 8);
 }
 #else
-/* flush: acc[c .. c + 8) (only columns < n_in) += 2^16 H + L. */
-INLINE void flush(int64_t *restrict acc, Vec H, Vec L, int c, int n_in)
+/* flush: acc[c .. c + 8) (only columns < cols) += 2^16 H + L. */
+INLINE void flush(int64_t *restrict acc, Vec H, Vec L, int c, int cols)
 {
     int32_t h[VEC], l[VEC];
     _mm256_storeu_si256((__m256i *)h, H);
     _mm256_storeu_si256((__m256i *)l, L);
-    int m = n_in - c < VEC ? n_in - c : VEC;
+    int m = cols - c < VEC ? cols - c : VEC;
     for (int t = 0; t < m; t++)
         acc[c + t] += (int64_t)h[t] * 65536 + l[t];
 }
@@ -198,20 +217,21 @@ INLINE void flush(int64_t *restrict acc, Vec H, Vec L, int c, int n_in)
 #define TILE_FLUSH(r)                                                                       \
     do {                                                                                    \
         if (j + (r) < n_out) {                                                              \
-            int64_t *row = acc + (size_t)(j + (r)) * n_in;                                  \
-            flush(row, h##r##0, l##r##0, c, n_in);                                          \
-            flush(row, h##r##1, l##r##1, c + VEC, n_in);                                    \
-            flush(row, h##r##2, l##r##2, c + 2 * VEC, n_in);                                \
+            int64_t *row = acc + (size_t)(j + (r)) * stride;                                \
+            flush(row, h##r##0, l##r##0, c, cols);                                          \
+            flush(row, h##r##1, l##r##1, c + VEC, cols);                                    \
+            flush(row, h##r##2, l##r##2, c + 2 * VEC, cols);                                \
         }                                                                                   \
         h##r##0 = h##r##1 = h##r##2 = l##r##0 = l##r##1 = l##r##2 = vzero();               \
     } while (0)
 
-/* tile: rows [j, j + 4) and columns [c, c + 3 VEC) of acc over all pairs, in registers,
- * flushed every WINDOW pairs (rows and columns beyond the padding are zeros, not stored). */
-static void tile(int64_t *restrict acc, const ExactInput *s, int pairs, int n_out, int n_in,
-                 int j, int c)
+/* tile: rows [j, j + 4) and columns [c, c + 3 VEC) of acc (rows `stride` apart) over all
+ * pairs, in registers, flushed every WINDOW pairs (rows and columns beyond the padding are
+ * zeros, not stored). */
+static void tile(int64_t *restrict acc, const ExactInput *s, int pairs, int n_out, int cols,
+                 int stride, int j, int c)
 {
-    const int np = pad_cols(n_in), nr = pad_rows(n_out);
+    const int np = pad_cols(cols), nr = pad_rows(n_out);
     TILE_ZERO(0);
     TILE_ZERO(1);
     TILE_ZERO(2);
@@ -236,60 +256,61 @@ static void tile(int64_t *restrict acc, const ExactInput *s, int pairs, int n_ou
 
 /* pairs_outer: every tile; the x columns of a tile stay in L1 across its rows. */
 static void pairs_outer(int64_t *restrict acc, const ExactInput *s, int pairs, int n_out,
-                        int n_in)
+                        int cols, int stride)
 {
-    for (int c = 0; c < n_in; c += 3 * VEC)
+    for (int c = 0; c < cols; c += 3 * VEC)
         for (int j = 0; j < n_out; j += 4)
-            tile(acc, s, pairs, n_out, n_in, j, c);
+            tile(acc, s, pairs, n_out, cols, stride, j, c);
 }
 #endif
 
-/* slow_examples: the reference path for the n_slow listed examples (their deltas were
- * checked, and bad ones counted, when the list was made). */
-static void slow_examples(int64_t *restrict acc, const Real *d, const uint8_t *const *rows,
-                          int n_out, int n_in, const Fixed *f, const int *slow, int n_slow)
+/* slow_examples: the reference path for the n_slow listed examples. */
+static void slow_examples(int64_t *restrict acc, const int64_t *D, const uint8_t *const *rows,
+                          int n_out, int c0, int cols, int stride, const int *slow, int n_slow)
 {
-    for (int q = 0; q < n_slow; q++) {
-        int i = slow[q];
-        (void)exact_input_outer_ref(acc, d + (size_t)i * n_out, rows + i, 1, n_out, n_in, f);
-    }
+    for (int q = 0; q < n_slow; q++)
+        outer_one(acc, D + (size_t)slow[q] * n_out, rows[slow[q]] + c0, n_out, cols, stride);
 }
 
-/* amx_outer: exact_input_outer on AMX tiles; an example with a delta beyond
- * EXACT_AMX_MAX takes the reference path. */
-static size_t amx_outer(int64_t *restrict acc, const Real *d, const uint8_t *const *rows, int n,
-                        int n_out, int n_in, const Fixed *f, ExactInput *s)
+/* amx_cols: exact_input_cols on AMX tiles; the deltas beyond EXACT_AMX_MAX (which the
+ * tiles skip) take the reference path. */
+static void amx_cols(int64_t *restrict acc, const int64_t *D, const uint8_t *const *rows, int n,
+                     int n_out, int c0, int cols, int stride, ExactInput *s)
 {
-    size_t bad = 0;
-    int n_slow = 0;
-    for (int i = 0; i < n; i++) {
-        int fast = 1;
-        int64_t *Di = s->D + (size_t)i * n_out;
-        for (int j = 0; j < n_out; j++)
-            Di[j] = fixed_delta(d[(size_t)i * n_out + j], f, &bad, &fast, (double)EXACT_AMX_MAX);
-        if (!fast) {
-            memset(Di, 0, sizeof *Di * (size_t)n_out);
-            s->slow[n_slow++] = i;
+    exact_amx_outer(acc, D, rows, n, n_out, c0, cols, stride, &s->amx);
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n_out; j++) {
+            int64_t v = D[(size_t)i * n_out + j];
+            if (v > EXACT_AMX_MAX || v < -EXACT_AMX_MAX)
+                outer_one(acc + (size_t)j * stride, &v, rows[i] + c0, 1, cols, stride);
         }
+}
+
+void exact_input_cols(int64_t *restrict acc, const int64_t *D, const uint8_t *const *rows, int n,
+                      int n_out, int n_in, int c0, int c1, ExactInput *s)
+{
+    int cols = c1 - c0;
+    acc += c0;
+    if (n <= 0 || cols <= 0)
+        return;
+    if (s->amx.ready && n >= AMX_MIN_EXAMPLES) {
+        amx_cols(acc, D, rows, n, n_out, c0, cols, n_in, s);
+        return;
     }
-    exact_amx_outer(acc, s->D, rows, n, n_out, n_in, &s->amx);
-    slow_examples(acc, d, rows, n_out, n_in, f, s->slow, n_slow);
-    return bad;
+#ifdef VEC
+    int n_slow = pack(s, D, rows, n, n_out, c0, cols, s->slow);
+    pairs_outer(acc, s, (n + 1) / 2, n_out, cols, n_in);
+    slow_examples(acc, D, rows, n_out, c0, cols, n_in, s->slow, n_slow);
+#else
+    for (int i = 0; i < n; i++)
+        outer_one(acc, D + (size_t)i * n_out, rows[i] + c0, n_out, cols, n_in);
+#endif
 }
 
 size_t exact_input_outer(int64_t *restrict acc, const Real *d, const uint8_t *const *rows,
                          int n, int n_out, int n_in, const Fixed *f, ExactInput *s)
 {
-    if (s->amx.ready && n >= AMX_MIN_EXAMPLES)
-        return amx_outer(acc, d, rows, n, n_out, n_in, f, s);
-#ifdef VEC
-    size_t bad = 0;
-    int n_slow = pack(s, d, rows, n, n_out, n_in, f, &bad, s->slow);
-    pairs_outer(acc, s, (n + 1) / 2, n_out, n_in);
-    slow_examples(acc, d, rows, n_out, n_in, f, s->slow, n_slow);
+    size_t bad = exact_input_round(s->D, d, n, n_out, f);
+    exact_input_cols(acc, s->D, rows, n, n_out, n_in, 0, n_in, s);
     return bad;
-#else
-    (void)s;
-    return exact_input_outer_ref(acc, d, rows, n, n_out, n_in, f);
-#endif
 }

@@ -468,18 +468,27 @@ static size_t bias_exact(const Real *d, const int *start, int groups, int n_out,
     return (size_t)bad;
 }
 
-size_t model_gradient_exact(const Model *m, Workspace *w, const int *start, int groups,
-                            int64_t *acc, const Fixed *f)
+size_t model_gradient_exact_rest(const Model *m, const Workspace *w, const int *start,
+                                 int groups, int64_t *acc, int64_t *D, const Fixed *f)
 {
     const Layout *lay = &m->layout;
-    size_t bad = exact_input_outer(acc + lay->w_off[1], w->d[1], w->rows, start[groups],
-                                   lay->n[1], lay->n[0], f, &w->in);
+    size_t bad = exact_input_round(D, w->d[1], start[groups], lay->n[1], f);
     for (int l = 1; l < lay->n_layers; l++) {
         if (l > 1)
             bad += exact_outer(acc + lay->w_off[l], w->d[l], w->a[l - 1], start, groups,
                                lay->n[l], lay->n[l - 1], f, w->bound);
         bad += bias_exact(w->d[l], start, groups, lay->n[l], acc + lay->b_off[l], f);
     }
+    return bad;
+}
+
+size_t model_gradient_exact(const Model *m, Workspace *w, const int *start, int groups,
+                            int64_t *acc, const Fixed *f)
+{
+    const Layout *lay = &m->layout;
+    size_t bad = model_gradient_exact_rest(m, w, start, groups, acc, w->in.D, f);
+    exact_input_cols(acc + lay->w_off[1], w->in.D, w->rows, start[groups], lay->n[1], lay->n[0],
+                     0, lay->n[0], &w->in);
     return bad;
 }
 
