@@ -41,7 +41,7 @@ int64_t exact_round(double x, const Fixed *f, int64_t *bad);
 
 /* exact_descend: theta[i] <- theta[i] - step * value(sum[i]) and sum[i] <- 0 for i < n: a
  * gradient-descent update from exact sums (step = learning rate / examples), leaving the
- * sums ready for the next step. Parallel over i (OpenMP). */
+ * sums ready for the next step (one thread: the trainer gives each thread a share). */
 void exact_descend(Real *restrict theta, int64_t *restrict sum, size_t n, double step,
                    const Fixed *f);
 

@@ -24,10 +24,18 @@ typedef struct {
 int exact_amx_init(ExactAmx *s, int cap, int n_in, int n_out, Err *e);
 void exact_amx_free(ExactAmx *s);
 
-/* exact_amx_outer: acc[j][k] += sum_i D[i][j] rows[i][c0 + k] for k < cols (acc rows
- * `stride` apart), n examples (n <= cap), D (n, n_out); deltas with |D| > EXACT_AMX_MAX are
- * skipped (the caller adds them). Only when s->ready. */
-void exact_amx_outer(int64_t *restrict acc, const int64_t *D, const uint8_t *const *rows, int n,
-                     int n_out, int c0, int cols, int stride, ExactAmx *s);
+/* Where the sums of columns [0, cols) of a range go (rows j of n_out): column k < split to
+ * acc[0][j stride[0] + k], column k >= split to acc[1][j stride[1] + k - split]. */
+typedef struct {
+    int64_t *acc[2];
+    int stride[2];
+    int split; /* a multiple of 16 for exact_amx_outer (>= cols: one region) */
+} ColSums;
+
+/* exact_amx_outer: the sums of column k += sum_i D[i][j] rows[i][c0 + k] for k < cols, into
+ * dst; n examples (n <= cap), D (n, n_out) with every |D| <= EXACT_AMX_MAX. Only when
+ * s->ready. */
+void exact_amx_outer(const ColSums *dst, const int64_t *D, const uint8_t *const *rows, int n,
+                     int n_out, int c0, int cols, ExactAmx *s);
 
 #endif

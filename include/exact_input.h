@@ -22,6 +22,7 @@ typedef struct {
     int *slow;       /* (cap) pairs or examples whose D needs the reference path */
     ExactAmx amx;    /* AMX tiles' scratch (amx.ready 0: not used) */
     int64_t *D;      /* (cap, n_out) fixed-point deltas of exact_input_outer */
+    int64_t *Dz;     /* (cap, n_out) the AMX path's copy of D with slow examples zeroed */
 } ExactInput;
 
 /* exact_input_init / exact_input_free: scratch for batches of up to cap examples. */
@@ -33,10 +34,11 @@ void exact_input_free(ExactInput *s);
  * overflow (their D is 0). */
 size_t exact_input_round(int64_t *restrict D, const Real *d, int n, int n_out, const Fixed *f);
 
-/* exact_input_cols: acc[j][k] += sum_i D[i][j] rows[i][k] for the columns k in [c0, c1)
- * only (acc (n_out, n_in); each row n_in bytes; n examples, at most the scratch's cap). */
-void exact_input_cols(int64_t *restrict acc, const int64_t *D, const uint8_t *const *rows, int n,
-                      int n_out, int n_in, int c0, int c1, ExactInput *s);
+/* exact_input_cols: the sums of input column k += sum_i D[i][j] rows[i][k] for the columns
+ * k in [c0, c1) only, into dst (its split, acc[0] and acc[1] counted from column c0 and from
+ * dst->split); n examples, at most the scratch's cap. */
+void exact_input_cols(const ColSums *dst, const int64_t *D, const uint8_t *const *rows, int n,
+                      int n_out, int c0, int c1, ExactInput *s);
 
 /* exact_input_outer: exact_input_round of d, then exact_input_cols over all columns;
  * returns exact_input_round's count. */

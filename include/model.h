@@ -1,5 +1,7 @@
 /* model.h: a fully-connected sigmoid network. All parameters live in one contiguous
- * buffer, layer by layer: W1 (n1, n0) row-major, b1 (n1), W2 (n2, n1), b2 (n2), ...
+ * buffer, layer by layer: W1, b1 (n1), W2 (n2, n1) row-major, b2 (n2), ... W1 is stored in
+ * two column blocks, columns [0, split) then [split, n0), each (n1, width) row-major, so
+ * two threads can own one each (files keep W1 (n1, n0) row-major: layout_w1_export).
  * Gradients use the same layout. Cost of one example: sum_j (a_j - y_j)^2, y one-hot. */
 #ifndef DOWNHILL_MODEL_H
 #define DOWNHILL_MODEL_H
@@ -19,6 +21,8 @@ typedef struct {
     size_t b_off[MODEL_MAX_LAYERS]; /* offset of b_l in the buffer */
     size_t n_params;              /* total parameters */
     int max_width;                /* largest n[l] */
+    int split;                    /* first column of W1's second block (a multiple of 16
+                                   * near n[0] / 2, at most n[0]) */
 } Layout;
 
 /* The network: a layout and its parameter buffer (owned). */
@@ -32,7 +36,8 @@ typedef struct {
     int cap;
     Real *x;                       /* (cap, n[0]) inputs scaled to [0, 1] */
     Real *a[MODEL_MAX_LAYERS];     /* a[l]: (cap, n[l]) activations, l = 1..L */
-    Real *d[MODEL_MAX_LAYERS];     /* d[l]: (cap, n[l]) deltas dC/dz, l = 1..L */
+    Real *d[MODEL_MAX_LAYERS];     /* d[l]: (cap, n[l]) deltas dC/dz, l = 1..L (d[1]: also
+                                    * model_forward's scratch) */
     double *bound;                 /* (cap, max n[l], l >= 1) scratch of model_gradient_exact */
     ExactInput in;                 /* scratch of model_gradient_exact's first layer */
     const uint8_t *const *rows;    /* the input bytes of the last model_load_inputs */
@@ -40,6 +45,20 @@ typedef struct {
 
 /* layout_init: checks sizes (2..16 layers, each 1..2^20, total fits) and computes offsets. */
 int layout_init(Layout *lay, const int *sizes, int n_layers, Err *e);
+
+/* layout_block: W1's column block b (0 or 1): its columns [*c0, *c1) and the offset of its
+ * (n[1], c1 - c0) row-major weights in the buffer. */
+size_t layout_block(const Layout *lay, int b, int *c0, int *c1);
+
+/* layout_weight: the buffer index of W_l[j][k]. */
+size_t layout_weight(const Layout *lay, int l, int j, int k);
+
+/* layout_w1_export / layout_w1_import: W1 between the buffer and (n1, n0) row-major. */
+void layout_w1_export(const Layout *lay, const Real *params, Real *w1);
+void layout_w1_import(const Layout *lay, const Real *w1, Real *params);
+
+/* layout_hash: FNV-1a 64 of the parameter bytes in the files' order (W1 row-major). */
+uint64_t layout_hash(const Layout *lay, const Real *params);
 
 /* model_init: allocates the parameters and draws weights ~ N(0, 1/n_in) from seed
  * (parameter i from its own stream: the same on every rank), biases 0. */
@@ -56,8 +75,23 @@ void workspace_free(Workspace *w);
  * the row pointers (they must stay valid until the gradient is taken). */
 void model_load_inputs(const Layout *lay, Workspace *w, const uint8_t *const *rows, int n);
 
-/* model_forward: activations of the n examples in w->x, layer by layer, into w->a. */
+/* model_load_columns: model_load_inputs for the input columns [c0, c1) only. */
+void model_load_columns(const Layout *lay, Workspace *w, const uint8_t *const *rows, int n,
+                        int c0, int c1);
+
+/* model_forward: activations of the n examples in w->x, layer by layer, into w->a. The
+ * first layer's dot products are summed in W1's two column blocks, each in dot()'s order,
+ * then added: b + (z0 + z1). So two threads can each form one (model_first_partial) and
+ * the bits do not change. */
 void model_forward(const Model *m, Workspace *w, int n);
+
+/* model_first_partial: z[i][j] = the first layer's dot product over W1's column block b
+ * (layout_block) of row j of W1 and example i of w->x, for n examples. */
+void model_first_partial(const Model *m, const Workspace *w, int n, int b, Real *z);
+
+/* model_forward_rest: model_forward from the first layer's halves z0 and z1 (n, n[1]),
+ * formed by model_first_partial (z0 may be w->a[1]). */
+void model_forward_rest(const Model *m, Workspace *w, int n, const Real *z0, const Real *z1);
 
 /* model_cost: sum over the n examples of sum_j (a_j - y_j)^2 after model_forward;
  * also counts correct argmax predictions into *correct and stores each example's

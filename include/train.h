@@ -13,6 +13,7 @@
 #include "data.h"
 #include "evaluate.h"
 #include "exact.h"
+#include "exact_input.h"
 #include "model.h"
 #include "timer.h"
 
@@ -31,6 +32,8 @@ typedef struct {
     const uint8_t **rows;  /* (ws.cap) pixel rows of the current chunk of groups */
     uint8_t *labels;       /* (ws.cap) labels of the current chunk */
     int *start;            /* (ws.cap + 1) first example of each group of the chunk */
+    int64_t *slot;         /* (ws.cap) each chunk example's lane, counted from the rank's first */
+    ExactInput cols;       /* scratch of this thread's columns of the first layer's gradient */
     double *costs;         /* (ws.cap) cost of each example of the chunk */
     double cost;           /* float path: summed cost */
     int64_t count;         /* float path: examples */
@@ -56,6 +59,12 @@ typedef struct {
     int64_t *order;          /* (train.rows) per lane, the shuffled lane positions */
     ThreadState *ts;         /* (threads) */
     int64_t *sum;            /* (n_params + SUM_EXTRA) exact step sums */
+    int64_t slots;           /* lanes this rank holds */
+    int64_t *D;              /* (slots, n[1]) the step's rounded first-layer deltas, by lane */
+    const uint8_t **xrows;   /* (slots) the step's pixel rows, by lane */
+    Real *part;              /* (2, slots, n[1]) the first layer's halves (model_first_partial) */
+    int *col;                /* (threads + 1) first-layer input columns thread k owns: [col[k],
+                              * col[k + 1]) of W1, its gradient and its update */
     Real *fsum;              /* (n_params + SUM_EXTRA) float step sums (reduction = float) */
     Fixed fixed;
     PhaseTimes times;        /* this rank's time per phase since the last take */

@@ -3,7 +3,6 @@
 #include "exact.h"
 
 #include <math.h>
-#include <omp.h>
 #include <string.h>
 
 #if defined(__AVX2__) && defined(__FMA__) && !defined(DOWNHILL_DOUBLE)
@@ -291,24 +290,13 @@ double exact_value(int64_t v, const Fixed *f)
     return (double)v * f->inv_scale;
 }
 
-/* descend_slice: exact_descend's work on one thread's slice (a plain loop: vectorised). */
-static void descend_slice(Real *restrict theta, int64_t *restrict sum, size_t n, double step,
-                          double inv)
+void exact_descend(Real *restrict theta, int64_t *restrict sum, size_t n, double step,
+                   const Fixed *f)
 {
+    const double inv = f->inv_scale; /* a plain loop: vectorised */
     for (size_t i = 0; i < n; i++) {
         theta[i] = (Real)((double)theta[i] - step * ((double)sum[i] * inv));
         sum[i] = 0;
     }
 }
 
-void exact_descend(Real *restrict theta, int64_t *restrict sum, size_t n, double step,
-                   const Fixed *f)
-{
-    const double inv = f->inv_scale;
-#pragma omp parallel
-    { /* each thread owns a contiguous slice of the parameters */
-        size_t t = (size_t)omp_get_thread_num(), nt = (size_t)omp_get_num_threads();
-        size_t i0 = n * t / nt, i1 = n * (t + 1) / nt;
-        descend_slice(theta + i0, sum + i0, i1 - i0, step, inv);
-    }
-}

@@ -113,35 +113,40 @@ static void pack_quads(ExactAmx *s, const uint8_t *const *rows, int n, int c0, i
 }
 
 /* pack_digits: D = d0 + 2^8 d1 + 2^16 d2 + 2^24 d3 with signed bytes d (A tiles: row j,
- * example i within its block); missing examples and rows, and |D| > EXACT_AMX_MAX, 0. */
+ * example i within its block); missing examples and rows 0. With |D| <= EXACT_AMX_MAX,
+ * D + 0x80808080 lies in [0, 2^32) and its bytes are d + 128: d = byte ^ 0x80. Eight
+ * examples at a time: their deltas gathered, each digit's bytes stored along the row. */
 static void pack_digits(ExactAmx *s, const int64_t *D, int n, int n_out)
 {
     int row_blocks = pad16(n_out) / TILE, used = (n + EX - 1) / EX;
     for (int rb = 0; rb < row_blocks; rb++)
         memset(s->digits + (size_t)rb * s->blocks * 4 * TILE * EX, 0,
                (size_t)used * 4 * TILE * EX);
+    const __m512i bias = _mm512_set1_epi64(0x80808080LL);
+    const long long o = n_out; /* the deltas of one example lie n_out apart */
+    const __m512i step = _mm512_set_epi64(7 * o, 6 * o, 5 * o, 4 * o, 3 * o, 2 * o, o, 0);
     for (int j = 0; j < n_out; j++)
-        for (int i = 0; i < n; i++) { /* along a tile row: example after example */
+        for (int i = 0; i < n; i += 8) { /* along a tile row: example after example */
             int8_t *at = s->digits + ((((size_t)(j / TILE) * s->blocks + i / EX) * 4) * TILE +
                                       (size_t)(j % TILE)) * EX + i % EX;
-            int64_t v = D[(size_t)i * n_out + j];
-            if (v > EXACT_AMX_MAX || v < -EXACT_AMX_MAX)
-                v = 0; /* the caller adds it */
-            for (int p = 0; p < 4; p++) {
-                int8_t digit = (int8_t)(uint8_t)(v & 0xff);
-                at[(size_t)p * TILE * EX] = digit;
-                v = (v - digit) >> 8; /* exact: v - digit is a multiple of 256 */
-            }
+            __mmask8 k = (__mmask8)(n - i >= 8 ? 0xff : (1u << (n - i)) - 1);
+            __m512i idx = _mm512_add_epi64(step, _mm512_set1_epi64((long long)i * o + j));
+            __m512i v = _mm512_mask_i64gather_epi64(_mm512_setzero_si512(), k, idx, D, 8);
+            __m512i w = _mm512_xor_si512(_mm512_add_epi64(v, bias), bias);
+            for (int p = 0; p < 4; p++)
+                _mm512_mask_cvtepi64_storeu_epi8(at + (size_t)p * TILE * EX, k,
+                                                 _mm512_srli_epi64(w, 8 * p));
         }
 }
 
-/* widen: acc rows [j0, j0 + 16) x columns [c0, c0 + 16) (inside n_out x cols; rows `stride`
- * apart) += the four
- * byte tiles weighted 2^0, 2^8, 2^16, 2^24: (t0 + 2^8 t1) and (t2 + 2^8 t3) in int32
+/* widen: the sums of rows [j0, j0 + 16) x columns [c0, c0 + 16) (inside n_out x cols; where
+ * dst puts them) += the four byte tiles weighted 2^0, 2^8, 2^16, 2^24: (t0 + 2^8 t1) and (t2 + 2^8 t3) in int32
  * (|t| < 2^15 per example, at most FLUSH_BLOCKS * 64 examples), then 64-bit. */
-static void widen(int64_t *restrict acc, const int32_t *t, int j0, int c0, int n_out, int cols,
-                  int stride)
+static void widen(const ColSums *dst, const int32_t *t, int j0, int c0, int n_out, int cols)
 {
+    int r2 = c0 >= dst->split; /* the column block lies in one region */
+    int64_t *acc = dst->acc[r2] - (r2 ? dst->split : 0);
+    int stride = dst->stride[r2];
     int m = cols - c0 < TILE ? cols - c0 : TILE;
     __mmask8 k0 = (__mmask8)(m >= 8 ? 0xff : (1u << m) - 1);
     __mmask8 k1 = (__mmask8)(m >= 16 ? 0xff : m > 8 ? (1u << (m - 8)) - 1 : 0);
@@ -225,8 +230,8 @@ static void piece_store(int32_t *t)
     _tile_stored(3, t + 3 * TILE * TILE, TILE * 4);
 }
 
-void exact_amx_outer(int64_t *restrict acc, const int64_t *D, const uint8_t *const *rows, int n,
-                     int n_out, int c0, int cols, int stride, ExactAmx *s)
+void exact_amx_outer(const ColSums *dst, const int64_t *D, const uint8_t *const *rows, int n,
+                     int n_out, int c0, int cols, ExactAmx *s)
 {
     int np = pad16(cols), used = (n + EX - 1) / EX;
     pack_quads(s, rows, n, c0, cols);
@@ -242,23 +247,21 @@ void exact_amx_outer(int64_t *restrict acc, const int64_t *D, const uint8_t *con
                 Piece p = {rb, cb, b0, b0 + FLUSH_BLOCKS < used ? b0 + FLUSH_BLOCKS : used};
                 piece_start(s, p, np);
                 if (prev.rb >= 0)
-                    widen(acc, s->tiles + (buf ^ 1) * tsize, prev.rb * TILE, prev.cb * TILE,
-                          n_out, cols, stride);
+                    widen(dst, s->tiles + (buf ^ 1) * tsize, prev.rb * TILE, prev.cb * TILE,
+                          n_out, cols);
                 piece_store(s->tiles + buf * tsize);
                 buf ^= 1;
                 prev = p;
             }
     if (prev.rb >= 0)
-        widen(acc, s->tiles + (buf ^ 1) * tsize, prev.rb * TILE, prev.cb * TILE, n_out, cols,
-              stride);
+        widen(dst, s->tiles + (buf ^ 1) * tsize, prev.rb * TILE, prev.cb * TILE, n_out, cols);
     _tile_release();
 }
 #else
-void exact_amx_outer(int64_t *restrict acc, const int64_t *D, const uint8_t *const *rows, int n,
-                     int n_out, int c0, int cols, int stride, ExactAmx *s)
+void exact_amx_outer(const ColSums *dst, const int64_t *D, const uint8_t *const *rows, int n,
+                     int n_out, int c0, int cols, ExactAmx *s)
 {
-    (void)acc, (void)D, (void)rows, (void)n, (void)n_out, (void)c0, (void)cols, (void)stride,
-        (void)s;
+    (void)dst, (void)D, (void)rows, (void)n, (void)n_out, (void)c0, (void)cols, (void)s;
     abort(); /* never called: s->ready is 0 without AMX */
 }
 #endif

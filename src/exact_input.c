@@ -56,7 +56,8 @@ int exact_input_init(ExactInput *s, int cap, int n_in, int n_out, Err *e)
                             "workspace deltas", e);
     s->slow = alloc_array((size_t)cap + 1, sizeof(int), "workspace slow list", e);
     s->D = alloc_array((size_t)cap * (size_t)n_out, sizeof(int64_t), "workspace deltas", e);
-    if (!s->pairs || !s->pieces || !s->slow || !s->D ||
+    s->Dz = alloc_array((size_t)cap * (size_t)n_out, sizeof(int64_t), "workspace deltas", e);
+    if (!s->pairs || !s->pieces || !s->slow || !s->D || !s->Dz ||
         exact_amx_init(&s->amx, cap, n_in, n_out, e) != 0) {
         exact_input_free(s);
         return -1;
@@ -70,6 +71,7 @@ void exact_input_free(ExactInput *s)
     free(s->pieces);
     free(s->slow);
     free(s->D);
+    free(s->Dz);
     exact_amx_free(&s->amx);
     memset(s, 0, sizeof *s);
 }
@@ -272,45 +274,75 @@ static void slow_examples(int64_t *restrict acc, const int64_t *D, const uint8_t
         outer_one(acc, D + (size_t)slow[q] * n_out, rows[slow[q]] + c0, n_out, cols, stride);
 }
 
-/* amx_cols: exact_input_cols on AMX tiles; the deltas beyond EXACT_AMX_MAX (which the
- * tiles skip) take the reference path. */
-static void amx_cols(int64_t *restrict acc, const int64_t *D, const uint8_t *const *rows, int n,
-                     int n_out, int c0, int cols, int stride, ExactInput *s)
+/* amx_cols: exact_input_cols on AMX tiles (dst's split relative to c0, a multiple of 16);
+ * an example with a delta beyond EXACT_AMX_MAX takes the reference path (the tiles get a
+ * copy of D with its deltas zeroed). */
+static void amx_cols(const ColSums *dst, const int64_t *D, const uint8_t *const *rows, int n,
+                     int n_out, int c0, int cols, ExactInput *s)
 {
-    exact_amx_outer(acc, D, rows, n, n_out, c0, cols, stride, &s->amx);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < n_out; j++) {
-            int64_t v = D[(size_t)i * n_out + j];
-            if (v > EXACT_AMX_MAX || v < -EXACT_AMX_MAX)
-                outer_one(acc + (size_t)j * stride, &v, rows[i] + c0, 1, cols, stride);
-        }
+    int n_slow = 0, any = 0;
+    for (size_t q = 0; q < (size_t)n * (size_t)n_out; q++) /* one branchless pass first */
+        any |= (D[q] > EXACT_AMX_MAX) | (D[q] < -EXACT_AMX_MAX);
+    for (int i = 0; any && i < n; i++)
+        if (too_large(D + (size_t)i * n_out, n_out, EXACT_AMX_MAX))
+            s->slow[n_slow++] = i;
+    const int64_t *tiles_D = D;
+    if (n_slow > 0) {
+        memcpy(s->Dz, D, sizeof *D * (size_t)n * (size_t)n_out);
+        for (int q = 0; q < n_slow; q++)
+            memset(s->Dz + (size_t)s->slow[q] * n_out, 0, sizeof *D * (size_t)n_out);
+        tiles_D = s->Dz;
+    }
+    exact_amx_outer(dst, tiles_D, rows, n, n_out, c0, cols, &s->amx);
+    for (int r = 0; r < 2; r++) {
+        int k0 = r ? dst->split : 0, k1 = r ? cols : dst->split < cols ? dst->split : cols;
+        if (k1 > k0)
+            slow_examples(dst->acc[r], D, rows, n_out, c0 + k0, k1 - k0, dst->stride[r], s->slow,
+                          n_slow);
+    }
 }
 
-void exact_input_cols(int64_t *restrict acc, const int64_t *D, const uint8_t *const *rows, int n,
-                      int n_out, int n_in, int c0, int c1, ExactInput *s)
+/* region_cols: exact_input_cols into one region: acc (rows `stride` apart) for columns
+ * [c0, c1), without AMX. */
+static void region_cols(int64_t *restrict acc, int stride, const int64_t *D,
+                        const uint8_t *const *rows, int n, int n_out, int c0, int c1,
+                        ExactInput *s)
 {
     int cols = c1 - c0;
-    acc += c0;
-    if (n <= 0 || cols <= 0)
+    if (cols <= 0)
         return;
-    if (s->amx.ready && n >= AMX_MIN_EXAMPLES) {
-        amx_cols(acc, D, rows, n, n_out, c0, cols, n_in, s);
-        return;
-    }
 #ifdef VEC
     int n_slow = pack(s, D, rows, n, n_out, c0, cols, s->slow);
-    pairs_outer(acc, s, (n + 1) / 2, n_out, cols, n_in);
-    slow_examples(acc, D, rows, n_out, c0, cols, n_in, s->slow, n_slow);
+    pairs_outer(acc, s, (n + 1) / 2, n_out, cols, stride);
+    slow_examples(acc, D, rows, n_out, c0, cols, stride, s->slow, n_slow);
 #else
     for (int i = 0; i < n; i++)
-        outer_one(acc, D + (size_t)i * n_out, rows[i] + c0, n_out, cols, n_in);
+        outer_one(acc, D + (size_t)i * n_out, rows[i] + c0, n_out, cols, stride);
 #endif
+}
+
+void exact_input_cols(const ColSums *dst, const int64_t *D, const uint8_t *const *rows, int n,
+                      int n_out, int c0, int c1, ExactInput *s)
+{
+    int cols = c1 - c0, split = dst->split - c0; /* relative to c0 */
+    if (n <= 0 || cols <= 0)
+        return;
+    if (s->amx.ready && n >= AMX_MIN_EXAMPLES && (split >= cols || split % 16 == 0)) {
+        ColSums rel = *dst;
+        rel.split = split < 0 ? 0 : split;
+        amx_cols(&rel, D, rows, n, n_out, c0, cols, s);
+        return;
+    }
+    int mid = split < 0 ? c0 : split < cols ? c0 + split : c1;
+    region_cols(dst->acc[0], dst->stride[0], D, rows, n, n_out, c0, mid, s);
+    region_cols(dst->acc[1], dst->stride[1], D, rows, n, n_out, mid, c1, s);
 }
 
 size_t exact_input_outer(int64_t *restrict acc, const Real *d, const uint8_t *const *rows,
                          int n, int n_out, int n_in, const Fixed *f, ExactInput *s)
 {
     size_t bad = exact_input_round(s->D, d, n, n_out, f);
-    exact_input_cols(acc, s->D, rows, n, n_out, n_in, 0, n_in, s);
+    ColSums dst = {{acc, NULL}, {n_in, 0}, n_in};
+    exact_input_cols(&dst, s->D, rows, n, n_out, 0, n_in, s);
     return bad;
 }

@@ -519,17 +519,22 @@ done:
     return rc;
 }
 
-/* model_write: writes /model/W1.. and /model/b1.. bit-exactly from params. */
+/* model_write: writes /model/W1.. and /model/b1.. bit-exactly from params (W1 row-major). */
 static int model_write(hid_t f, const Layout *lay, const Real *params, const char *path,
                        Err *e)
 {
     int rc = -1;
     char name[NAME_LEN];
     hid_t model = H5I_INVALID_HID;
+    Real *w1 = alloc_array(lay->b_off[1], sizeof(Real), "W1 in file order", e);
+    if (!w1)
+        return -1;
+    layout_w1_export(lay, params, w1);
     H5_CHECK(model = H5Gopen2(f, "model", H5P_DEFAULT), "/model");
     for (int l = 1; l < lay->n_layers; l++) {
         snprintf(name, sizeof name, "W%d", l);
-        if (ds_write_all(model, name, real_type(), params + lay->w_off[l], path, e))
+        if (ds_write_all(model, name, real_type(), l == 1 ? w1 : params + lay->w_off[l], path,
+                         e))
             goto done;
         snprintf(name, sizeof name, "b%d", l);
         if (ds_write_all(model, name, real_type(), params + lay->b_off[l], path, e))
@@ -538,6 +543,7 @@ static int model_write(hid_t f, const Layout *lay, const Real *params, const cha
     rc = 0;
 done:
     h5_close(&model);
+    free(w1);
     return rc;
 }
 
@@ -773,20 +779,25 @@ static int run_read_params(hid_t f, const Layout *lay, Real *params, const char 
     int rc = -1;
     char name[NAME_LEN];
     hid_t model = H5I_INVALID_HID;
-    if (group_open(f, "model", &model, path, e))
+    Real *w1 = alloc_array(lay->b_off[1], sizeof(Real), "W1 in file order", e);
+    if (!w1 || group_open(f, "model", &model, path, e)) {
+        free(w1);
         return -1;
+    }
     for (int l = 1; l < lay->n_layers; l++) {
         hsize_t w[2] = {(hsize_t)lay->n[l], (hsize_t)lay->n[l - 1]};
         snprintf(name, sizeof name, "W%d", l);
-        if (read_real(model, name, 2, w, params + lay->w_off[l], path, e))
+        if (read_real(model, name, 2, w, l == 1 ? w1 : params + lay->w_off[l], path, e))
             goto done;
         snprintf(name, sizeof name, "b%d", l);
         if (read_real(model, name, 1, w, params + lay->b_off[l], path, e))
             goto done;
     }
+    layout_w1_import(lay, w1, params);
     rc = 0;
 done:
     h5_close(&model);
+    free(w1);
     return rc;
 }
 
@@ -858,10 +869,10 @@ static void state_fields(CkptState *s, StateField fields[STATE_FIELDS])
     memcpy(fields, all, sizeof all);
 }
 
-/* params_hash: FNV-1a 64 of the parameter bytes in buffer order (= h5_info's). */
+/* params_hash: FNV-1a 64 of the parameter bytes in the file's order (= h5_info's). */
 static uint64_t params_hash(const Layout *lay, const Real *params)
 {
-    return fnv1a(FNV_BASIS, params, lay->n_params * sizeof(Real));
+    return layout_hash(lay, params);
 }
 
 static int ckpt_write_state(hid_t f, const CkptState *s, const char *path, Err *e)

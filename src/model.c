@@ -43,7 +43,53 @@ int layout_init(Layout *lay, const int *sizes, int n_layers, Err *e)
         off += w + (size_t)sizes[l];
     }
     lay->n_params = off;
+    int h = (lay->n[0] / 2 + 8) / 16 * 16;
+    lay->split = h < lay->n[0] ? h : lay->n[0];
     return 0;
+}
+
+size_t layout_block(const Layout *lay, int b, int *c0, int *c1)
+{
+    *c0 = b ? lay->split : 0;
+    *c1 = b ? lay->n[0] : lay->split;
+    return lay->w_off[1] + (b ? (size_t)lay->n[1] * (size_t)lay->split : 0);
+}
+
+size_t layout_weight(const Layout *lay, int l, int j, int k)
+{
+    if (l != 1)
+        return lay->w_off[l] + (size_t)j * (size_t)lay->n[l - 1] + (size_t)k;
+    int c0, c1, b = k >= lay->split;
+    size_t off = layout_block(lay, b, &c0, &c1);
+    return off + (size_t)j * (size_t)(c1 - c0) + (size_t)(k - c0);
+}
+
+void layout_w1_export(const Layout *lay, const Real *params, Real *w1)
+{
+    for (int j = 0; j < lay->n[1]; j++)
+        for (int k = 0; k < lay->n[0]; k++)
+            w1[(size_t)j * lay->n[0] + k] = params[layout_weight(lay, 1, j, k)];
+}
+
+void layout_w1_import(const Layout *lay, const Real *w1, Real *params)
+{
+    for (int j = 0; j < lay->n[1]; j++)
+        for (int k = 0; k < lay->n[0]; k++)
+            params[layout_weight(lay, 1, j, k)] = w1[(size_t)j * lay->n[0] + k];
+}
+
+uint64_t layout_hash(const Layout *lay, const Real *params)
+{
+    uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a 64 */
+    for (size_t i = 0; i < lay->n_params; i++) {
+        size_t at = i;
+        if (i < lay->b_off[1]) /* W1 in the file's row-major order */
+            at = layout_weight(lay, 1, (int)(i / (size_t)lay->n[0]), (int)(i % (size_t)lay->n[0]));
+        const unsigned char *b = (const unsigned char *)&params[at];
+        for (size_t q = 0; q < sizeof(Real); q++)
+            h = (h ^ b[q]) * 0x100000001b3ULL;
+    }
+    return h;
 }
 
 /* aligned_buffer: n zeroed Reals on a 64-byte boundary, so vector code sees the same
@@ -76,13 +122,13 @@ int model_init(Model *m, const int *sizes, int n_layers, uint64_t seed, Err *e)
     const Layout *lay = &m->layout;
     for (int l = 1; l < lay->n_layers; l++) {
         double scale = 1.0 / sqrt((double)lay->n[l - 1]);
-        size_t count = (size_t)lay->n[l] * (size_t)lay->n[l - 1];
-        for (size_t i = 0; i < count; i++) {
-            size_t index = lay->w_off[l] + i;
-            Rng r;
-            rng_init(&r, rng_mix(seed, 0x77656967687473ULL /* "weights" */, index));
-            m->params[index] = (Real)(scale * rng_normal(&r));
-        }
+        for (int j = 0; j < lay->n[l]; j++)
+            for (int k = 0; k < lay->n[l - 1]; k++) { /* index: the row-major position */
+                size_t index = lay->w_off[l] + (size_t)j * (size_t)lay->n[l - 1] + (size_t)k;
+                Rng r;
+                rng_init(&r, rng_mix(seed, 0x77656967687473ULL /* "weights" */, index));
+                m->params[layout_weight(lay, l, j, k)] = (Real)(scale * rng_normal(&r));
+            }
     }
     return 0;
 }
@@ -131,28 +177,34 @@ void workspace_free(Workspace *w)
     memset(w, 0, sizeof *w);
 }
 
-void model_load_inputs(const Layout *lay, Workspace *w, const uint8_t *const *rows, int n)
+void model_load_columns(const Layout *lay, Workspace *w, const uint8_t *const *rows, int n,
+                        int c0, int c1)
 {
     int n0 = lay->n[0];
     w->rows = rows;
     for (int i = 0; i < n; i++) {
         Real *restrict x = w->x + (size_t)i * n0;
         const uint8_t *restrict px = rows[i];
-        for (int k = 0; i + 1 < n && k < n0; k += 64) /* the rows are scattered: fetch ahead */
+        for (int k = c0; i + 1 < n && k < c1; k += 64) /* the rows are scattered: fetch ahead */
             __builtin_prefetch(rows[i + 1] + k);
 #ifdef DOWNHILL_DOUBLE
-        for (int k = 0; k < n0; k++)
+        for (int k = c0; k < c1; k++)
             x[k] = (Real)px[k] / (Real)255;
 #else
         /* (float)b / 255 for every byte b: b * fl(1/255), corrected once by its exact
          * residual (checked for all 256 bytes by test_kernels) */
         const float inv = 1.0f / 255.0f;
-        for (int k = 0; k < n0; k++) {
+        for (int k = c0; k < c1; k++) {
             float b = (float)px[k], q = b * inv;
             x[k] = fmaf(fmaf(-q, 255.0f, b), inv, q);
         }
 #endif
     }
+}
+
+void model_load_inputs(const Layout *lay, Workspace *w, const uint8_t *const *rows, int n)
+{
+    model_load_columns(lay, w, rows, n, 0, lay->n[0]);
 }
 
 /* DOT_LANES partial sums: one per vector lane of the widest vectors of the build. */
@@ -256,21 +308,23 @@ INLINE float tree(VecF v)
     return _mm_cvtss_f32(_mm_hadd_ps(q, q));
 }
 
-/* dot_block: z[r][q] = dot(W row q, x row r) for ni rows of x and nj rows of W, the same
- * bits as dot(); the ni x nj accumulators stay in registers. */
-INLINE void dot_block(const float *W, const float *x, int n_in, int ni, int nj, float z[4][4])
+/* dot_block: z[r][q] = dot(W row q, x row r) over len columns (rows of W `ws` apart, of x
+ * `xs` apart) for ni rows of x and nj rows of W, the same bits as dot(); the ni x nj
+ * accumulators stay in registers. */
+INLINE void dot_block(const float *W, int ws, const float *x, int xs, int len, int ni, int nj,
+                      float z[4][4])
 {
     VecF s[4][4];
     for (int r = 0; r < ni; r++)
         for (int q = 0; q < nj; q++)
             s[r][q] = vf_zero();
     int k = 0;
-    for (; k + DOT_LANES <= n_in; k += DOT_LANES) {
+    for (; k + DOT_LANES <= len; k += DOT_LANES) {
         VecF xv[4];
         for (int r = 0; r < ni; r++)
-            xv[r] = vf_load(x + (size_t)r * n_in + k);
+            xv[r] = vf_load(x + (size_t)r * xs + k);
         for (int q = 0; q < nj; q++) {
-            VecF wv = vf_load(W + (size_t)q * n_in + k);
+            VecF wv = vf_load(W + (size_t)q * ws + k);
             for (int r = 0; r < ni; r++)
                 s[r][q] = vf_fma(wv, xv[r], s[r][q]);
         }
@@ -278,56 +332,92 @@ INLINE void dot_block(const float *W, const float *x, int n_in, int ni, int nj, 
     for (int r = 0; r < ni; r++)
         for (int q = 0; q < nj; q++) {
             float t = tree(s[r][q]);
-            for (int kk = k; kk < n_in; kk++)
-                t = fmaf(W[(size_t)q * n_in + kk], x[(size_t)r * n_in + kk], t);
+            for (int kk = k; kk < len; kk++)
+                t = fmaf(W[(size_t)q * ws + kk], x[(size_t)r * xs + kk], t);
             z[r][q] = t;
         }
 }
 
-/* rows_forward: out rows [i, i + ni) = b + W in, outputs in blocks of 4. */
-INLINE void rows_forward(const float *W, const float *b, const float *in, float *out, int i,
-                         int ni, int n_in, int n_out)
+/* rows_partial: out rows [i, i + ni) = W in (len columns; W rows ws apart, in rows xs
+ * apart), outputs in blocks of 4. */
+INLINE void rows_partial(const float *W, int ws, const float *in, int xs, int len, float *out,
+                         int i, int ni, int n_out)
 {
     float z[4][4];
     int j = 0;
     for (; j + 4 <= n_out; j += 4) {
-        dot_block(W + (size_t)j * n_in, in + (size_t)i * n_in, n_in, ni, 4, z);
+        dot_block(W + (size_t)j * ws, ws, in + (size_t)i * xs, xs, len, ni, 4, z);
         for (int r = 0; r < ni; r++)
             for (int q = 0; q < 4; q++)
-                out[(size_t)(i + r) * n_out + j + q] = b[j + q] + z[r][q];
+                out[(size_t)(i + r) * n_out + j + q] = z[r][q];
     }
     for (; j < n_out; j++) {
-        dot_block(W + (size_t)j * n_in, in + (size_t)i * n_in, n_in, ni, 1, z);
+        dot_block(W + (size_t)j * ws, ws, in + (size_t)i * xs, xs, len, ni, 1, z);
         for (int r = 0; r < ni; r++)
-            out[(size_t)(i + r) * n_out + j] = b[j] + z[r][0];
+            out[(size_t)(i + r) * n_out + j] = z[r][0];
     }
 }
 #endif
+
+/* layer_partial: out[i][j] = dot(W row j, in row i) over len columns for n examples (W rows
+ * ws apart, in rows xs apart), in dot()'s order. */
+static void layer_partial(const Real *W, int ws, const Real *in, int xs, int len, Real *out,
+                          int n, int n_out)
+{
+    int i = 0;
+#ifdef MODEL_AVX2
+    for (; i + 4 <= n; i += 4) /* four examples share each load of W */
+        rows_partial(W, ws, in, xs, len, out, i, 4, n_out);
+#endif
+    for (; i < n; i++)
+        for (int j = 0; j < n_out; j++)
+            out[(size_t)i * n_out + j] = dot(W + (size_t)j * ws, in + (size_t)i * xs, len);
+}
 
 /* layer_forward: out = sigmoid(b + W in) for n examples; each dot product in dot()'s order. */
 static void layer_forward(const Real *W, const Real *b, const Real *in, Real *out, int n,
                           int n_in, int n_out)
 {
-    int i = 0;
-#ifdef MODEL_AVX2
-    for (; i + 4 <= n; i += 4) /* four examples share each load of W */
-        rows_forward(W, b, in, out, i, 4, n_in, n_out);
-#endif
-    for (; i < n; i++)
+    layer_partial(W, n_in, in, n_in, n_in, out, n, n_out);
+    for (int i = 0; i < n; i++)
         for (int j = 0; j < n_out; j++)
-            out[(size_t)i * n_out + j] = b[j] + dot(W + (size_t)j * n_in, in + (size_t)i * n_in,
-                                                    n_in);
+            out[(size_t)i * n_out + j] = b[j] + out[(size_t)i * n_out + j];
     sigmoid_all(out, (size_t)n * (size_t)n_out);
+}
+
+/* first_out: out = sigmoid(b + (z0 + z1)) from the first layer's two halves (out may be z0). */
+static void first_out(const Real *b, const Real *z0, const Real *z1, Real *out, int n, int n_out)
+{
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n_out; j++) {
+            size_t at = (size_t)i * n_out + j;
+            out[at] = b[j] + (z0[at] + z1[at]);
+        }
+    sigmoid_all(out, (size_t)n * (size_t)n_out);
+}
+
+void model_first_partial(const Model *m, const Workspace *w, int n, int b, Real *z)
+{
+    const Layout *lay = &m->layout;
+    int c0, c1;
+    size_t off = layout_block(lay, b, &c0, &c1);
+    layer_partial(m->params + off, c1 - c0, w->x + c0, lay->n[0], c1 - c0, z, n, lay->n[1]);
+}
+
+void model_forward_rest(const Model *m, Workspace *w, int n, const Real *z0, const Real *z1)
+{
+    const Layout *lay = &m->layout;
+    first_out(m->params + lay->b_off[1], z0, z1, w->a[1], n, lay->n[1]);
+    for (int l = 2; l < lay->n_layers; l++)
+        layer_forward(m->params + lay->w_off[l], m->params + lay->b_off[l], w->a[l - 1], w->a[l],
+                      n, lay->n[l - 1], lay->n[l]);
 }
 
 void model_forward(const Model *m, Workspace *w, int n)
 {
-    const Layout *lay = &m->layout;
-    for (int l = 1; l < lay->n_layers; l++) {
-        const Real *in = l == 1 ? w->x : w->a[l - 1];
-        layer_forward(m->params + lay->w_off[l], m->params + lay->b_off[l], in, w->a[l], n,
-                      lay->n[l - 1], lay->n[l]);
-    }
+    model_first_partial(m, w, n, 0, w->a[1]);
+    model_first_partial(m, w, n, 1, w->d[1]); /* d[1] is free until model_deltas */
+    model_forward_rest(m, w, n, w->a[1], w->d[1]);
 }
 
 double model_cost(const Model *m, const Workspace *w, const uint8_t *labels, int n,
@@ -388,44 +478,45 @@ static void hidden_deltas(const Model *m, Workspace *w, int l, int n)
 }
 
 #ifdef MODEL_AVX2
-/* outer_tile: gW columns [c, c + nv DOT_LANES) of row j += sum over the examples of
- * d[i][j] x[i] (each entry summed in order of i). */
-INLINE void outer_tile(float *restrict gW, const float *d, const float *x, int n, int n_out,
-                       int n_in, int j, int c, int nv)
+/* outer_tile: gW columns [c, c + nv DOT_LANES) of row j (rows gs apart) += sum over the
+ * examples of d[i][j] x[i] (rows xs apart; each entry summed in order of i). */
+INLINE void outer_tile(float *restrict gW, int gs, const float *d, const float *x, int xs, int n,
+                       int n_out, int j, int c, int nv)
 {
-    float *row = gW + (size_t)j * n_in + c;
+    float *row = gW + (size_t)j * gs + c;
     VecF v[8];
     for (int q = 0; q < nv; q++)
         v[q] = vf_load(row + DOT_LANES * q);
     for (int i = 0; i < n; i++) {
         VecF dj = vf_set1(d[(size_t)i * n_out + j]);
         for (int q = 0; q < nv; q++)
-            v[q] = vf_fma(dj, vf_load(x + (size_t)i * n_in + c + DOT_LANES * q), v[q]);
+            v[q] = vf_fma(dj, vf_load(x + (size_t)i * xs + c + DOT_LANES * q), v[q]);
     }
     for (int q = 0; q < nv; q++)
         vf_store(row + DOT_LANES * q, v[q]);
 }
 #endif
 
-/* outer_add: gW (n_out, n_in) += d^T x over n examples, each entry summed in order of i. */
-static void outer_add(Real *restrict gW, const Real *d, const Real *x, int n, int n_out,
-                      int n_in)
+/* outer_add: gW (n_out, cols; rows gs apart) += d^T x (x rows xs apart) over n examples,
+ * each entry summed in order of i. */
+static void outer_add(Real *restrict gW, int gs, const Real *d, const Real *x, int xs, int cols,
+                      int n, int n_out)
 {
     int c = 0;
 #ifdef MODEL_AVX2
-    for (; c + 4 * DOT_LANES <= n_in; c += 4 * DOT_LANES) /* the x tile stays in L1 */
+    for (; c + 4 * DOT_LANES <= cols; c += 4 * DOT_LANES) /* the x tile stays in L1 */
         for (int j = 0; j < n_out; j++)
-            outer_tile(gW, d, x, n, n_out, n_in, j, c, 4);
-    for (; c + DOT_LANES <= n_in; c += DOT_LANES)
+            outer_tile(gW, gs, d, x, xs, n, n_out, j, c, 4);
+    for (; c + DOT_LANES <= cols; c += DOT_LANES)
         for (int j = 0; j < n_out; j++)
-            outer_tile(gW, d, x, n, n_out, n_in, j, c, 1);
+            outer_tile(gW, gs, d, x, xs, n, n_out, j, c, 1);
 #endif
     for (int j = 0; j < n_out; j++)
         for (int i = 0; i < n; i++) {
             Real dj = d[(size_t)i * n_out + j];
-            const Real *xi = x + (size_t)i * n_in;
-            for (int k = c; k < n_in; k++)
-                gW[(size_t)j * n_in + k] += dj * xi[k];
+            const Real *xi = x + (size_t)i * xs;
+            for (int k = c; k < cols; k++)
+                gW[(size_t)j * gs + k] += dj * xi[k];
         }
 }
 
@@ -444,7 +535,14 @@ void model_gradient(const Model *m, const Workspace *w, int n, Real *grad)
         int n_out = lay->n[l];
         const Real *in = l == 1 ? w->x : w->a[l - 1];
         Real *gb = grad + lay->b_off[l];
-        outer_add(grad + lay->w_off[l], w->d[l], in, n, n_out, lay->n[l - 1]);
+        for (int b = 0; l == 1 && b < 2; b++) { /* the first layer's two column blocks */
+            int c0, c1;
+            size_t off = layout_block(lay, b, &c0, &c1);
+            outer_add(grad + off, c1 - c0, w->d[1], in + c0, lay->n[0], c1 - c0, n, n_out);
+        }
+        if (l > 1)
+            outer_add(grad + lay->w_off[l], lay->n[l - 1], w->d[l], in, lay->n[l - 1],
+                      lay->n[l - 1], n, n_out);
         for (int i = 0; i < n; i++)
             for (int j = 0; j < n_out; j++)
                 gb[j] += w->d[l][(size_t)i * n_out + j];
@@ -487,8 +585,10 @@ size_t model_gradient_exact(const Model *m, Workspace *w, const int *start, int 
 {
     const Layout *lay = &m->layout;
     size_t bad = model_gradient_exact_rest(m, w, start, groups, acc, w->in.D, f);
-    exact_input_cols(acc + lay->w_off[1], w->in.D, w->rows, start[groups], lay->n[1], lay->n[0],
-                     0, lay->n[0], &w->in);
+    int c0, c1, d0, d1; /* the first layer's two column blocks */
+    size_t off0 = layout_block(lay, 0, &c0, &c1), off1 = layout_block(lay, 1, &d0, &d1);
+    ColSums dst = {{acc + off0, acc + off1}, {c1 - c0, d1 - d0}, c1};
+    exact_input_cols(&dst, w->in.D, w->rows, start[groups], lay->n[1], 0, d1, &w->in);
     return bad;
 }
 
@@ -500,9 +600,5 @@ void model_backward(const Model *m, Workspace *w, const uint8_t *labels, int n, 
 
 uint64_t model_hash(const Model *m)
 {
-    const unsigned char *p = (const unsigned char *)m->params;
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < m->layout.n_params * sizeof(Real); i++)
-        h = (h ^ p[i]) * 0x100000001b3ULL;
-    return h;
+    return layout_hash(&m->layout, m->params);
 }

@@ -15,6 +15,10 @@
  * group): the inputs of a chunk stay in L1/L2 while the weight gradient is formed. */
 #define CHUNK_CAP 64
 
+/* Examples per call of the first layer's column gradient: four AMX blocks of 64 are summed
+ * in the tiles before they are widened. */
+#define COLS_BLOCK 256
+
 /* check_shape: batch, groups and ranks fit together; fills the lane/group fields. */
 static int check_shape(Trainer *t, Err *e)
 {
@@ -71,7 +75,9 @@ static int check_memory(const Trainer *t, int64_t n_test, Err *e)
         acts += 2.0 * lay.n[l];
     double train_rows = (double)t->n_train / P + (double)t->lanes, test_rows = n_test / P + 1;
     double per_thread = np * (sizeof(Real) + 8.0) + 256.0 * 2 * acts * sizeof(Real);
+    double lane_bytes = (double)t->lanes / P * ((8.0 + 2 * sizeof(Real)) * lay.n[1] + 8);
     double bytes = train_rows * (dim + 9) + test_rows * (dim + 1) + 3 * np * sizeof(Real) +
+                   lane_bytes +
                    np * (8.0 + sizeof(Real)) + t->threads * per_thread;
     int node_ranks = comm_node_ranks(); /* collective: every rank, exactly once */
     double node = bytes * node_ranks, avail = memory_available();
@@ -129,9 +135,21 @@ static int alloc_threads(Trainer *t, Err *e)
         s->labels = alloc_array((size_t)cap, 1, "chunk labels", e);
         s->start = alloc_array((size_t)cap + 1, sizeof *s->start, "chunk groups", e);
         s->costs = alloc_array((size_t)cap, sizeof *s->costs, "chunk costs", e);
-        if (!s->grad || !s->acc || !s->rows || !s->labels || !s->start || !s->costs)
+        s->slot = alloc_array((size_t)cap, sizeof *s->slot, "chunk lanes", e);
+        if (!s->grad || !s->acc || !s->rows || !s->labels || !s->start || !s->costs ||
+            !s->slot || exact_input_init(&s->cols, COLS_BLOCK, t->model.layout.n[0],
+                                         t->model.layout.n[1], e) != 0)
             return -1;
     }
+    const Shard *sh = &t->train.shard;
+    t->slots = sh->lane1 - sh->lane0;
+    size_t slots = (size_t)(t->slots > 0 ? t->slots : 1);
+    t->D = alloc_array(slots * (size_t)t->model.layout.n[1], sizeof *t->D, "lane deltas", e);
+    t->xrows = alloc_array(slots, sizeof *t->xrows, "lane rows", e);
+    t->part = alloc_array(2 * slots * (size_t)t->model.layout.n[1], sizeof *t->part,
+                          "first-layer halves", e);
+    if (!t->D || !t->xrows || !t->part)
+        return -1;
     t->sum = alloc_array(np + SUM_EXTRA, sizeof(int64_t), "step sums", e);
     t->fsum = alloc_array(np + SUM_EXTRA, sizeof(Real), "float step sums", e);
     t->order = alloc_array((size_t)(t->train.rows ? t->train.rows : 1), sizeof(int64_t),
@@ -189,7 +207,12 @@ void trainer_free(Trainer *t)
         free(t->ts[i].labels);
         free(t->ts[i].start);
         free(t->ts[i].costs);
+        free(t->ts[i].slot);
+        exact_input_free(&t->ts[i].cols);
     }
+    free(t->D);
+    free(t->xrows);
+    free(t->part);
     free(t->ts);
     free(t->order);
     free(t->fsum);
@@ -230,19 +253,24 @@ static int gather_group(const Trainer *t, ThreadState *s, int64_t g, int64_t pos
     const Shard *sh = &t->train.shard;
     int64_t end = (g + 1) * t->group < t->lanes ? (g + 1) * t->group : t->lanes;
     for (int64_t lane = g * t->group; lane < end; lane++) {
-        int64_t at = shard_row(sh, lane, pos);
-        if (at < 0)
-            continue; /* a short lane: the epoch's last batch is smaller */
+        int64_t at = shard_row(sh, lane, pos), slot = lane - sh->lane0;
+        if (at < 0) { /* a short lane: the epoch's last batch is smaller */
+            int n1 = t->model.layout.n[1];
+            memset(t->D + slot * n1, 0, sizeof *t->D * (size_t)n1); /* adds nothing */
+            continue;
+        }
         int64_t row = shard_row(sh, lane, t->order[at]);
         s->rows[n] = t->train.images + (size_t)row * (size_t)t->train.info.dim;
         s->labels[n] = t->train.labels[row];
+        s->slot[n] = slot;
         n++;
     }
     return n;
 }
 
 /* chunk_sums: adds the chunk's gradient, cost and count to the thread's sums: exact (each
- * group rounded to fixed point alone) or float. */
+ * group rounded to fixed point alone; the first layer's weights later, by columns, from the
+ * rounded deltas left in t->D) or float. */
 static void chunk_sums(Trainer *t, ThreadState *s, int groups, int n)
 {
     const Model *m = &t->model;
@@ -254,9 +282,12 @@ static void chunk_sums(Trainer *t, ThreadState *s, int groups, int n)
         s->count += n;
         return;
     }
-    int64_t *acc = s->acc;
+    int64_t *acc = s->acc, *D = s->ws.in.D;
+    int n1 = m->layout.n[1];
     acc[np + SUM_BAD] +=
-        (int64_t)model_gradient_exact(m, &s->ws, s->start, groups, acc, &t->fixed);
+        (int64_t)model_gradient_exact_rest(m, &s->ws, s->start, groups, acc, D, &t->fixed);
+    for (int i = 0; i < n; i++)
+        memcpy(t->D + s->slot[i] * n1, D + (size_t)i * n1, sizeof *D * (size_t)n1);
     for (int g = 0; g < groups; g++) {
         double cost = 0; /* the group's cost in the order of its examples */
         for (int i = s->start[g]; i < s->start[g + 1]; i++)
@@ -280,14 +311,87 @@ static void group_gradient(Trainer *t, ThreadState *s, int64_t g0, int64_t g1, i
     if (n == 0)
         return;
     const Model *m = &t->model;
-    model_load_inputs(&m->layout, &s->ws, s->rows, n);
-    timer_add(&s->times, PHASE_DATA, &clock);
-    model_forward(m, &s->ws, n);
+    if (t->cfg->reduction == REDUCTION_EXACT) { /* the first layer's halves are formed */
+        size_t n1 = (size_t)m->layout.n[1], half = (size_t)t->slots * n1;
+        for (int i = 0; i < n; i++) {
+            memcpy(s->ws.a[1] + i * n1, t->part + s->slot[i] * n1, n1 * sizeof(Real));
+            memcpy(s->ws.d[1] + i * n1, t->part + half + s->slot[i] * n1, n1 * sizeof(Real));
+        }
+        model_forward_rest(m, &s->ws, n, s->ws.a[1], s->ws.d[1]);
+    } else {
+        model_load_inputs(&m->layout, &s->ws, s->rows, n);
+        timer_add(&s->times, PHASE_DATA, &clock);
+        model_forward(m, &s->ws, n);
+    }
     model_cost(m, &s->ws, s->labels, n, NULL, s->costs);
     timer_add(&s->times, PHASE_FORWARD, &clock);
     model_deltas(m, &s->ws, s->labels, n);
     chunk_sums(t, s, groups, n);
     timer_add(&s->times, PHASE_BACKWARD, &clock);
+}
+
+/* lane_rows: the pixel rows of lanes [a, a + n) of the rank (counted from its first) at
+ * position pos of the epoch (a short lane's: any row; it is not used); into t->xrows too
+ * when `keep`. */
+static void lane_rows(Trainer *t, int64_t a, int n, int64_t pos, const uint8_t **rows, int keep)
+{
+    const Shard *sh = &t->train.shard;
+    for (int i = 0; i < n; i++) {
+        int64_t lane = sh->lane0 + a + i, at = shard_row(sh, lane, pos);
+        int64_t row = at < 0 ? 0 : shard_row(sh, lane, t->order[at]);
+        rows[i] = t->train.images + (size_t)row * (size_t)t->train.info.dim;
+        if (keep)
+            t->xrows[a + i] = rows[i];
+    }
+}
+
+/* Thread tid's share of the work on W1's two column blocks (layout_block): blocks [b0, b1)
+ * and part i of k of each (of its lanes or its columns). One thread takes both blocks
+ * whole; otherwise thread tid takes block tid % 2 with the other threads on it, so with two
+ * threads each owns one block: its weights, sums and inputs never move between cores. */
+typedef struct {
+    int b0, b1, i, k;
+} Share;
+
+static Share share_of(int tid, int threads)
+{
+    if (threads == 1)
+        return (Share){0, 2, 0, 1};
+    return (Share){tid % 2, tid % 2 + 1, tid / 2, (threads + 1 - tid % 2) / 2};
+}
+
+/* share_cols: the columns [*cs, *ce) of block b (from its first column) that part i of k
+ * holds: whole cache lines of weights where the sizes allow. */
+static void share_cols(const Layout *lay, int b, Share sh, int *cs, int *ce)
+{
+    int c0, c1;
+    layout_block(lay, b, &c0, &c1);
+    int w = c1 - c0, a = (w * sh.i / sh.k + 8) / 16 * 16, z = (w * (sh.i + 1) / sh.k + 8) / 16 * 16;
+    *cs = sh.i == 0 ? 0 : a < w ? a : w;
+    *ce = sh.i + 1 == sh.k ? w : z < w ? z : w;
+}
+
+/* first_forward: the first layer's block sums (model_first_partial) of this thread's share
+ * of the rank's lanes, into t->part; it reads only its blocks' inputs and weights. */
+static void first_forward(Trainer *t, ThreadState *s, int tid, int threads, int64_t pos)
+{
+    const Model *m = &t->model;
+    int n1 = m->layout.n[1], c0, c1, unused;
+    Share sh = share_of(tid, threads);
+    layout_block(&m->layout, sh.b0, &c0, &unused);
+    layout_block(&m->layout, sh.b1 - 1, &unused, &c1);
+    int64_t a0 = t->slots * sh.i / sh.k, a1 = t->slots * (sh.i + 1) / sh.k;
+    for (int64_t a = a0; a < a1; a += CHUNK_CAP) {
+        double clock = timer_now();
+        int n = (int)(a1 - a < CHUNK_CAP ? a1 - a : CHUNK_CAP);
+        lane_rows(t, a, n, pos, s->rows, sh.b0 == 0);
+        model_load_columns(&m->layout, &s->ws, s->rows, n, c0, c1);
+        timer_add(&s->times, PHASE_DATA, &clock);
+        for (int b = sh.b0; b < sh.b1; b++)
+            model_first_partial(m, &s->ws, n, b,
+                                t->part + ((size_t)b * (size_t)t->slots + (size_t)a) * n1);
+        timer_add(&s->times, PHASE_FORWARD, &clock);
+    }
 }
 
 /* thread_gradients: this thread's contiguous share of the rank's groups, in chunks of up to
@@ -298,26 +402,20 @@ static void thread_gradients(Trainer *t, ThreadState *s, int tid, int threads, i
     int64_t g0 = t->group0 + n_groups * tid / threads;
     int64_t g1 = t->group0 + n_groups * (tid + 1) / threads;
     int64_t per_chunk = t->group < CHUNK_CAP ? CHUNK_CAP / t->group : 1;
+    memset(s->acc + t->model.layout.n_params, 0, SUM_EXTRA * sizeof *s->acc);
     for (int64_t g = g0; g < g1; g += per_chunk)
         group_gradient(t, s, g, g + per_chunk < g1 ? g + per_chunk : g1, pos);
 }
 
-/* swap_single: one thread: its sums become the step sums (no copy); it continues with the
- * previous step sums, whose gradient the update (or a diverged step) left cleared. */
-static void swap_single(Trainer *t, int exact)
+/* swap_single: float path, one thread: its sums become the step sums (no copy); it goes on
+ * with the previous step sums, whose gradient the update (or a diverged step) left cleared. */
+static void swap_single(Trainer *t)
 {
     size_t np = t->model.layout.n_params;
-    if (exact) {
-        int64_t *old = t->sum;
-        t->sum = t->ts[0].acc;
-        t->ts[0].acc = old;
-        memset(old + np, 0, SUM_EXTRA * sizeof *old);
-    } else {
-        Real *old = t->fsum;
-        t->fsum = t->ts[0].grad;
-        t->ts[0].grad = old;
-        memset(old + np, 0, SUM_EXTRA * sizeof *old);
-    }
+    Real *old = t->fsum;
+    t->fsum = t->ts[0].grad;
+    t->ts[0].grad = old;
+    memset(old + np, 0, SUM_EXTRA * sizeof *old);
 }
 
 /* clear_gradient: the step's gradient sums to zero (what the update leaves behind). */
@@ -328,12 +426,22 @@ static void clear_gradient(Trainer *t)
     memset(t->fsum, 0, np * sizeof *t->fsum);
 }
 
-/* combine_slice: this thread's slice of the step sums (of n values), summed over the
- * threads' partial sums in thread order and clearing them; called by every thread of the
- * step's parallel region after a barrier (each thread writes only its slice). */
-static void combine_slice(Trainer *t, size_t n, int tid, int threads)
+/* rest_slice: which slice of the parameters after W1 thread tid combines and updates: in
+ * reverse order, so the slice next to W1's last block is its owner's (no cache line of one
+ * thread's next to another's where a thread streams to its end). */
+static int rest_slice(int tid, int threads)
 {
-    size_t i0 = n * (size_t)tid / (size_t)threads, i1 = n * (size_t)(tid + 1) / (size_t)threads;
+    return threads - 1 - tid;
+}
+
+/* combine_slice: this thread's slice of the step sums [lo, hi), summed over the threads'
+ * partial sums in thread order and clearing them; called by every thread of the step's
+ * parallel region after a barrier (each thread writes only its slice). */
+static void combine_slice(Trainer *t, size_t lo, size_t hi, int tid, int threads)
+{
+    size_t n = hi - lo, q = (size_t)rest_slice(tid, threads);
+    size_t i0 = lo + n * q / (size_t)threads;
+    size_t i1 = lo + n * (q + 1) / (size_t)threads;
     if (t->cfg->reduction == REDUCTION_EXACT) {
         for (size_t i = i0; i < i1; i++) {
             int64_t v = 0;
@@ -355,15 +463,14 @@ static void combine_slice(Trainer *t, size_t n, int tid, int threads)
     }
 }
 
-/* combine_threads: after the parallel region: one thread's sums become the step sums;
- * the float path's cost and count totals (the exact ones are in the combined sums). */
+/* combine_threads: the float path's cost and count totals (the exact ones are in the
+ * combined sums); with one thread its sums become the step sums. */
 static void combine_threads(Trainer *t)
 {
     size_t np = t->model.layout.n_params;
-    int exact = t->cfg->reduction == REDUCTION_EXACT;
-    if (t->threads == 1)
-        swap_single(t, exact);
-    if (!exact) {
+    if (t->cfg->reduction != REDUCTION_EXACT) {
+        if (t->threads == 1)
+            swap_single(t);
         for (int i = 0; i < SUM_EXTRA; i++)
             t->fsum[np + i] = 0;
         for (int k = 0; k < t->threads; k++) {
@@ -390,24 +497,74 @@ static int64_t reduce_step(Trainer *t, double *cost)
     return isfinite(*cost) ? (int64_t)llround((double)t->fsum[np + SUM_COUNT]) : -1;
 }
 
-/* apply_update: theta <- theta - eta * (summed gradient / examples); clears the sums. */
-static void apply_update(Trainer *t, double lr, int64_t count)
+/* first_layer: this thread's columns of the first layer's weight gradient over every lane of
+ * the rank, added to the step sums (after every thread's chunks: it reads their deltas). */
+static void first_layer(Trainer *t, ThreadState *s, int tid, int threads)
 {
-    size_t np = t->model.layout.n_params;
+    const Layout *lay = &t->model.layout;
+    int n_out = lay->n[1], c0, c1, d0, d1, from, to;
+    Share sh = share_of(tid, threads);
+    size_t off0 = layout_block(lay, 0, &c0, &c1), off1 = layout_block(lay, 1, &d0, &d1);
+    ColSums dst = {{t->sum + off0, t->sum + off1}, {c1 - c0, d1 - d0}, c1};
+    from = c0, to = d1; /* both blocks whole (one thread) */
+    if (sh.b1 - sh.b0 == 1) { /* its columns of one block */
+        int cs, ce, b = sh.b0;
+        size_t off = b ? off1 : off0;
+        share_cols(lay, b, sh, &cs, &ce);
+        from = (b ? d0 : c0) + cs, to = (b ? d0 : c0) + ce;
+        dst = (ColSums){{t->sum + off + cs, NULL}, {b ? d1 - d0 : c1 - c0, 0}, to};
+    }
+    for (int64_t i = 0; i < t->slots; i += COLS_BLOCK) {
+        int n = (int)(t->slots - i < COLS_BLOCK ? t->slots - i : COLS_BLOCK);
+        exact_input_cols(&dst, t->D + i * n_out, t->xrows + i, n, n_out, from, to, &s->cols);
+    }
+}
+
+/* update_first: theta <- theta - eta * (summed gradient / examples) for this thread's
+ * columns of the first layer's weights (those whose sums it formed), clearing the sums;
+ * count <= 0 (a diverged step): the sums cleared, no update. */
+static void update_first(Trainer *t, double lr, int64_t count, int tid, int threads)
+{
+    const Layout *lay = &t->model.layout;
+    double step = count > 0 ? lr / (double)count / EXACT_INPUT_DIV : 0; /* their units */
+    Share sh = share_of(tid, threads);
+    for (int b = sh.b0; b < sh.b1; b++) {
+        int c0, c1, cs, ce;
+        size_t off = layout_block(lay, b, &c0, &c1);
+        share_cols(lay, b, sh, &cs, &ce);
+        for (size_t j = 0; j < (size_t)lay->n[1]; j++) {
+            size_t at = off + j * (size_t)(c1 - c0) + (size_t)cs;
+            if (count > 0)
+                exact_descend(t->model.params + at, t->sum + at, (size_t)(ce - cs), step,
+                              &t->fixed);
+            else
+                memset(t->sum + at, 0, sizeof *t->sum * (size_t)(ce - cs));
+        }
+    }
+}
+
+/* update_rest: the same for this thread's slice of the parameters after the first layer's
+ * weights (exact), or of all parameters (float). */
+static void update_rest(Trainer *t, double lr, int64_t count, int tid, int threads)
+{
+    size_t np = t->model.layout.n_params, lo = 0;
     Real *p = t->model.params;
-    double step = lr / (double)count;
-    if (t->cfg->reduction == REDUCTION_EXACT) {
-        /* the first layer's weights come first, in units 2^-32 / EXACT_INPUT_DIV */
-        size_t w1 = (size_t)t->model.layout.n[1] * (size_t)t->model.layout.n[0];
-        exact_descend(p, t->sum, w1, step / EXACT_INPUT_DIV, &t->fixed);
-        exact_descend(p + w1, t->sum + w1, np - w1, step, &t->fixed);
-    } else {
+    double step = count > 0 ? lr / (double)count : 0;
+    if (t->cfg->reduction == REDUCTION_EXACT)
+        lo = t->model.layout.b_off[1];
+    size_t q = (size_t)rest_slice(tid, threads);
+    size_t i0 = lo + (np - lo) * q / (size_t)threads;
+    size_t i1 = lo + (np - lo) * (q + 1) / (size_t)threads;
+    if (t->cfg->reduction != REDUCTION_EXACT) {
         const Real rs = (Real)step;
-#pragma omp parallel for schedule(static) num_threads(t->threads)
-        for (size_t i = 0; i < np; i++) {
+        for (size_t i = i0; i < i1; i++) {
             p[i] -= rs * t->fsum[i];
             t->fsum[i] = 0;
         }
+    } else if (count > 0) {
+        exact_descend(p + i0, t->sum + i0, i1 - i0, step, &t->fixed);
+    } else {
+        memset(t->sum + i0, 0, sizeof *t->sum * (i1 - i0));
     }
 }
 
@@ -440,6 +597,84 @@ void trainer_restore(Trainer *t, const Real *params, int64_t step, double epoch_
     t->shuffled_epoch = -1; /* the lane order is rebuilt from (seed, epoch, lane) */
 }
 
+/* What the step's collective decided, for every thread of the step. */
+typedef struct {
+    int64_t count; /* examples in the global batch; <= 0: no update (diverged) */
+    double cost;   /* the batch's summed cost */
+    int agreed;    /* requests of any rank, and STEP_DIVERGED */
+} StepResult;
+
+/* step_local: one rank, exact sums: the step's result, read from the threads' sums of the
+ * examples by every thread alike (each zeroes its own when it starts the next step). */
+static StepResult step_local(const Trainer *t, int requests)
+{
+    size_t np = t->model.layout.n_params;
+    int64_t e[SUM_EXTRA] = {0};
+    for (int k = 0; k < t->threads; k++)
+        for (int q = 0; q < SUM_EXTRA; q++)
+            e[q] += t->ts[k].acc[np + q];
+    StepResult r = {e[SUM_COUNT], exact_value(e[SUM_COST], &t->fixed), requests};
+    if (e[SUM_BAD] || r.count <= 0) {
+        r.count = -1;
+        r.agreed |= STEP_DIVERGED;
+    }
+    return r;
+}
+
+/* step_finish_local: one rank, exact sums, after every thread's chunks: this thread's
+ * columns of the first layer's gradient and their update, then its slice of the rest,
+ * combined and updated: no thread waits for another. */
+static void step_finish_local(Trainer *t, ThreadState *s, int tid, int threads, double lr,
+                              int requests, StepResult *r)
+{
+    double clock = timer_now();
+    StepResult mine = step_local(t, requests);
+    if (tid == 0)
+        *r = mine;
+    first_layer(t, s, tid, threads);
+    timer_add(&s->times, PHASE_BACKWARD, &clock);
+    update_first(t, lr, mine.count, tid, threads);
+    timer_add(&s->times, PHASE_UPDATE, &clock);
+    combine_slice(t, t->model.layout.b_off[1], t->model.layout.n_params, tid, threads);
+    timer_add(&s->times, PHASE_COMBINE, &clock);
+    update_rest(t, lr, mine.count, tid, threads);
+    timer_add(&s->times, PHASE_UPDATE, &clock);
+}
+
+/* step_sums: after every thread's chunks: this thread's columns of the first layer's
+ * gradient (exact) and its slice of the combined sums of the rest. */
+static void step_sums(Trainer *t, ThreadState *s, int tid, int threads)
+{
+    double clock = timer_now();
+    size_t np = t->model.layout.n_params, w1 = 0;
+    if (t->cfg->reduction == REDUCTION_EXACT) {
+        first_layer(t, s, tid, threads);
+        timer_add(&s->times, PHASE_BACKWARD, &clock);
+        w1 = t->model.layout.b_off[1];
+    }
+    if (t->cfg->reduction == REDUCTION_EXACT || t->threads > 1)
+        combine_slice(t, w1, np + SUM_EXTRA, tid, threads);
+    timer_add(&s->times, PHASE_COMBINE, &clock);
+}
+
+/* step_reduce: the master thread's part: totals, requests, the one collective of the step;
+ * a diverged step's sums are cleared. */
+static void step_reduce(Trainer *t, int requests, StepResult *r)
+{
+    double clock = timer_now();
+    combine_threads(t);
+    add_requests(t, requests);
+    timer_add(&t->times, PHASE_COMBINE, &clock);
+    comm_set_phase("the gradient allreduce", t->step + 1);
+    r->count = reduce_step(t, &r->cost);
+    r->agreed = agreed_requests(t);
+    if (r->count <= 0) { /* every rank saw the same sums, so all agree without a message */
+        clear_gradient(t);
+        r->agreed |= STEP_DIVERGED;
+    }
+    timer_add(&t->times, PHASE_ALLREDUCE, &clock);
+}
+
 int trainer_step(Trainer *t, int requests, int *agreed, Err *e)
 {
     int64_t pos = t->step % t->steps_per_epoch, epoch = t->step / t->steps_per_epoch;
@@ -449,35 +684,40 @@ int trainer_step(Trainer *t, int requests, int *agreed, Err *e)
         t->shuffled_epoch = epoch;
         timer_add(&t->times, PHASE_DATA, &clock);
     }
-    size_t n_sums = t->model.layout.n_params + SUM_EXTRA;
+    StepResult r = {0};
+    double lr = schedule_lr(t->cfg, t->step, t->steps_per_epoch) * t->lr_scale;
+    int local = t->ranks == 1 && t->cfg->reduction == REDUCTION_EXACT;
 #pragma omp parallel num_threads(t->threads)
     {
         int tid = omp_get_thread_num(), threads = omp_get_num_threads();
-        ThreadState *s = &t->ts[tid]; /* each thread writes only its own ThreadState */
+        ThreadState *s = &t->ts[tid]; /* each thread writes only what it owns */
+        if (t->cfg->reduction == REDUCTION_EXACT) {
+            first_forward(t, s, tid, threads, pos);
+#pragma omp barrier
+        }
         thread_gradients(t, s, tid, threads, pos);
-        if (t->threads > 1) { /* one region per step: the threads (however many) combine */
+#pragma omp barrier
+        if (local) {
+            step_finish_local(t, s, tid, threads, lr, requests, &r);
+        } else {
+            step_sums(t, s, tid, threads);
+#pragma omp barrier
+#pragma omp master
+            step_reduce(t, requests, &r);
 #pragma omp barrier
             double c0 = timer_now();
-            combine_slice(t, n_sums, tid, threads);
-            timer_add(&s->times, PHASE_COMBINE, &c0);
+            if (r.count > 0 && t->cfg->reduction == REDUCTION_EXACT)
+                update_first(t, lr, r.count, tid, threads);
+            if (r.count > 0)
+                update_rest(t, lr, r.count, tid, threads);
+            timer_add(&s->times, PHASE_UPDATE, &c0);
         }
     }
-    clock = timer_now(); /* the threads' own phases are in t->ts[].times */
-    combine_threads(t);
-    add_requests(t, requests);
-    timer_add(&t->times, PHASE_COMBINE, &clock);
-    double cost;
-    comm_set_phase("the gradient allreduce", t->step + 1);
-    int64_t count = reduce_step(t, &cost);
-    *agreed = agreed_requests(t);
-    timer_add(&t->times, PHASE_ALLREDUCE, &clock);
-    if (count <= 0) { /* every rank saw the same sums, so all agree without a message */
-        clear_gradient(t);
-        *agreed |= STEP_DIVERGED;
+    *agreed = r.agreed;
+    double cost = r.cost;
+    int64_t count = r.count;
+    if (count <= 0)
         return 0;
-    }
-    apply_update(t, schedule_lr(t->cfg, t->step, t->steps_per_epoch) * t->lr_scale, count);
-    timer_add(&t->times, PHASE_UPDATE, &clock);
     t->epoch_cost += cost;
     t->epoch_count += count;
     t->step++;
