@@ -201,42 +201,59 @@ static int outer_fast(int64_t *restrict acc, const float *d, const float *x, con
 
 #if defined(EXACT_AVX2) && defined(__AVX512F__) && defined(__AVX512DQ__)
 #define EXACT_AVX512 1
-/* single_row: acc[k] += round(fl(ds x[k])) for k < n (ds: a delta times 2^32, |ds x[k]|
- * within the limit): one product per value, rounded by the CPU's nearest-even conversion. */
-static void single_row(int64_t *restrict acc, float ds, const float *x, int n)
+/* single_ok: the product of delta dj (times 2^32 within float) and a row whose largest |x| is
+ * xm (times 2^32) stays within the limit, so it takes the fast path. */
+static inline int single_ok(float dj, double xm, const Fixed *f)
 {
-    const __m512 dv = _mm512_set1_ps(ds);
-    for (int k = 0; k < n; k += 16) {
-        __mmask16 m = n - k >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - k)) - 1);
-        __m512 y = _mm512_mul_ps(dv, _mm512_maskz_loadu_ps(m, x + k));
-        __m512i lo = _mm512_cvtps_epi64(_mm512_castps512_ps256(y));
-        __m512i hi = _mm512_cvtps_epi64(_mm256_castpd_ps(_mm512_extractf64x4_pd(
-            _mm512_castps_pd(y), 1)));
-        __mmask8 m0 = (__mmask8)(m & 0xff), m1 = (__mmask8)(m >> 8);
-        _mm512_mask_storeu_epi64(acc + k, m0,
-                                 _mm512_add_epi64(_mm512_maskz_loadu_epi64(m0, acc + k), lo));
-        _mm512_mask_storeu_epi64(acc + k + 8, m1,
-                                 _mm512_add_epi64(_mm512_maskz_loadu_epi64(m1, acc + k + 8), hi));
+    return fabs((double)dj) * xm <= f->limit && fabsf(dj) <= 0x1p64f;
+}
+
+/* single_cols: acc row j, columns [c, c + 16) (m of them), += round(fl(d[i][j] 2^32 x[i][k]))
+ * over the n examples whose row passes single_ok; the sums stay in registers. */
+static void single_cols(int64_t *restrict acc, const float *d, const float *x, const double *xm,
+                        int n, int n_out, int n_in, int j, int c, const Fixed *f)
+{
+    __mmask16 m = n_in - c >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n_in - c)) - 1);
+    __mmask8 m0 = (__mmask8)(m & 0xff), m1 = (__mmask8)(m >> 8);
+    int64_t *row = acc + (size_t)j * n_in + c;
+    __m512i lo = _mm512_maskz_loadu_epi64(m0, row), hi = _mm512_maskz_loadu_epi64(m1, row + 8);
+    for (int i = 0; i < n; i++) {
+        float dj = d[(size_t)i * n_out + j];
+        if (!single_ok(dj, xm[i], f))
+            continue;
+        __m512 y = _mm512_mul_ps(_mm512_set1_ps(dj * 0x1p32f),
+                                 _mm512_maskz_loadu_ps(m, x + (size_t)i * n_in + c));
+        lo = _mm512_add_epi64(lo, _mm512_cvtps_epi64(_mm512_castps512_ps256(y)));
+        hi = _mm512_add_epi64(hi, _mm512_cvtps_epi64(_mm256_castpd_ps(
+                                      _mm512_extractf64x4_pd(_mm512_castps_pd(y), 1))));
     }
+    _mm512_mask_storeu_epi64(row, m0, lo);
+    _mm512_mask_storeu_epi64(row + 8, m1, hi);
 }
 
 /* outer_single: exact_outer when every group is one example: the group's float sum is the
- * single product fl(d x), the same bits as outer_tile. Rows whose bound passes the limit
- * (or whose delta times 2^32 would overflow float) go through outer_slow. */
+ * single product fl(d x), the same bits as outer_tile; each sum is rounded by the CPU's
+ * nearest-even conversion and added in registers, examples after examples. Rows whose
+ * bound passes the limit (or whose delta times 2^32 would overflow float) go through
+ * outer_slow. */
 static size_t outer_single(int64_t *restrict acc, const float *d, const float *x, int n,
                            int n_out, int n_in, const Fixed *f)
 {
+    enum { BLOCK = 64 };
+    double xm[BLOCK];
     size_t bad = 0;
-    for (int i = 0; i < n; i++) {
-        const float *xi = x + (size_t)i * n_in;
-        double xm = (double)row_max(xi, n_in) * f->scale;
-        for (int j = 0; j < n_out; j++) {
-            float dj = d[(size_t)i * n_out + j];
-            if (fabs((double)dj) * xm <= f->limit && fabsf(dj) <= 0x1p64f)
-                single_row(acc + (size_t)j * n_in, dj * 0x1p32f, xi, n_in);
-            else
-                bad += outer_slow(acc, d, x, i, i + 1, j, n_out, n_in, 0, n_in, f);
-        }
+    for (int i0 = 0; i0 < n; i0 += BLOCK) {
+        int nb = n - i0 < BLOCK ? n - i0 : BLOCK;
+        const float *db = d + (size_t)i0 * n_out, *xb = x + (size_t)i0 * n_in;
+        for (int i = 0; i < nb; i++)
+            xm[i] = (double)row_max(xb + (size_t)i * n_in, n_in) * f->scale;
+        for (int c = 0; c < n_in; c += 16)
+            for (int j = 0; j < n_out; j++)
+                single_cols(acc, db, xb, xm, nb, n_out, n_in, j, c, f);
+        for (int i = 0; i < nb; i++)
+            for (int j = 0; j < n_out; j++)
+                if (!single_ok(db[(size_t)i * n_out + j], xm[i], f))
+                    bad += outer_slow(acc, db, xb, i, i + 1, j, n_out, n_in, 0, n_in, f);
     }
     return bad;
 }

@@ -460,12 +460,41 @@ static void output_deltas(const Layout *lay, Workspace *w, const uint8_t *labels
 }
 
 /* hidden_deltas: d[l-1] = (W_l^T d[l]) * a[l-1] (1 - a[l-1]). */
+#if defined(MODEL_AVX2) && DOT_LANES == 16
+/* hidden_rows: hidden_deltas for examples [i, i + ni) (ni <= 8, n_in <= 16): one vector per
+ * example, its sums over j in order (the same fused multiply-adds as the loop below). */
+static void hidden_rows(const Real *W, Workspace *w, int l, int i, int ni, int n_in, int n_out)
+{
+    __mmask16 m = (__mmask16)((1u << n_in) - 1);
+    __m512 acc[8];
+    const Real *dl = w->d[l] + (size_t)i * n_out;
+    for (int r = 0; r < ni; r++)
+        acc[r] = _mm512_setzero_ps();
+    for (int j = 0; j < n_out; j++) {
+        __m512 wv = _mm512_maskz_loadu_ps(m, W + (size_t)j * n_in);
+        for (int r = 0; r < ni; r++)
+            acc[r] = _mm512_fmadd_ps(wv, _mm512_set1_ps(dl[(size_t)r * n_out + j]), acc[r]);
+    }
+    for (int r = 0; r < ni; r++) {
+        const Real *ap = w->a[l - 1] + (size_t)(i + r) * n_in;
+        __m512 a = _mm512_maskz_loadu_ps(m, ap);
+        __m512 g = _mm512_mul_ps(a, _mm512_sub_ps(_mm512_set1_ps(1.0f), a));
+        _mm512_mask_storeu_ps(w->d[l - 1] + (size_t)(i + r) * n_in, m, _mm512_mul_ps(acc[r], g));
+    }
+}
+#endif
+
 static void hidden_deltas(const Model *m, Workspace *w, int l, int n)
 {
     const Layout *lay = &m->layout;
     int n_in = lay->n[l - 1], n_out = lay->n[l];
     const Real *W = m->params + lay->w_off[l];
-    for (int i = 0; i < n; i++) {
+    int i = 0;
+#if defined(MODEL_AVX2) && DOT_LANES == 16
+    for (; n_in <= 16 && i < n; i += 8) /* eight examples' sums in flight at once */
+        hidden_rows(W, w, l, i, n - i < 8 ? n - i : 8, n_in, n_out);
+#endif
+    for (; i < n; i++) {
         Real *restrict dp = w->d[l - 1] + (size_t)i * n_in;
         const Real *ap = w->a[l - 1] + (size_t)i * n_in, *dl = w->d[l] + (size_t)i * n_out;
         memset(dp, 0, sizeof(Real) * (size_t)n_in);
