@@ -308,6 +308,32 @@ INLINE float tree(VecF v)
     return _mm_cvtss_f32(_mm_hadd_ps(q, q));
 }
 
+#if DOT_LANES == 16
+/* tree16: z[r][q] = tree(s[r][q]) for a 4 x 4 block, the sixteen trees side by side: each
+ * step adds the same pairs as tree() (256-bit halves, 128-bit halves, then pairs twice),
+ * several vectors' pairs gathered into one vector by shuffles. */
+INLINE void tree16(const __m512 s[4][4], float z[4][4])
+{
+    __m512 h[8], q[4], p[2];
+    for (int a = 0; a < 8; a++) { /* [s_2a | s_2a+1]: lanes u + u + 8 */
+        __m512 u = s[a / 2][(a % 2) * 2], v = s[a / 2][(a % 2) * 2 + 1];
+        h[a] = _mm512_add_ps(_mm512_shuffle_f32x4(u, v, 0x44), _mm512_shuffle_f32x4(u, v, 0xee));
+    }
+    for (int a = 0; a < 4; a++) /* [q_4a .. q_4a+3]: lanes u + u + 4 */
+        q[a] = _mm512_add_ps(_mm512_shuffle_f32x4(h[2 * a], h[2 * a + 1], 0x88),
+                             _mm512_shuffle_f32x4(h[2 * a], h[2 * a + 1], 0xdd));
+    for (int a = 0; a < 2; a++) /* per 128-bit lane L: q0 + q1, q2 + q3 of two sums */
+        p[a] = _mm512_add_ps(_mm512_shuffle_ps(q[2 * a], q[2 * a + 1], 0x88),
+                             _mm512_shuffle_ps(q[2 * a], q[2 * a + 1], 0xdd));
+    float t[16]; /* lane 4 L + e holds sum 4 e + L, that is z[e][L] */
+    _mm512_storeu_ps(t, _mm512_add_ps(_mm512_shuffle_ps(p[0], p[1], 0x88),
+                                      _mm512_shuffle_ps(p[0], p[1], 0xdd)));
+    for (int r = 0; r < 4; r++)
+        for (int c = 0; c < 4; c++)
+            z[r][c] = t[4 * c + r];
+}
+#endif
+
 /* dot_block: z[r][q] = dot(W row q, x row r) over len columns (rows of W `ws` apart, of x
  * `xs` apart) for ni rows of x and nj rows of W, the same bits as dot(); the ni x nj
  * accumulators stay in registers. */
@@ -329,9 +355,17 @@ INLINE void dot_block(const float *W, int ws, const float *x, int xs, int len, i
                 s[r][q] = vf_fma(wv, xv[r], s[r][q]);
         }
     }
+#if DOT_LANES == 16
+    if (ni == 4 && nj == 4)
+        tree16(s, z);
+#endif
     for (int r = 0; r < ni; r++)
         for (int q = 0; q < nj; q++) {
+#if DOT_LANES == 16
+            float t = ni == 4 && nj == 4 ? z[r][q] : tree(s[r][q]);
+#else
             float t = tree(s[r][q]);
+#endif
             for (int kk = k; kk < len; kk++)
                 t = fmaf(W[(size_t)q * ws + kk], x[(size_t)r * xs + kk], t);
             z[r][q] = t;
