@@ -47,8 +47,11 @@ void *alloc_array(size_t n, size_t size, const char *what, Err *e)
 #endif
         if (p)
             memset(p, 0, whole);
-    } else {
-        p = calloc(bytes ? bytes : 1, 1);
+    } else { /* whole cache lines: two threads' arrays never share one */
+        size_t lines = (bytes + 63) / 64 * 64;
+        p = aligned_alloc(64, lines ? lines : 64);
+        if (p)
+            memset(p, 0, lines ? lines : 64);
     }
     if (!p)
         err_set(e, "%s: out of memory allocating %zu bytes (%.1f MiB); use fewer examples "
