@@ -9,6 +9,7 @@
 #include "common.h"
 
 #define EXACT_AMX_MAX 2139062143LL /* 127 * (1 + 2^8 + 2^16 + 2^24): four signed bytes */
+#define EXACT_AMX_WHOLE 256 /* examples whose sums the tiles hold whole (FLUSH_BLOCKS * 64) */
 
 /* Scratch for up to cap examples of n_in bytes and n_out deltas. */
 typedef struct {
@@ -25,11 +26,16 @@ int exact_amx_init(ExactAmx *s, int cap, int n_in, int n_out, Err *e);
 void exact_amx_free(ExactAmx *s);
 
 /* Where the sums of columns [0, cols) of a range go (rows j of n_out): column k < split to
- * acc[0][j stride[0] + k], column k >= split to acc[1][j stride[1] + k - split]. */
+ * acc[0][j stride[0] + k], column k >= split to acc[1][j stride[1] + k - split]. With theta
+ * set (and the sums zero, and one call making them whole), the sums are not stored but
+ * spent at once: theta <- theta - step * (sum * inv), exact_descend's arithmetic, theta[r]
+ * laid out as acc[r]. */
 typedef struct {
     int64_t *acc[2];
     int stride[2];
-    int split; /* a multiple of 16 for exact_amx_outer (>= cols: one region) */
+    int split;        /* a multiple of 16 for exact_amx_outer (>= cols: one region) */
+    Real *theta[2];   /* NULL: add to acc */
+    double step, inv; /* for theta */
 } ColSums;
 
 /* exact_amx_outer: the sums of column k += sum_i D[i][j] rows[i][c0 + k] for k < cols, into

@@ -36,9 +36,11 @@ size_t exact_input_round(int64_t *restrict D, const Real *d, int n, int n_out, c
 
 /* exact_input_cols: the sums of input column k += sum_i D[i][j] rows[i][k] for the columns
  * k in [c0, c1) only, into dst (its split, acc[0] and acc[1] counted from column c0 and from
- * dst->split); n examples, at most the scratch's cap. */
-void exact_input_cols(const ColSums *dst, const int64_t *D, const uint8_t *const *rows, int n,
-                      int n_out, int c0, int c1, ExactInput *s);
+ * dst->split); n examples, at most the scratch's cap. Returns 1 when dst->theta took the
+ * sums instead (the AMX path, at most EXACT_AMX_WHOLE examples, none beyond its range),
+ * else 0: the sums were added to acc. */
+int exact_input_cols(const ColSums *dst, const int64_t *D, const uint8_t *const *rows, int n,
+                     int n_out, int c0, int c1, ExactInput *s);
 
 /* exact_input_outer: exact_input_round of d, then exact_input_cols over all columns;
  * returns exact_input_round's count. */

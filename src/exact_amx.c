@@ -7,7 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__AMX_TILE__) && defined(__AMX_INT8__) && defined(__AVX512F__)
+#if defined(__AMX_TILE__) && defined(__AMX_INT8__) && defined(__AVX512F__) && \
+    defined(__AVX512DQ__) && defined(__AVX512VL__)
 #include <cpuid.h>
 #include <immintrin.h>
 #include <sys/syscall.h>
@@ -18,7 +19,7 @@
 /* Blocks summed in the int32 tiles before widen: a digit sum is at most 4 * 64 examples *
  * 128 * 255 = 8,355,840, and widen's t0 + 2^8 t1 at most 257 times that, 2,147,450,880,
  * below 2^31. */
-#define FLUSH_BLOCKS 4
+#define FLUSH_BLOCKS (EXACT_AMX_WHOLE / 64)
 #endif
 
 #ifdef HAVE_AMX
@@ -139,6 +140,21 @@ static void pack_digits(ExactAmx *s, const int64_t *D, int n, int n_out)
         }
 }
 
+/* descend8: theta[q] <- theta[q] - step * (v[q] inv) for the lanes q of k: exact_descend's
+ * arithmetic (one rounding to double of the product, one fused multiply-add, to Real). */
+static inline void descend8(Real *theta, __m512i v, __mmask8 k, double step, double inv)
+{
+    __m512d y = _mm512_mul_pd(_mm512_cvtepi64_pd(v), _mm512_set1_pd(inv));
+#ifdef DOWNHILL_DOUBLE
+    __m512d th = _mm512_maskz_loadu_pd(k, theta);
+    _mm512_mask_storeu_pd(theta, k, _mm512_fnmadd_pd(_mm512_set1_pd(step), y, th));
+#else
+    __m512d th = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(k, theta));
+    _mm256_mask_storeu_ps(theta, k,
+                          _mm512_cvtpd_ps(_mm512_fnmadd_pd(_mm512_set1_pd(step), y, th)));
+#endif
+}
+
 /* widen: the sums of rows [j0, j0 + 16) x columns [c0, c0 + 16) (inside n_out x cols; where
  * dst puts them) += the four byte tiles weighted 2^0, 2^8, 2^16, 2^24: (t0 + 2^8 t1) and (t2 + 2^8 t3) in int32
  * (|t| < 2^15 per example, at most FLUSH_BLOCKS * 64 examples), then 64-bit. */
@@ -146,6 +162,7 @@ static void widen(const ColSums *dst, const int32_t *t, int j0, int c0, int n_ou
 {
     int r2 = c0 >= dst->split; /* the column block lies in one region */
     int64_t *acc = dst->acc[r2] - (r2 ? dst->split : 0);
+    Real *theta = dst->theta[r2] ? dst->theta[r2] - (r2 ? dst->split : 0) : NULL;
     int stride = dst->stride[r2];
     int m = cols - c0 < TILE ? cols - c0 : TILE;
     __mmask8 k0 = (__mmask8)(m >= 8 ? 0xff : (1u << m) - 1);
@@ -156,15 +173,18 @@ static void widen(const ColSums *dst, const int32_t *t, int j0, int c0, int n_ou
                                       _mm512_slli_epi32(_mm512_loadu_si512(tr + 256), 8));
         __m512i hi = _mm512_add_epi32(_mm512_loadu_si512(tr + 512),
                                       _mm512_slli_epi32(_mm512_loadu_si512(tr + 768), 8));
-        int64_t *row = acc + (size_t)(j0 + r) * stride + c0;
+        size_t at = (size_t)(j0 + r) * stride + c0;
         for (int h = 0; h < 2; h++) {
             __mmask8 k = h ? k1 : k0;
             __m256i l = h ? _mm512_extracti64x4_epi64(lo, 1) : _mm512_castsi512_si256(lo);
             __m256i u = h ? _mm512_extracti64x4_epi64(hi, 1) : _mm512_castsi512_si256(hi);
             __m512i v = _mm512_add_epi64(_mm512_cvtepi32_epi64(l),
                                          _mm512_slli_epi64(_mm512_cvtepi32_epi64(u), 16));
-            _mm512_mask_storeu_epi64(row + 8 * h, k,
-                                     _mm512_add_epi64(_mm512_maskz_loadu_epi64(k, row + 8 * h), v));
+            if (theta)
+                descend8(theta + at + 8 * h, v, k, dst->step, dst->inv);
+            else
+                _mm512_mask_storeu_epi64(acc + at + 8 * h, k,
+                                         _mm512_add_epi64(_mm512_maskz_loadu_epi64(k, acc + at + 8 * h), v));
         }
     }
 }

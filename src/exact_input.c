@@ -276,9 +276,9 @@ static void slow_examples(int64_t *restrict acc, const int64_t *D, const uint8_t
 
 /* amx_cols: exact_input_cols on AMX tiles (dst's split relative to c0, a multiple of 16);
  * an example with a delta beyond EXACT_AMX_MAX takes the reference path (the tiles get a
- * copy of D with its deltas zeroed). */
-static void amx_cols(const ColSums *dst, const int64_t *D, const uint8_t *const *rows, int n,
-                     int n_out, int c0, int cols, ExactInput *s)
+ * copy of D with its deltas zeroed, and the sums are stored, not spent: returns 0). */
+static int amx_cols(const ColSums *dst, const int64_t *D, const uint8_t *const *rows, int n,
+                    int n_out, int c0, int cols, ExactInput *s)
 {
     int n_slow = 0, any = 0;
     for (size_t q = 0; q < (size_t)n * (size_t)n_out; q++) /* one branchless pass first */
@@ -293,13 +293,17 @@ static void amx_cols(const ColSums *dst, const int64_t *D, const uint8_t *const 
             memset(s->Dz + (size_t)s->slow[q] * n_out, 0, sizeof *D * (size_t)n_out);
         tiles_D = s->Dz;
     }
-    exact_amx_outer(dst, tiles_D, rows, n, n_out, c0, cols, &s->amx);
+    ColSums to = *dst;
+    if (n_slow > 0 || n > EXACT_AMX_WHOLE)
+        to.theta[0] = to.theta[1] = NULL;
+    exact_amx_outer(&to, tiles_D, rows, n, n_out, c0, cols, &s->amx);
     for (int r = 0; r < 2; r++) {
         int k0 = r ? dst->split : 0, k1 = r ? cols : dst->split < cols ? dst->split : cols;
         if (k1 > k0)
             slow_examples(dst->acc[r], D, rows, n_out, c0 + k0, k1 - k0, dst->stride[r], s->slow,
                           n_slow);
     }
+    return to.theta[0] != NULL || to.theta[1] != NULL;
 }
 
 /* region_cols: exact_input_cols into one region: acc (rows `stride` apart) for columns
@@ -321,28 +325,28 @@ static void region_cols(int64_t *restrict acc, int stride, const int64_t *D,
 #endif
 }
 
-void exact_input_cols(const ColSums *dst, const int64_t *D, const uint8_t *const *rows, int n,
-                      int n_out, int c0, int c1, ExactInput *s)
+int exact_input_cols(const ColSums *dst, const int64_t *D, const uint8_t *const *rows, int n,
+                     int n_out, int c0, int c1, ExactInput *s)
 {
     int cols = c1 - c0, split = dst->split - c0; /* relative to c0 */
     if (n <= 0 || cols <= 0)
-        return;
+        return 0;
     if (s->amx.ready && n >= AMX_MIN_EXAMPLES && (split >= cols || split % 16 == 0)) {
         ColSums rel = *dst;
         rel.split = split < 0 ? 0 : split;
-        amx_cols(&rel, D, rows, n, n_out, c0, cols, s);
-        return;
+        return amx_cols(&rel, D, rows, n, n_out, c0, cols, s);
     }
     int mid = split < 0 ? c0 : split < cols ? c0 + split : c1;
     region_cols(dst->acc[0], dst->stride[0], D, rows, n, n_out, c0, mid, s);
     region_cols(dst->acc[1], dst->stride[1], D, rows, n, n_out, mid, c1, s);
+    return 0;
 }
 
 size_t exact_input_outer(int64_t *restrict acc, const Real *d, const uint8_t *const *rows,
                          int n, int n_out, int n_in, const Fixed *f, ExactInput *s)
 {
     size_t bad = exact_input_round(s->D, d, n, n_out, f);
-    ColSums dst = {{acc, NULL}, {n_in, 0}, n_in};
+    ColSums dst = {.acc = {acc, NULL}, .stride = {n_in, 0}, .split = n_in};
     exact_input_cols(&dst, s->D, rows, n, n_out, 0, n_in, s);
     return bad;
 }

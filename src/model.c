@@ -650,7 +650,7 @@ size_t model_gradient_exact(const Model *m, Workspace *w, const int *start, int 
     size_t bad = model_gradient_exact_rest(m, w, start, groups, acc, w->in.D, f);
     int c0, c1, d0, d1; /* the first layer's two column blocks */
     size_t off0 = layout_block(lay, 0, &c0, &c1), off1 = layout_block(lay, 1, &d0, &d1);
-    ColSums dst = {{acc + off0, acc + off1}, {c1 - c0, d1 - d0}, c1};
+    ColSums dst = {.acc = {acc + off0, acc + off1}, .stride = {c1 - c0, d1 - d0}, .split = c1};
     exact_input_cols(&dst, w->in.D, w->rows, start[groups], lay->n[1], 0, d1, &w->in);
     return bad;
 }

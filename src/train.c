@@ -498,26 +498,37 @@ static int64_t reduce_step(Trainer *t, double *cost)
 }
 
 /* first_layer: this thread's columns of the first layer's weight gradient over every lane of
- * the rank, added to the step sums (after every thread's chunks: it reads their deltas). */
-static void first_layer(Trainer *t, ThreadState *s, int tid, int threads)
+ * the rank, added to the step sums (after every thread's chunks: it reads their deltas).
+ * With step > 0 (one rank) the sums may be spent at once on the weights instead, as
+ * update_first would (returns 1 then). */
+static int first_layer(Trainer *t, ThreadState *s, int tid, int threads, double step)
 {
     const Layout *lay = &t->model.layout;
     int n_out = lay->n[1], c0, c1, d0, d1, from, to;
     Share sh = share_of(tid, threads);
     size_t off0 = layout_block(lay, 0, &c0, &c1), off1 = layout_block(lay, 1, &d0, &d1);
-    ColSums dst = {{t->sum + off0, t->sum + off1}, {c1 - c0, d1 - d0}, c1};
+    ColSums dst = {.acc = {t->sum + off0, t->sum + off1}, .stride = {c1 - c0, d1 - d0},
+                   .split = c1, .theta = {t->model.params + off0, t->model.params + off1},
+                   .step = step, .inv = t->fixed.inv_scale};
     from = c0, to = d1; /* both blocks whole (one thread) */
     if (sh.b1 - sh.b0 == 1) { /* its columns of one block */
         int cs, ce, b = sh.b0;
-        size_t off = b ? off1 : off0;
         share_cols(lay, b, sh, &cs, &ce);
+        size_t off = (b ? off1 : off0) + (size_t)cs;
         from = (b ? d0 : c0) + cs, to = (b ? d0 : c0) + ce;
-        dst = (ColSums){{t->sum + off + cs, NULL}, {b ? d1 - d0 : c1 - c0, 0}, to};
+        dst.acc[0] = t->sum + off, dst.theta[0] = t->model.params + off;
+        dst.stride[0] = b ? d1 - d0 : c1 - c0, dst.split = to;
+        dst.acc[1] = NULL, dst.theta[1] = NULL;
     }
+    if (!(step > 0) || t->slots > COLS_BLOCK) /* the sums are whole after one call only */
+        dst.theta[0] = dst.theta[1] = NULL;
+    int spent = 0;
     for (int64_t i = 0; i < t->slots; i += COLS_BLOCK) {
         int n = (int)(t->slots - i < COLS_BLOCK ? t->slots - i : COLS_BLOCK);
-        exact_input_cols(&dst, t->D + i * n_out, t->xrows + i, n, n_out, from, to, &s->cols);
+        spent = exact_input_cols(&dst, t->D + i * n_out, t->xrows + i, n, n_out, from, to,
+                                 &s->cols);
     }
+    return spent;
 }
 
 /* update_first: theta <- theta - eta * (summed gradient / examples) for this thread's
@@ -526,7 +537,7 @@ static void first_layer(Trainer *t, ThreadState *s, int tid, int threads)
 static void update_first(Trainer *t, double lr, int64_t count, int tid, int threads)
 {
     const Layout *lay = &t->model.layout;
-    double step = count > 0 ? lr / (double)count / EXACT_INPUT_DIV : 0; /* their units */
+    double step = count > 0 ? lr / (double)count / EXACT_INPUT_DIV : 0; /* as first_layer's */
     Share sh = share_of(tid, threads);
     for (int b = sh.b0; b < sh.b1; b++) {
         int c0, c1, cs, ce;
@@ -631,9 +642,11 @@ static void step_finish_local(Trainer *t, ThreadState *s, int tid, int threads, 
     StepResult mine = step_local(t, requests);
     if (tid == 0)
         *r = mine;
-    first_layer(t, s, tid, threads);
+    double step = mine.count > 0 ? lr / (double)mine.count / EXACT_INPUT_DIV : 0;
+    int spent = first_layer(t, s, tid, threads, step);
     timer_add(&s->times, PHASE_BACKWARD, &clock);
-    update_first(t, lr, mine.count, tid, threads);
+    if (!spent)
+        update_first(t, lr, mine.count, tid, threads);
     timer_add(&s->times, PHASE_UPDATE, &clock);
     combine_slice(t, t->model.layout.b_off[1], t->model.layout.n_params, tid, threads);
     timer_add(&s->times, PHASE_COMBINE, &clock);
@@ -648,7 +661,7 @@ static void step_sums(Trainer *t, ThreadState *s, int tid, int threads)
     double clock = timer_now();
     size_t np = t->model.layout.n_params, w1 = 0;
     if (t->cfg->reduction == REDUCTION_EXACT) {
-        first_layer(t, s, tid, threads);
+        first_layer(t, s, tid, threads, 0);
         timer_add(&s->times, PHASE_BACKWARD, &clock);
         w1 = t->model.layout.b_off[1];
     }
