@@ -1,6 +1,7 @@
 /* test_kernels: the fast kernels against their plain definitions. Input bytes become
  * exactly (float)b / 255; the first layer's exact weight gradient (int16-pair kernel) gives
  * the same integers as plain int64 loops for odd sizes, long batches, large and bad deltas;
+ * column ranges of it land in two regions, or are spent on weights as exact_descend would;
  * model_gradient_exact, read back in its units, equals the float gradient; the vectorised
  * sigmoid is within 4 ulp of the exact one (NaN kept). */
 #include <math.h>
@@ -54,6 +55,7 @@ static Real delta(Rng *r, int kind)
     case 2: return (Real)(u * 40);                /* far beyond it: reference path */
     case 3: return rng_uniform(r) < 0.01 ? (Real)NAN : (Real)(u * 1e-3); /* bad values */
     case 4: return (Real)ldexp(-2147385344.0, -32); /* halves -32766, -32768: largest sums */
+    case 5: return (Real)(u * 0.25); /* within the AMX digits' range: the sums can be spent */
     default: return (Real)(u * ldexp(1.0, -(int)(rng_uniform(r) * 30)));
     }
 }
@@ -104,6 +106,128 @@ static void outer_case(int n, int n_out, int n_in, int kind, uint64_t seed, int 
     free(d);
     free(got);
     free(want);
+}
+
+/* cols_case: exact_input_cols for columns [c0, c1) into two regions split at `split` (with
+ * padded rows), against exact_input_outer_ref; with spend, the sums spent on weights must
+ * equal exact_descend of the reference sums, bit for bit, when the call says it spent them
+ * (AMX, at most EXACT_AMX_WHOLE examples, none on the reference path). */
+static void cols_case(int n, int n_out, int n_in, int c0, int split, int c1, int kind,
+                      uint64_t seed, int amx, int spend)
+{
+    Rng r;
+    rng_init(&r, seed);
+    int w[2] = {split - c0 + 3, c1 - split + 5}; /* padded rows */
+    size_t cells = (size_t)n_out * n_in, size[2] = {(size_t)n_out * w[0], (size_t)n_out * w[1]};
+    uint8_t *img = malloc((size_t)n * n_in);
+    const uint8_t **rows = malloc(sizeof *rows * (size_t)n);
+    Real *d = malloc(sizeof *d * (size_t)n * n_out), *theta[2], *start[2];
+    int64_t *D = malloc(sizeof *D * (size_t)n * n_out), *ref = calloc(cells, sizeof *ref), *acc[2];
+    ExactInput s;
+    Err e;
+    for (int q = 0; q < 2; q++) {
+        acc[q] = calloc(size[q], sizeof *acc[q]);
+        theta[q] = malloc(sizeof(Real) * size[q]);
+        start[q] = malloc(sizeof(Real) * size[q]);
+    }
+    if (!img || !rows || !d || !D || !ref || !acc[0] || !acc[1] || !theta[0] || !theta[1] ||
+        !start[0] || !start[1] || exact_input_init(&s, n, n_in, n_out, &e) != 0) {
+        CHECK(0, "cols_case setup");
+        exit(1);
+    }
+    s.amx.ready &= amx;
+    for (size_t i = 0; i < (size_t)n * n_in; i++)
+        img[i] = rng_uniform(&r) < 0.3 ? 0 : (uint8_t)(rng_next(&r) & 255);
+    for (int i = 0; i < n; i++)
+        rows[i] = img + (size_t)i * n_in;
+    for (size_t i = 0; i < (size_t)n * n_out; i++)
+        d[i] = delta(&r, kind);
+    for (int q = 0; q < 2; q++)
+        for (size_t i = 0; i < size[q]; i++)
+            theta[q][i] = start[q][i] = (Real)(rng_uniform(&r) - 0.5);
+    Fixed f = exact_fixed(n);
+    (void)exact_input_outer_ref(ref, d, rows, n, n_out, n_in, &f);
+    (void)exact_input_round(D, d, n, n_out, &f);
+    double step = 0.37 / n / EXACT_INPUT_DIV;
+    ColSums dst = {.acc = {acc[0], acc[1]}, .stride = {w[0], w[1]}, .split = split,
+                   .theta = {spend ? theta[0] : NULL, spend ? theta[1] : NULL}, .step = step,
+                   .inv = f.inv_scale};
+    int spent = exact_input_cols(&dst, D, rows, n, n_out, c0, c1, &s);
+    size_t diff = 0, stray = 0;
+    for (int j = 0; j < n_out; j++)
+        for (int q = 0; q < 2; q++)
+            for (int k = 0; k < w[q]; k++) {
+                int col = (q ? split : c0) + k, inside = col < (q ? c1 : split);
+                size_t at = (size_t)j * w[q] + k;
+                int64_t want = inside ? ref[(size_t)j * n_in + col] : 0;
+                Real t = start[q][at];
+                if (spent && inside) /* the weight as exact_descend leaves it; no sum kept */
+                    exact_descend(&t, &want, 1, step, &f);
+                diff += acc[q][at] != (spent ? 0 : want) || memcmp(&theta[q][at], &t, sizeof t);
+                stray += !inside && acc[q][at] != 0;
+            }
+    int large = 0; /* a delta beyond the digits: that example takes the reference path */
+    for (size_t i = 0; i < (size_t)n * n_out; i++)
+        large |= D[i] > EXACT_AMX_MAX || D[i] < -EXACT_AMX_MAX;
+    int expect = spend && s.amx.ready && n >= 32 && n <= EXACT_AMX_WHOLE && !large;
+    CHECK(diff == 0 && stray == 0 && spent == expect,
+          "exact_input_cols n=%d n_out=%d cols [%d, %d | %d, %d) kind %d amx %d spend %d: %zu "
+          "values differ, %zu written outside, spent %d (expected %d)", n, n_out, c0, split,
+          split, c1, kind, s.amx.ready, spend, diff, stray, spent, expect);
+    exact_input_free(&s);
+    for (int q = 0; q < 2; q++) {
+        free(acc[q]);
+        free(theta[q]);
+        free(start[q]);
+    }
+    free(img);
+    free(rows);
+    free(d);
+    free(D);
+    free(ref);
+}
+
+/* w1_layout: W1 in its two column blocks: layout_w1_export gives the row-major matrix whose
+ * entry (j, k) model_init drew from stream j n0 + k, import undoes it, and layout_hash is the
+ * FNV-1a of the parameters in that (the files') order. */
+static void w1_layout(void)
+{
+    const int sizes[] = {784, 16, 16, 10};
+    Model m;
+    Err e;
+    if (model_init(&m, sizes, 4, 11, &e) != 0) {
+        CHECK(0, "w1_layout setup: %s", e.msg);
+        return;
+    }
+    const Layout *lay = &m.layout;
+    size_t w1 = lay->b_off[1];
+    Real *rows = malloc(sizeof *rows * lay->n_params), *back = malloc(sizeof *back * lay->n_params);
+    if (!rows || !back)
+        exit(1);
+    layout_w1_export(lay, m.params, rows);
+    memcpy(rows + w1, m.params + w1, sizeof *rows * (lay->n_params - w1));
+    size_t wrong = 0;
+    for (size_t i = 0; i < w1; i++) {
+        Rng r;
+        rng_init(&r, rng_mix(11, 0x77656967687473ULL, i));
+        wrong += rows[i] != (Real)(1.0 / sqrt(784.0) * rng_normal(&r)); /* as model_init */
+    }
+    memcpy(back, m.params, sizeof *back * lay->n_params);
+    memset(back, 0, sizeof *back * w1);
+    layout_w1_import(lay, rows, back);
+    uint64_t h = 0xcbf29ce484222325ULL;
+    const unsigned char *b = (const unsigned char *)rows;
+    for (size_t q = 0; q < lay->n_params * sizeof(Real); q++)
+        h = (h ^ b[q]) * 0x100000001b3ULL;
+    CHECK(wrong == 0 && lay->split == 400, "w1_layout: %zu of %zu weights not at their row-major "
+          "place (split %d)", wrong, w1, lay->split);
+    CHECK(memcmp(back, m.params, sizeof *back * lay->n_params) == 0, "w1_layout: import(export) "
+          "differs from the parameters");
+    CHECK(layout_hash(lay, m.params) == h, "w1_layout: layout_hash is not the hash of the "
+          "files' order");
+    free(rows);
+    free(back);
+    model_free(&m);
 }
 
 /* gradient_units: model_gradient_exact read back in its units equals model_gradient. */
@@ -265,12 +389,29 @@ int main(void)
             outer_case(64, 16, 784, kind, 1000 + (uint64_t)kind, amx);
     for (int amx = 0; amx < 2; amx++) /* int32 sums at their bound, several windows */
         outer_case(600, 16, 784, 4, 2000, amx);
+    const int shapes[][7] = {/* n, n_out, n_in, c0, split, c1, kind */
+                             {64, 16, 784, 0, 400, 784, 5},   {64, 16, 784, 400, 784, 784, 5},
+                             {64, 16, 784, 0, 400, 400, 1},   {100, 10, 784, 16, 400, 700, 5},
+                             {256, 16, 784, 0, 400, 784, 5},  {300, 16, 784, 0, 400, 784, 5},
+                             {64, 16, 784, 0, 400, 784, 2},   {10, 16, 784, 0, 400, 784, 5},
+                             {33, 17, 49, 5, 21, 49, 3},      {64, 16, 784, 384, 400, 784, 0}};
+    int n_cols = 0;
+    for (size_t a = 0; a < sizeof shapes / sizeof *shapes; a++)
+        for (int amx = 0; amx < 2; amx++)
+            for (int spend = 0; spend < 2; spend++, n_cols++) {
+                const int *h = shapes[a];
+                cols_case(h[0], h[1], h[2], h[3], h[4], h[5], h[6], 3000 + (uint64_t)a, amx,
+                          spend);
+            }
     gradient_units();
+    w1_layout();
     if (fails) {
         fprintf(stderr, "test_kernels: %d failure(s)\n", fails);
         return 1;
     }
-    printf("test_kernels: ok (bytes, sigmoid, grouping, %zu exact first-layer cases, gradient units)\n",
-           sizeof ns / sizeof *ns * sizeof outs / sizeof *outs * sizeof ins / sizeof *ins * 2 + 12);
+    printf("test_kernels: ok (bytes, sigmoid, grouping, %zu exact first-layer cases, %d column "
+           "cases, gradient units, W1 layout)\n",
+           sizeof ns / sizeof *ns * sizeof outs / sizeof *outs * sizeof ins / sizeof *ins * 2 + 12,
+           n_cols);
     return 0;
 }
