@@ -112,6 +112,11 @@ train 2 1 small.ini --set output.file=roll.h5 --set train.learning_rate=0x1p900 
     --set train.max_rollbacks=1 --set train.rollback_factor=0x1p-900
 if [ $? -eq 0 ] && grep -q "rollback 1 of 1" run.log; then same "rollback after divergence" roll.h5 "$(outcome lr1.h5)"
 else cat run.log; fail "rollback after divergence"; fi
+# the same on one rank with two threads (there the step's result is read without a collective)
+train 1 2 small.ini --set output.file=roll1.h5 --set train.learning_rate=0x1p900 \
+    --set train.max_rollbacks=1 --set train.rollback_factor=0x1p-900
+if [ $? -eq 0 ] && grep -q "rollback 1 of 1" run.log; then same "rollback after divergence, 1 rank x 2 threads" roll1.h5 "$(outcome lr1.h5)"
+else cat run.log; fail "rollback after divergence, 1 rank x 2 threads"; fi
 
 # 6. bad checkpoints: a clear error on every rank, non-zero exit, no hang
 refuse() { # NAME PATTERN ARGS...
