@@ -145,7 +145,7 @@ static int alloc_threads(Trainer *t, Err *e)
     t->slots = sh->lane1 - sh->lane0;
     size_t slots = (size_t)(t->slots > 0 ? t->slots : 1);
     t->D = alloc_array(slots * (size_t)t->model.layout.n[1], sizeof *t->D, "lane deltas", e);
-    t->xrows = alloc_array(slots, sizeof *t->xrows, "lane rows", e);
+    t->xrows = alloc_array(2 * slots, sizeof *t->xrows, "lane rows", e);
     t->part = alloc_array(2 * slots * (size_t)t->model.layout.n[1], sizeof *t->part,
                           "first-layer halves", e);
     if (!t->D || !t->xrows || !t->part)
@@ -190,6 +190,7 @@ int trainer_init(Trainer *t, const Config *c, int rank, int ranks, int threads, 
         status = alloc_threads(t, e);
     t->fixed = exact_fixed(t->lanes); /* the first layer's sums have a term per example */
     t->shuffled_epoch = -1;
+    t->ahead = -1;
     t->lr_scale = 1.0;
     if (comm_check(status, e) != 0)
         return -1;
@@ -330,8 +331,15 @@ static void group_gradient(Trainer *t, ThreadState *s, int64_t g0, int64_t g1, i
     timer_add(&s->times, PHASE_BACKWARD, &clock);
 }
 
+/* step_rows: the pixel rows of the step at position pos, by lane (two buffers: a step can
+ * gather the next one's while its own are still read). */
+static const uint8_t **step_rows(const Trainer *t, int64_t pos)
+{
+    return t->xrows + (pos & 1) * (t->slots > 0 ? t->slots : 1);
+}
+
 /* lane_rows: the pixel rows of lanes [a, a + n) of the rank (counted from its first) at
- * position pos of the epoch (a short lane's: any row; it is not used); into t->xrows too
+ * position pos of the epoch (a short lane's: any row; it is not used); into step_rows too
  * when `keep`. */
 static void lane_rows(Trainer *t, int64_t a, int n, int64_t pos, const uint8_t **rows, int keep)
 {
@@ -341,7 +349,7 @@ static void lane_rows(Trainer *t, int64_t a, int n, int64_t pos, const uint8_t *
         int64_t row = at < 0 ? 0 : shard_row(sh, lane, t->order[at]);
         rows[i] = t->train.images + (size_t)row * (size_t)t->train.info.dim;
         if (keep)
-            t->xrows[a + i] = rows[i];
+            step_rows(t, pos)[a + i] = rows[i];
     }
 }
 
@@ -501,7 +509,8 @@ static int64_t reduce_step(Trainer *t, double *cost)
  * the rank, added to the step sums (after every thread's chunks: it reads their deltas).
  * With step > 0 (one rank) the sums may be spent at once on the weights instead, as
  * update_first would (returns 1 then). */
-static int first_layer(Trainer *t, ThreadState *s, int tid, int threads, double step)
+static int first_layer(Trainer *t, ThreadState *s, int tid, int threads, int64_t pos,
+                       double step)
 {
     const Layout *lay = &t->model.layout;
     int n_out = lay->n[1], c0, c1, d0, d1, from, to;
@@ -525,8 +534,8 @@ static int first_layer(Trainer *t, ThreadState *s, int tid, int threads, double 
     int spent = 0;
     for (int64_t i = 0; i < t->slots; i += COLS_BLOCK) {
         int n = (int)(t->slots - i < COLS_BLOCK ? t->slots - i : COLS_BLOCK);
-        spent = exact_input_cols(&dst, t->D + i * n_out, t->xrows + i, n, n_out, from, to,
-                                 &s->cols);
+        spent = exact_input_cols(&dst, t->D + i * n_out, step_rows(t, pos) + i, n, n_out, from,
+                                 to, &s->cols);
     }
     return spent;
 }
@@ -606,6 +615,7 @@ void trainer_restore(Trainer *t, const Real *params, int64_t step, double epoch_
     t->epoch_cost = epoch_cost;
     t->epoch_count = epoch_count;
     t->shuffled_epoch = -1; /* the lane order is rebuilt from (seed, epoch, lane) */
+    t->ahead = -1;          /* block sums formed ahead are of other weights */
 }
 
 /* What the step's collective decided, for every thread of the step. */
@@ -634,16 +644,17 @@ static StepResult step_local(const Trainer *t, int requests)
 
 /* step_finish_local: one rank, exact sums, after every thread's chunks: this thread's
  * columns of the first layer's gradient and their update, then its slice of the rest,
- * combined and updated: no thread waits for another. */
-static void step_finish_local(Trainer *t, ThreadState *s, int tid, int threads, double lr,
-                              int requests, StepResult *r)
+ * combined and updated: no thread waits for another. Returns the step's examples (<= 0:
+ * diverged, no update). */
+static int64_t step_finish_local(Trainer *t, ThreadState *s, int tid, int threads, double lr,
+                                 int requests, StepResult *r)
 {
     double clock = timer_now();
     StepResult mine = step_local(t, requests);
     if (tid == 0)
         *r = mine;
     double step = mine.count > 0 ? lr / (double)mine.count / EXACT_INPUT_DIV : 0;
-    int spent = first_layer(t, s, tid, threads, step);
+    int spent = first_layer(t, s, tid, threads, t->step % t->steps_per_epoch, step);
     timer_add(&s->times, PHASE_BACKWARD, &clock);
     if (!spent)
         update_first(t, lr, mine.count, tid, threads);
@@ -652,6 +663,7 @@ static void step_finish_local(Trainer *t, ThreadState *s, int tid, int threads, 
     timer_add(&s->times, PHASE_COMBINE, &clock);
     update_rest(t, lr, mine.count, tid, threads);
     timer_add(&s->times, PHASE_UPDATE, &clock);
+    return mine.count;
 }
 
 /* step_sums: after every thread's chunks: this thread's columns of the first layer's
@@ -661,7 +673,7 @@ static void step_sums(Trainer *t, ThreadState *s, int tid, int threads)
     double clock = timer_now();
     size_t np = t->model.layout.n_params, w1 = 0;
     if (t->cfg->reduction == REDUCTION_EXACT) {
-        first_layer(t, s, tid, threads, 0);
+        first_layer(t, s, tid, threads, t->step % t->steps_per_epoch, 0);
         timer_add(&s->times, PHASE_BACKWARD, &clock);
         w1 = t->model.layout.b_off[1];
     }
@@ -699,19 +711,22 @@ int trainer_step(Trainer *t, int requests, int *agreed, Err *e)
     }
     StepResult r = {0};
     double lr = schedule_lr(t->cfg, t->step, t->steps_per_epoch) * t->lr_scale;
-    int local = t->ranks == 1 && t->cfg->reduction == REDUCTION_EXACT;
+    int exact = t->cfg->reduction == REDUCTION_EXACT, local = t->ranks == 1 && exact;
+    int formed = exact && t->ahead == t->step; /* this step's block sums exist already */
+    int ahead = exact && pos + 1 < t->steps_per_epoch; /* the next step's can be formed */
 #pragma omp parallel num_threads(t->threads)
     {
         int tid = omp_get_thread_num(), threads = omp_get_num_threads();
         ThreadState *s = &t->ts[tid]; /* each thread writes only what it owns */
-        if (t->cfg->reduction == REDUCTION_EXACT) {
+        if (exact && !formed) {
             first_forward(t, s, tid, threads, pos);
 #pragma omp barrier
         }
         thread_gradients(t, s, tid, threads, pos);
 #pragma omp barrier
+        int64_t count;
         if (local) {
-            step_finish_local(t, s, tid, threads, lr, requests, &r);
+            count = step_finish_local(t, s, tid, threads, lr, requests, &r);
         } else {
             step_sums(t, s, tid, threads);
 #pragma omp barrier
@@ -719,13 +734,19 @@ int trainer_step(Trainer *t, int requests, int *agreed, Err *e)
             step_reduce(t, requests, &r);
 #pragma omp barrier
             double c0 = timer_now();
-            if (r.count > 0 && t->cfg->reduction == REDUCTION_EXACT)
-                update_first(t, lr, r.count, tid, threads);
-            if (r.count > 0)
-                update_rest(t, lr, r.count, tid, threads);
+            count = r.count;
+            if (count > 0 && exact)
+                update_first(t, lr, count, tid, threads);
+            if (count > 0)
+                update_rest(t, lr, count, tid, threads);
             timer_add(&s->times, PHASE_UPDATE, &c0);
         }
+        /* the next step's block sums need only this thread's own block of W1, updated just
+         * now: no wait for the other threads (the region's end is the wait) */
+        if (ahead && count > 0)
+            first_forward(t, s, tid, threads, pos + 1);
     }
+    t->ahead = ahead && r.count > 0 ? t->step + 1 : -1;
     *agreed = r.agreed;
     double cost = r.cost;
     int64_t count = r.count;
