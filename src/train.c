@@ -410,7 +410,9 @@ static void thread_gradients(Trainer *t, ThreadState *s, int tid, int threads, i
     int64_t g0 = t->group0 + n_groups * tid / threads;
     int64_t g1 = t->group0 + n_groups * (tid + 1) / threads;
     int64_t per_chunk = t->group < CHUNK_CAP ? CHUNK_CAP / t->group : 1;
-    memset(s->acc + t->model.layout.n_params, 0, SUM_EXTRA * sizeof *s->acc);
+    size_t lo = t->cfg->reduction == REDUCTION_EXACT ? t->model.layout.b_off[1]
+                                                     : t->model.layout.n_params;
+    memset(s->acc + lo, 0, (t->model.layout.n_params + SUM_EXTRA - lo) * sizeof *s->acc);
     for (int64_t g = g0; g < g1; g += per_chunk)
         group_gradient(t, s, g, g + per_chunk < g1 ? g + per_chunk : g1, pos);
 }
@@ -443,8 +445,9 @@ static int rest_slice(int tid, int threads)
 }
 
 /* combine_slice: this thread's slice of the step sums [lo, hi), summed over the threads'
- * partial sums in thread order and clearing them; called by every thread of the step's
- * parallel region after a barrier (each thread writes only its slice). */
+ * partial sums in thread order (float: clearing them; exact: each thread clears its own
+ * when it starts the next step, so no thread writes another's cache lines); called by
+ * every thread of the step's parallel region after a barrier (each writes only its slice). */
 static void combine_slice(Trainer *t, size_t lo, size_t hi, int tid, int threads)
 {
     size_t n = hi - lo, q = (size_t)rest_slice(tid, threads);
@@ -453,10 +456,8 @@ static void combine_slice(Trainer *t, size_t lo, size_t hi, int tid, int threads
     if (t->cfg->reduction == REDUCTION_EXACT) {
         for (size_t i = i0; i < i1; i++) {
             int64_t v = 0;
-            for (int k = 0; k < t->threads; k++) {
+            for (int k = 0; k < t->threads; k++)
                 v += t->ts[k].acc[i];
-                t->ts[k].acc[i] = 0;
-            }
             t->sum[i] = v;
         }
     } else {
