@@ -38,10 +38,9 @@ typedef struct {
     double step, inv; /* for theta */
 } ColSums;
 
-/* exact_amx_outer: the sums of column k += sum_i D[i][j] rows[i][c0 + k] for k < cols, into
- * dst; n examples (n <= cap), D (n, n_out) with every |D| <= EXACT_AMX_MAX. Only when
- * s->ready. */
-void exact_amx_outer(const ColSums *dst, const int64_t *D, const uint8_t *const *rows, int n,
-                     int n_out, int c0, int cols, ExactAmx *s);
+/* exact_amx_outer: the sums of column k += sum_i D[j ld + i] rows[i][c0 + k] for k < cols,
+ * into dst; n examples (n <= cap), every |D| <= EXACT_AMX_MAX. Only when s->ready. */
+void exact_amx_outer(const ColSums *dst, const int64_t *D, int ld, const uint8_t *const *rows,
+                     int n, int n_out, int c0, int cols, ExactAmx *s);
 
 #endif

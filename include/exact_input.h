@@ -21,26 +21,27 @@ typedef struct {
     int32_t *pieces; /* (cap / 2 rounded up, n_out, 2) high and low 16-bit halves of D */
     int *slow;       /* (cap) pairs or examples whose D needs the reference path */
     ExactAmx amx;    /* AMX tiles' scratch (amx.ready 0: not used) */
-    int64_t *D;      /* (cap, n_out) fixed-point deltas of exact_input_outer */
-    int64_t *Dz;     /* (cap, n_out) the AMX path's copy of D with slow examples zeroed */
+    int64_t *D;      /* (n_out, cap) fixed-point deltas of exact_input_outer */
+    int64_t *Dz;     /* (n_out, cap) the AMX path's copy of D with slow examples zeroed */
 } ExactInput;
 
 /* exact_input_init / exact_input_free: scratch for batches of up to cap examples. */
 int exact_input_init(ExactInput *s, int cap, int n_in, int n_out, Err *e);
 void exact_input_free(ExactInput *s);
 
-/* exact_input_round: D[i][j] = round(d[i][j] 2^32) for n examples (d and D (n, n_out));
- * returns how many deltas were non-finite or so large that the sum of f's terms could
- * overflow (their D is 0). */
-size_t exact_input_round(int64_t *restrict D, const Real *d, int n, int n_out, const Fixed *f);
+/* exact_input_round: D[j ld + i] = round(d[i][j] 2^32) for n examples (d (n, n_out); D
+ * neuron-major, rows ld >= n apart); returns how many deltas were non-finite or so large
+ * that the sum of f's terms could overflow (their D is 0). */
+size_t exact_input_round(int64_t *restrict D, int ld, const Real *d, int n, int n_out,
+                         const Fixed *f);
 
-/* exact_input_cols: the sums of input column k += sum_i D[i][j] rows[i][k] for the columns
- * k in [c0, c1) only, into dst (its split, acc[0] and acc[1] counted from column c0 and from
- * dst->split); n examples, at most the scratch's cap. Returns 1 when dst->theta took the
- * sums instead (the AMX path, at most EXACT_AMX_WHOLE examples, none beyond its range),
- * else 0: the sums were added to acc. */
-int exact_input_cols(const ColSums *dst, const int64_t *D, const uint8_t *const *rows, int n,
-                     int n_out, int c0, int c1, ExactInput *s);
+/* exact_input_cols: the sums of input column k += sum_i D[j ld + i] rows[i][k] for the
+ * columns k in [c0, c1) only, into dst (its split, acc[0] and acc[1] counted from column c0
+ * and from dst->split); n examples, at most the scratch's cap. Returns 1 when dst->theta
+ * took the sums instead (the AMX path, at most EXACT_AMX_WHOLE examples, none beyond its
+ * range), else 0: the sums were added to acc. */
+int exact_input_cols(const ColSums *dst, const int64_t *D, int ld, const uint8_t *const *rows,
+                     int n, int n_out, int c0, int c1, ExactInput *s);
 
 /* exact_input_outer: exact_input_round of d, then exact_input_cols over all columns;
  * returns exact_input_round's count. */

@@ -119,9 +119,9 @@ size_t model_gradient_exact(const Model *m, Workspace *w, const int *start, int 
                             int64_t *acc, const Fixed *f);
 
 /* model_gradient_exact_rest: model_gradient_exact but for the first layer's weights, whose
- * rounded deltas (exact_input_round) go to D (n, n[1]) for exact_input_cols instead. */
+ * rounded deltas (exact_input_round) go to D (n[1] rows ld apart) for exact_input_cols. */
 size_t model_gradient_exact_rest(const Model *m, const Workspace *w, const int *start,
-                                 int groups, int64_t *acc, int64_t *D, const Fixed *f);
+                                 int groups, int64_t *acc, int64_t *D, int ld, const Fixed *f);
 
 /* model_hash: FNV-1a 64 of the parameter bytes (equal hashes = equal weights). */
 uint64_t model_hash(const Model *m);

@@ -60,7 +60,7 @@ typedef struct {
     ThreadState *ts;         /* (threads) */
     int64_t *sum;            /* (n_params + SUM_EXTRA) exact step sums */
     int64_t slots;           /* lanes this rank holds */
-    int64_t *D;              /* (slots, n[1]) the step's rounded first-layer deltas, by lane */
+    int64_t *D;              /* (n[1], slots) the step's rounded first-layer deltas, by lane */
     const uint8_t **xrows;   /* (2, slots) pixel rows by lane, for even and odd positions */
     Real *part;              /* (2, slots, n[1]) the first layer's block sums (model_first_partial) */
     int64_t ahead;           /* the step whose block sums a step formed ahead (-1: none) */

@@ -116,23 +116,20 @@ static void pack_quads(ExactAmx *s, const uint8_t *const *rows, int n, int c0, i
 /* pack_digits: D = d0 + 2^8 d1 + 2^16 d2 + 2^24 d3 with signed bytes d (A tiles: row j,
  * example i within its block); missing examples and rows 0. With |D| <= EXACT_AMX_MAX,
  * D + 0x80808080 lies in [0, 2^32) and its bytes are d + 128: d = byte ^ 0x80. Eight
- * examples at a time: their deltas gathered, each digit's bytes stored along the row. */
-static void pack_digits(ExactAmx *s, const int64_t *D, int n, int n_out)
+ * examples at a time (neighbours in D's row j), each digit's bytes stored along the row. */
+static void pack_digits(ExactAmx *s, const int64_t *D, int ld, int n, int n_out)
 {
     int row_blocks = pad16(n_out) / TILE, used = (n + EX - 1) / EX;
     for (int rb = 0; rb < row_blocks; rb++)
         memset(s->digits + (size_t)rb * s->blocks * 4 * TILE * EX, 0,
                (size_t)used * 4 * TILE * EX);
     const __m512i bias = _mm512_set1_epi64(0x80808080LL);
-    const long long o = n_out; /* the deltas of one example lie n_out apart */
-    const __m512i step = _mm512_set_epi64(7 * o, 6 * o, 5 * o, 4 * o, 3 * o, 2 * o, o, 0);
     for (int j = 0; j < n_out; j++)
         for (int i = 0; i < n; i += 8) { /* along a tile row: example after example */
             int8_t *at = s->digits + ((((size_t)(j / TILE) * s->blocks + i / EX) * 4) * TILE +
                                       (size_t)(j % TILE)) * EX + i % EX;
             __mmask8 k = (__mmask8)(n - i >= 8 ? 0xff : (1u << (n - i)) - 1);
-            __m512i idx = _mm512_add_epi64(step, _mm512_set1_epi64((long long)i * o + j));
-            __m512i v = _mm512_mask_i64gather_epi64(_mm512_setzero_si512(), k, idx, D, 8);
+            __m512i v = _mm512_maskz_loadu_epi64(k, D + (size_t)j * ld + i);
             __m512i w = _mm512_xor_si512(_mm512_add_epi64(v, bias), bias);
             for (int p = 0; p < 4; p++)
                 _mm512_mask_cvtepi64_storeu_epi8(at + (size_t)p * TILE * EX, k,
@@ -250,12 +247,12 @@ static void piece_store(int32_t *t)
     _tile_stored(3, t + 3 * TILE * TILE, TILE * 4);
 }
 
-void exact_amx_outer(const ColSums *dst, const int64_t *D, const uint8_t *const *rows, int n,
-                     int n_out, int c0, int cols, ExactAmx *s)
+void exact_amx_outer(const ColSums *dst, const int64_t *D, int ld, const uint8_t *const *rows,
+                     int n, int n_out, int c0, int cols, ExactAmx *s)
 {
     int np = pad16(cols), used = (n + EX - 1) / EX;
     pack_quads(s, rows, n, c0, cols);
-    pack_digits(s, D, n, n_out);
+    pack_digits(s, D, ld, n, n_out);
     tiles_configure();
     /* software pipeline: the previous piece is widened while the tiles form the next */
     const size_t tsize = 4 * TILE * TILE;
@@ -278,10 +275,11 @@ void exact_amx_outer(const ColSums *dst, const int64_t *D, const uint8_t *const 
     _tile_release();
 }
 #else
-void exact_amx_outer(const ColSums *dst, const int64_t *D, const uint8_t *const *rows, int n,
-                     int n_out, int c0, int cols, ExactAmx *s)
+void exact_amx_outer(const ColSums *dst, const int64_t *D, int ld, const uint8_t *const *rows,
+                     int n, int n_out, int c0, int cols, ExactAmx *s)
 {
-    (void)dst, (void)D, (void)rows, (void)n, (void)n_out, (void)c0, (void)cols, (void)s;
+    (void)dst, (void)D, (void)ld, (void)rows, (void)n, (void)n_out, (void)c0, (void)cols,
+        (void)s;
     abort(); /* never called: s->ready is 0 without AMX */
 }
 #endif

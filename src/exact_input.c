@@ -88,28 +88,31 @@ static int64_t fixed_delta(Real d, const Fixed *f, size_t *bad)
     return (int64_t)nearbyint(y); /* round half to even, as exact_round */
 }
 
-size_t exact_input_round(int64_t *restrict D, const Real *d, int n, int n_out, const Fixed *f)
+size_t exact_input_round(int64_t *restrict D, int ld, const Real *d, int n, int n_out,
+                         const Fixed *f)
 {
     size_t bad = 0;
-    for (size_t i = 0; i < (size_t)n * (size_t)n_out; i++)
-        D[i] = fixed_delta(d[i], f, &bad);
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n_out; j++)
+            D[(size_t)j * ld + i] = fixed_delta(d[(size_t)i * n_out + j], f, &bad);
     return bad;
 }
 
-/* outer_one: acc[j][k] += D[j] b[k] for columns k < cols (acc rows `stride` apart). */
-static void outer_one(int64_t *restrict acc, const int64_t *D, const uint8_t *b, int n_out,
-                      int cols, int stride)
+/* outer_one: acc[j][k] += D[j ld] b[k] for columns k < cols (acc rows `stride` apart): one
+ * example, its deltas ld apart. */
+static void outer_one(int64_t *restrict acc, const int64_t *D, int ld, const uint8_t *b,
+                      int n_out, int cols, int stride)
 {
     for (int j = 0; j < n_out; j++)
         for (int k = 0; k < cols; k++)
-            acc[(size_t)j * stride + k] += D[j] * b[k];
+            acc[(size_t)j * stride + k] += D[(size_t)j * ld] * b[k];
 }
 
-/* too_large: 1 if some |D[j]| of the example exceeds max. */
-static int too_large(const int64_t *D, int n_out, int64_t max)
+/* too_large: 1 if some |D[j ld]| of the example exceeds max. */
+static int too_large(const int64_t *D, int ld, int n_out, int64_t max)
 {
     for (int j = 0; j < n_out; j++)
-        if (D[j] > max || D[j] < -max)
+        if (D[(size_t)j * ld] > max || D[(size_t)j * ld] < -max)
             return 1;
     return 0;
 }
@@ -143,13 +146,13 @@ static void half16(int64_t D, uint16_t *hi, uint16_t *lo)
  * cols, padded with 0, and the 16-bit halves of their fixed-point deltas D. A pair with a
  * delta too large for the halves gets zero halves and its examples are listed in slow[] for
  * the reference path; returns how many. */
-static int pack(ExactInput *s, const int64_t *D, const uint8_t *const *rows, int n, int n_out,
-                int c0, int cols, int *slow)
+static int pack(ExactInput *s, const int64_t *D, int ld, const uint8_t *const *rows, int n,
+                int n_out, int c0, int cols, int *slow)
 {
     int np = pad_cols(cols), nr = pad_rows(n_out), n_slow = 0;
     for (int p = 0; 2 * p < n; p++) {
         const uint8_t *b0 = rows[2 * p] + c0, *b1 = 2 * p + 1 < n ? rows[2 * p + 1] + c0 : NULL;
-        const int64_t *D0 = D + (size_t)2 * p * n_out, *D1 = D0 + n_out;
+        const int64_t *D0 = D + 2 * p, *D1 = D0 + 1; /* deltas of neuron j: ld apart */
         int16_t *out = s->pairs + (size_t)p * np * 2;
         for (int k = 0; k < cols; k++) {
             out[2 * k] = b0[k];
@@ -158,7 +161,7 @@ static int pack(ExactInput *s, const int64_t *D, const uint8_t *const *rows, int
         memset(out + 2 * cols, 0, sizeof(int16_t) * 2 * (size_t)(np - cols));
         int32_t *w = s->pieces + (size_t)p * nr * 2;
         memset(w, 0, sizeof(int32_t) * 2 * (size_t)nr);
-        if (too_large(D0, n_out, FAST_MAX) || (b1 && too_large(D1, n_out, FAST_MAX))) {
+        if (too_large(D0, ld, n_out, FAST_MAX) || (b1 && too_large(D1, ld, n_out, FAST_MAX))) {
             slow[n_slow++] = 2 * p; /* both examples of the pair take the reference path */
             if (b1)
                 slow[n_slow++] = 2 * p + 1;
@@ -166,9 +169,9 @@ static int pack(ExactInput *s, const int64_t *D, const uint8_t *const *rows, int
         }
         for (int j = 0; j < n_out; j++) {
             uint16_t h0, l0, h1 = 0, l1 = 0;
-            half16(D0[j], &h0, &l0);
+            half16(D0[(size_t)j * ld], &h0, &l0);
             if (b1)
-                half16(D1[j], &h1, &l1);
+                half16(D1[(size_t)j * ld], &h1, &l1);
             w[2 * j] = (int32_t)((uint32_t)h0 | (uint32_t)h1 << 16);
             w[2 * j + 1] = (int32_t)((uint32_t)l0 | (uint32_t)l1 << 16);
         }
@@ -267,48 +270,55 @@ static void pairs_outer(int64_t *restrict acc, const ExactInput *s, int pairs, i
 #endif
 
 /* slow_examples: the reference path for the n_slow listed examples. */
-static void slow_examples(int64_t *restrict acc, const int64_t *D, const uint8_t *const *rows,
-                          int n_out, int c0, int cols, int stride, const int *slow, int n_slow)
+static void slow_examples(int64_t *restrict acc, const int64_t *D, int ld,
+                          const uint8_t *const *rows, int n_out, int c0, int cols, int stride,
+                          const int *slow, int n_slow)
 {
     for (int q = 0; q < n_slow; q++)
-        outer_one(acc, D + (size_t)slow[q] * n_out, rows[slow[q]] + c0, n_out, cols, stride);
+        outer_one(acc, D + slow[q], ld, rows[slow[q]] + c0, n_out, cols, stride);
 }
 
 /* amx_cols: exact_input_cols on AMX tiles (dst's split relative to c0, a multiple of 16);
  * an example with a delta beyond EXACT_AMX_MAX takes the reference path (the tiles get a
  * copy of D with its deltas zeroed, and the sums are stored, not spent: returns 0). */
-static int amx_cols(const ColSums *dst, const int64_t *D, const uint8_t *const *rows, int n,
-                    int n_out, int c0, int cols, ExactInput *s)
+static int amx_cols(const ColSums *dst, const int64_t *D, int ld, const uint8_t *const *rows,
+                    int n, int n_out, int c0, int cols, ExactInput *s)
 {
     int n_slow = 0, any = 0;
-    for (size_t q = 0; q < (size_t)n * (size_t)n_out; q++) /* one branchless pass first */
-        any |= (D[q] > EXACT_AMX_MAX) | (D[q] < -EXACT_AMX_MAX);
+    for (int j = 0; j < n_out; j++) /* one branchless pass first */
+        for (int i = 0; i < n; i++) {
+            int64_t v = D[(size_t)j * ld + i];
+            any |= (v > EXACT_AMX_MAX) | (v < -EXACT_AMX_MAX);
+        }
     for (int i = 0; any && i < n; i++)
-        if (too_large(D + (size_t)i * n_out, n_out, EXACT_AMX_MAX))
+        if (too_large(D + i, ld, n_out, EXACT_AMX_MAX))
             s->slow[n_slow++] = i;
     const int64_t *tiles_D = D;
-    if (n_slow > 0) {
-        memcpy(s->Dz, D, sizeof *D * (size_t)n * (size_t)n_out);
+    int tiles_ld = ld;
+    if (n_slow > 0) { /* a copy, its slow examples' deltas zeroed */
+        for (int j = 0; j < n_out; j++)
+            memcpy(s->Dz + (size_t)j * n, D + (size_t)j * ld, sizeof *D * (size_t)n);
         for (int q = 0; q < n_slow; q++)
-            memset(s->Dz + (size_t)s->slow[q] * n_out, 0, sizeof *D * (size_t)n_out);
-        tiles_D = s->Dz;
+            for (int j = 0; j < n_out; j++)
+                s->Dz[(size_t)j * n + s->slow[q]] = 0;
+        tiles_D = s->Dz, tiles_ld = n;
     }
     ColSums to = *dst;
     if (n_slow > 0 || n > EXACT_AMX_WHOLE)
         to.theta[0] = to.theta[1] = NULL;
-    exact_amx_outer(&to, tiles_D, rows, n, n_out, c0, cols, &s->amx);
+    exact_amx_outer(&to, tiles_D, tiles_ld, rows, n, n_out, c0, cols, &s->amx);
     for (int r = 0; r < 2; r++) {
         int k0 = r ? dst->split : 0, k1 = r ? cols : dst->split < cols ? dst->split : cols;
         if (k1 > k0)
-            slow_examples(dst->acc[r], D, rows, n_out, c0 + k0, k1 - k0, dst->stride[r], s->slow,
-                          n_slow);
+            slow_examples(dst->acc[r], D, ld, rows, n_out, c0 + k0, k1 - k0, dst->stride[r],
+                          s->slow, n_slow);
     }
     return to.theta[0] != NULL || to.theta[1] != NULL;
 }
 
 /* region_cols: exact_input_cols into one region: acc (rows `stride` apart) for columns
  * [c0, c1), without AMX. */
-static void region_cols(int64_t *restrict acc, int stride, const int64_t *D,
+static void region_cols(int64_t *restrict acc, int stride, const int64_t *D, int ld,
                         const uint8_t *const *rows, int n, int n_out, int c0, int c1,
                         ExactInput *s)
 {
@@ -316,17 +326,17 @@ static void region_cols(int64_t *restrict acc, int stride, const int64_t *D,
     if (cols <= 0)
         return;
 #ifdef VEC
-    int n_slow = pack(s, D, rows, n, n_out, c0, cols, s->slow);
+    int n_slow = pack(s, D, ld, rows, n, n_out, c0, cols, s->slow);
     pairs_outer(acc, s, (n + 1) / 2, n_out, cols, stride);
-    slow_examples(acc, D, rows, n_out, c0, cols, stride, s->slow, n_slow);
+    slow_examples(acc, D, ld, rows, n_out, c0, cols, stride, s->slow, n_slow);
 #else
     for (int i = 0; i < n; i++)
-        outer_one(acc, D + (size_t)i * n_out, rows[i] + c0, n_out, cols, stride);
+        outer_one(acc, D + i, ld, rows[i] + c0, n_out, cols, stride);
 #endif
 }
 
-int exact_input_cols(const ColSums *dst, const int64_t *D, const uint8_t *const *rows, int n,
-                     int n_out, int c0, int c1, ExactInput *s)
+int exact_input_cols(const ColSums *dst, const int64_t *D, int ld, const uint8_t *const *rows,
+                     int n, int n_out, int c0, int c1, ExactInput *s)
 {
     int cols = c1 - c0, split = dst->split - c0; /* relative to c0 */
     if (n <= 0 || cols <= 0)
@@ -334,19 +344,19 @@ int exact_input_cols(const ColSums *dst, const int64_t *D, const uint8_t *const 
     if (s->amx.ready && n >= AMX_MIN_EXAMPLES && (split >= cols || split % 16 == 0)) {
         ColSums rel = *dst;
         rel.split = split < 0 ? 0 : split;
-        return amx_cols(&rel, D, rows, n, n_out, c0, cols, s);
+        return amx_cols(&rel, D, ld, rows, n, n_out, c0, cols, s);
     }
     int mid = split < 0 ? c0 : split < cols ? c0 + split : c1;
-    region_cols(dst->acc[0], dst->stride[0], D, rows, n, n_out, c0, mid, s);
-    region_cols(dst->acc[1], dst->stride[1], D, rows, n, n_out, mid, c1, s);
+    region_cols(dst->acc[0], dst->stride[0], D, ld, rows, n, n_out, c0, mid, s);
+    region_cols(dst->acc[1], dst->stride[1], D, ld, rows, n, n_out, mid, c1, s);
     return 0;
 }
 
 size_t exact_input_outer(int64_t *restrict acc, const Real *d, const uint8_t *const *rows,
                          int n, int n_out, int n_in, const Fixed *f, ExactInput *s)
 {
-    size_t bad = exact_input_round(s->D, d, n, n_out, f);
+    size_t bad = exact_input_round(s->D, n, d, n, n_out, f);
     ColSums dst = {.acc = {acc, NULL}, .stride = {n_in, 0}, .split = n_in};
-    exact_input_cols(&dst, s->D, rows, n, n_out, 0, n_in, s);
+    exact_input_cols(&dst, s->D, n, rows, n, n_out, 0, n_in, s);
     return bad;
 }

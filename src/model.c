@@ -630,10 +630,10 @@ static size_t bias_exact(const Real *d, const int *start, int groups, int n_out,
 }
 
 size_t model_gradient_exact_rest(const Model *m, const Workspace *w, const int *start,
-                                 int groups, int64_t *acc, int64_t *D, const Fixed *f)
+                                 int groups, int64_t *acc, int64_t *D, int ld, const Fixed *f)
 {
     const Layout *lay = &m->layout;
-    size_t bad = exact_input_round(D, w->d[1], start[groups], lay->n[1], f);
+    size_t bad = exact_input_round(D, ld, w->d[1], start[groups], lay->n[1], f);
     for (int l = 1; l < lay->n_layers; l++) {
         if (l > 1)
             bad += exact_outer(acc + lay->w_off[l], w->d[l], w->a[l - 1], start, groups,
@@ -647,11 +647,11 @@ size_t model_gradient_exact(const Model *m, Workspace *w, const int *start, int 
                             int64_t *acc, const Fixed *f)
 {
     const Layout *lay = &m->layout;
-    size_t bad = model_gradient_exact_rest(m, w, start, groups, acc, w->in.D, f);
+    size_t bad = model_gradient_exact_rest(m, w, start, groups, acc, w->in.D, w->cap, f);
     int c0, c1, d0, d1; /* the first layer's two column blocks */
     size_t off0 = layout_block(lay, 0, &c0, &c1), off1 = layout_block(lay, 1, &d0, &d1);
     ColSums dst = {.acc = {acc + off0, acc + off1}, .stride = {c1 - c0, d1 - d0}, .split = c1};
-    exact_input_cols(&dst, w->in.D, w->rows, start[groups], lay->n[1], 0, d1, &w->in);
+    exact_input_cols(&dst, w->in.D, w->cap, w->rows, start[groups], lay->n[1], 0, d1, &w->in);
     return bad;
 }
 

@@ -257,7 +257,8 @@ static int gather_group(const Trainer *t, ThreadState *s, int64_t g, int64_t pos
         int64_t at = shard_row(sh, lane, pos), slot = lane - sh->lane0;
         if (at < 0) { /* a short lane: the epoch's last batch is smaller */
             int n1 = t->model.layout.n[1];
-            memset(t->D + slot * n1, 0, sizeof *t->D * (size_t)n1); /* adds nothing */
+            for (int j = 0; j < n1; j++) /* adds nothing */
+                t->D[(size_t)j * (size_t)t->slots + (size_t)slot] = 0;
             continue;
         }
         int64_t row = shard_row(sh, lane, t->order[at]);
@@ -283,12 +284,14 @@ static void chunk_sums(Trainer *t, ThreadState *s, int groups, int n)
         s->count += n;
         return;
     }
-    int64_t *acc = s->acc, *D = s->ws.in.D;
+    int64_t *acc = s->acc, *D = s->ws.in.D; /* (n1, ws.cap) */
     int n1 = m->layout.n[1];
     acc[np + SUM_BAD] +=
-        (int64_t)model_gradient_exact_rest(m, &s->ws, s->start, groups, acc, D, &t->fixed);
-    for (int i = 0; i < n; i++)
-        memcpy(t->D + s->slot[i] * n1, D + (size_t)i * n1, sizeof *D * (size_t)n1);
+        (int64_t)model_gradient_exact_rest(m, &s->ws, s->start, groups, acc, D, s->ws.cap,
+                                           &t->fixed);
+    for (int j = 0; j < n1; j++) /* into the step's deltas: neuron-major, by lane */
+        for (int i = 0; i < n; i++)
+            t->D[(size_t)j * (size_t)t->slots + (size_t)s->slot[i]] = D[(size_t)j * s->ws.cap + i];
     for (int g = 0; g < groups; g++) {
         double cost = 0; /* the group's cost in the order of its examples */
         for (int i = s->start[g]; i < s->start[g + 1]; i++)
@@ -535,8 +538,8 @@ static int first_layer(Trainer *t, ThreadState *s, int tid, int threads, int64_t
     int spent = 0;
     for (int64_t i = 0; i < t->slots; i += COLS_BLOCK) {
         int n = (int)(t->slots - i < COLS_BLOCK ? t->slots - i : COLS_BLOCK);
-        spent = exact_input_cols(&dst, t->D + i * n_out, step_rows(t, pos) + i, n, n_out, from,
-                                 to, &s->cols);
+        spent = exact_input_cols(&dst, t->D + i, (int)t->slots, step_rows(t, pos) + i, n, n_out,
+                                 from, to, &s->cols);
     }
     return spent;
 }

@@ -122,7 +122,8 @@ static void cols_case(int n, int n_out, int n_in, int c0, int split, int c1, int
     uint8_t *img = malloc((size_t)n * n_in);
     const uint8_t **rows = malloc(sizeof *rows * (size_t)n);
     Real *d = malloc(sizeof *d * (size_t)n * n_out), *theta[2], *start[2];
-    int64_t *D = malloc(sizeof *D * (size_t)n * n_out), *ref = calloc(cells, sizeof *ref), *acc[2];
+    int ld = n + 3; /* the deltas' rows, padded */
+    int64_t *D = malloc(sizeof *D * (size_t)ld * n_out), *ref = calloc(cells, sizeof *ref), *acc[2];
     ExactInput s;
     Err e;
     for (int q = 0; q < 2; q++) {
@@ -147,12 +148,12 @@ static void cols_case(int n, int n_out, int n_in, int c0, int split, int c1, int
             theta[q][i] = start[q][i] = (Real)(rng_uniform(&r) - 0.5);
     Fixed f = exact_fixed(n);
     (void)exact_input_outer_ref(ref, d, rows, n, n_out, n_in, &f);
-    (void)exact_input_round(D, d, n, n_out, &f);
+    (void)exact_input_round(D, ld, d, n, n_out, &f);
     double step = 0.37 / n / EXACT_INPUT_DIV;
     ColSums dst = {.acc = {acc[0], acc[1]}, .stride = {w[0], w[1]}, .split = split,
                    .theta = {spend ? theta[0] : NULL, spend ? theta[1] : NULL}, .step = step,
                    .inv = f.inv_scale};
-    int spent = exact_input_cols(&dst, D, rows, n, n_out, c0, c1, &s);
+    int spent = exact_input_cols(&dst, D, ld, rows, n, n_out, c0, c1, &s);
     size_t diff = 0, stray = 0;
     for (int j = 0; j < n_out; j++)
         for (int q = 0; q < 2; q++)
@@ -167,8 +168,9 @@ static void cols_case(int n, int n_out, int n_in, int c0, int split, int c1, int
                 stray += !inside && acc[q][at] != 0;
             }
     int large = 0; /* a delta beyond the digits: that example takes the reference path */
-    for (size_t i = 0; i < (size_t)n * n_out; i++)
-        large |= D[i] > EXACT_AMX_MAX || D[i] < -EXACT_AMX_MAX;
+    for (int j = 0; j < n_out; j++)
+        for (int i = 0; i < n; i++)
+            large |= D[(size_t)j * ld + i] > EXACT_AMX_MAX || D[(size_t)j * ld + i] < -EXACT_AMX_MAX;
     int expect = spend && s.amx.ready && n >= 32 && n <= EXACT_AMX_WHOLE && !large;
     CHECK(diff == 0 && stray == 0 && spent == expect,
           "exact_input_cols n=%d n_out=%d cols [%d, %d | %d, %d) kind %d amx %d spend %d: %zu "
