@@ -2,7 +2,11 @@
  * is in lane i % lanes); each lane is shuffled every epoch from (seed, epoch, lane); rank r
  * holds a contiguous block of lane groups. Each group's gradient is summed in floating
  * point in a fixed order, then all groups are added exactly (fixed point), so the weights
- * are bitwise the same for any number of ranks and threads. */
+ * are bitwise the same for any number of ranks and threads. Within a rank (exact sums) a
+ * step has three phases: the first layer's block sums of every lane (threads split W1's
+ * two column blocks), the rest of each example's forward and backward pass (threads
+ * split the lanes), then the first layer's gradient and update (by blocks again) and the
+ * other parameters' (by slices). */
 #ifndef DOWNHILL_TRAIN_H
 #define DOWNHILL_TRAIN_H
 
