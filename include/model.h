@@ -89,7 +89,7 @@ void model_forward(const Model *m, Workspace *w, int n);
  * (layout_block) of row j of W1 and example i of w->x, for n examples. */
 void model_first_partial(const Model *m, const Workspace *w, int n, int b, Real *z);
 
-/* model_forward_rest: model_forward from the first layer's halves z0 and z1 (n, n[1]),
+/* model_forward_rest: model_forward from the first layer's block sums z0 and z1 (n, n[1]),
  * formed by model_first_partial (z0 may be w->a[1]). */
 void model_forward_rest(const Model *m, Workspace *w, int n, const Real *z0, const Real *z1);
 

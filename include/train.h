@@ -66,7 +66,7 @@ typedef struct {
     int64_t slots;           /* lanes this rank holds */
     int64_t *D;              /* (n[1], slots) the step's rounded first-layer deltas, by lane */
     const uint8_t **xrows;   /* (2, slots) pixel rows by lane, for even and odd positions */
-    Real *part;              /* (2, slots, n[1]) the first layer's block sums (model_first_partial) */
+    Real *part;              /* (2, slots, n[1]) the first layer's block sums, by lane */
     int64_t ahead;           /* the step whose block sums a step formed ahead (-1: none) */
     int *col;                /* (threads + 1) first-layer input columns thread k owns: [col[k],
                               * col[k + 1]) of W1, its gradient and its update */

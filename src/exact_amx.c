@@ -153,8 +153,9 @@ static inline void descend8(Real *theta, __m512i v, __mmask8 k, double step, dou
 }
 
 /* widen: the sums of rows [j0, j0 + 16) x columns [c0, c0 + 16) (inside n_out x cols; where
- * dst puts them) += the four byte tiles weighted 2^0, 2^8, 2^16, 2^24: (t0 + 2^8 t1) and (t2 + 2^8 t3) in int32
- * (|t| < 2^15 per example, at most FLUSH_BLOCKS * 64 examples), then 64-bit. */
+ * dst puts them, or spent on dst->theta) += the four byte tiles weighted 2^0, 2^8, 2^16,
+ * 2^24: (t0 + 2^8 t1) and (t2 + 2^8 t3) in int32 (|t| < 2^15 per example, at most
+ * FLUSH_BLOCKS * 64 examples), then 64-bit. */
 static void widen(const ColSums *dst, const int32_t *t, int j0, int c0, int n_out, int cols)
 {
     int r2 = c0 >= dst->split; /* the column block lies in one region */
@@ -180,8 +181,9 @@ static void widen(const ColSums *dst, const int32_t *t, int j0, int c0, int n_ou
             if (theta)
                 descend8(theta + at + 8 * h, v, k, dst->step, dst->inv);
             else
-                _mm512_mask_storeu_epi64(acc + at + 8 * h, k,
-                                         _mm512_add_epi64(_mm512_maskz_loadu_epi64(k, acc + at + 8 * h), v));
+                _mm512_mask_storeu_epi64(
+                    acc + at + 8 * h, k,
+                    _mm512_add_epi64(_mm512_maskz_loadu_epi64(k, acc + at + 8 * h), v));
         }
     }
 }

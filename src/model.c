@@ -419,7 +419,7 @@ static void layer_forward(const Real *W, const Real *b, const Real *in, Real *ou
     sigmoid_all(out, (size_t)n * (size_t)n_out);
 }
 
-/* first_out: out = sigmoid(b + (z0 + z1)) from the first layer's two halves (out may be z0). */
+/* first_out: out = sigmoid(b + (z0 + z1)) from the first layer's two block sums (out may be z0). */
 static void first_out(const Real *b, const Real *z0, const Real *z1, Real *out, int n, int n_out)
 {
     for (int i = 0; i < n; i++)

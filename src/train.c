@@ -147,7 +147,7 @@ static int alloc_threads(Trainer *t, Err *e)
     t->D = alloc_array(slots * (size_t)t->model.layout.n[1], sizeof *t->D, "lane deltas", e);
     t->xrows = alloc_array(2 * slots, sizeof *t->xrows, "lane rows", e);
     t->part = alloc_array(2 * slots * (size_t)t->model.layout.n[1], sizeof *t->part,
-                          "first-layer halves", e);
+                          "first-layer block sums", e);
     if (!t->D || !t->xrows || !t->part)
         return -1;
     t->sum = alloc_array(np + SUM_EXTRA, sizeof(int64_t), "step sums", e);
@@ -315,7 +315,7 @@ static void group_gradient(Trainer *t, ThreadState *s, int64_t g0, int64_t g1, i
     if (n == 0)
         return;
     const Model *m = &t->model;
-    if (t->cfg->reduction == REDUCTION_EXACT) { /* the first layer's halves are formed */
+    if (t->cfg->reduction == REDUCTION_EXACT) { /* the first layer's block sums are formed */
         size_t n1 = (size_t)m->layout.n[1], half = (size_t)t->slots * n1;
         for (int i = 0; i < n; i++) {
             memcpy(s->ws.a[1] + i * n1, t->part + s->slot[i] * n1, n1 * sizeof(Real));

@@ -169,8 +169,10 @@ static void cols_case(int n, int n_out, int n_in, int c0, int split, int c1, int
             }
     int large = 0; /* a delta beyond the digits: that example takes the reference path */
     for (int j = 0; j < n_out; j++)
-        for (int i = 0; i < n; i++)
-            large |= D[(size_t)j * ld + i] > EXACT_AMX_MAX || D[(size_t)j * ld + i] < -EXACT_AMX_MAX;
+        for (int i = 0; i < n; i++) {
+            int64_t v = D[(size_t)j * ld + i];
+            large |= v > EXACT_AMX_MAX || v < -EXACT_AMX_MAX;
+        }
     int expect = spend && s.amx.ready && n >= 32 && n <= EXACT_AMX_WHOLE && !large;
     CHECK(diff == 0 && stray == 0 && spent == expect,
           "exact_input_cols n=%d n_out=%d cols [%d, %d | %d, %d) kind %d amx %d spend %d: %zu "
