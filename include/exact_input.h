@@ -38,10 +38,14 @@ size_t exact_input_round(int64_t *restrict D, int ld, const Real *d, int n, int 
 /* exact_input_cols: the sums of input column k += sum_i D[j ld + i] rows[i][k] for the
  * columns k in [c0, c1) only, into dst (its split, acc[0] and acc[1] counted from column c0
  * and from dst->split); n examples, at most the scratch's cap. Returns 1 when dst->theta
- * took the sums instead (the AMX path, at most EXACT_AMX_WHOLE examples, none beyond its
- * range), else 0: the sums were added to acc. */
+ * took the sums instead (the AMX path: at most EXACT_AMX_WHOLE examples, none beyond its
+ * range; see also exact_input_vector_spends), else 0: the sums were added to acc. */
 int exact_input_cols(const ColSums *dst, const int64_t *D, int ld, const uint8_t *const *rows,
                      int n, int n_out, int c0, int c1, ExactInput *s);
+
+/* exact_input_vector_spends: 1 if this build's vector path (no AMX) can spend the sums on
+ * weights too (AVX-512 builds: at most 240 examples, none beyond its int16 halves). */
+int exact_input_vector_spends(void);
 
 /* exact_input_outer: exact_input_round of d, then exact_input_cols over all columns;
  * returns exact_input_round's count. */

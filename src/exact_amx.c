@@ -3,6 +3,7 @@
  * D, tmm0-3), A (tmm4, tmm6), B (tmm5); a step covers 16 rows x 16 columns x 64 examples. */
 #define _DEFAULT_SOURCE /* syscall */
 #include "exact_amx.h"
+#include "exact.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -137,20 +138,6 @@ static void pack_digits(ExactAmx *s, const int64_t *D, int ld, int n, int n_out)
         }
 }
 
-/* descend8: theta[q] <- theta[q] - step * (v[q] inv) for the lanes q of k: exact_descend's
- * arithmetic (one rounding to double of the product, one fused multiply-add, to Real). */
-static inline void descend8(Real *theta, __m512i v, __mmask8 k, double step, double inv)
-{
-    __m512d y = _mm512_mul_pd(_mm512_cvtepi64_pd(v), _mm512_set1_pd(inv));
-#ifdef DOWNHILL_DOUBLE
-    __m512d th = _mm512_maskz_loadu_pd(k, theta);
-    _mm512_mask_storeu_pd(theta, k, _mm512_fnmadd_pd(_mm512_set1_pd(step), y, th));
-#else
-    __m512d th = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(k, theta));
-    _mm256_mask_storeu_ps(theta, k,
-                          _mm512_cvtpd_ps(_mm512_fnmadd_pd(_mm512_set1_pd(step), y, th)));
-#endif
-}
 
 /* widen: the sums of rows [j0, j0 + 16) x columns [c0, c0 + 16) (inside n_out x cols; where
  * dst puts them, or spent on dst->theta) += the four byte tiles weighted 2^0, 2^8, 2^16,
@@ -179,7 +166,7 @@ static void widen(const ColSums *dst, const int32_t *t, int j0, int c0, int n_ou
             __m512i v = _mm512_add_epi64(_mm512_cvtepi32_epi64(l),
                                          _mm512_slli_epi64(_mm512_cvtepi32_epi64(u), 16));
             if (theta)
-                descend8(theta + at + 8 * h, v, k, dst->step, dst->inv);
+                exact_descend8(theta + at + 8 * h, v, k, dst->step, dst->inv);
             else
                 _mm512_mask_storeu_epi64(
                     acc + at + 8 * h, k,

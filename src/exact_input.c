@@ -179,27 +179,43 @@ static int pack(ExactInput *s, const int64_t *D, int ld, const uint8_t *const *r
     return n_slow;
 }
 
-#if VEC == 16
-/* widen_add: acc[0 .. 8) (first m < 8 only) += 2^16 h + l for 8 int32 lanes each. */
-INLINE void widen_add(int64_t *acc, __m256i h, __m256i l, int m)
+/* Where a tile's sums go when they are spent on weights instead of stored: theta (laid out
+ * as the sums), with exact_descend's step and scale. */
+typedef struct {
+    Real *theta;
+    double step, inv;
+} Spend;
+
+#if VEC == 16 && defined(EXACT_DESCEND8)
+#define CAN_SPEND 1
+/* widen_add: acc[0 .. 8) (first m < 8 only) += 2^16 h + l for 8 int32 lanes each, or
+ * (sp) those whole sums spent on theta[0 .. 8). */
+INLINE void widen_add(int64_t *acc, Real *theta, const Spend *sp, __m256i h, __m256i l, int m)
 {
     __m512i v = _mm512_add_epi64(_mm512_slli_epi64(_mm512_cvtepi32_epi64(h), 16),
                                  _mm512_cvtepi32_epi64(l));
     __mmask8 k = m >= 8 ? (__mmask8)0xff : (__mmask8)((1u << (m > 0 ? m : 0)) - 1);
-    _mm512_mask_storeu_epi64(acc, k, _mm512_add_epi64(_mm512_maskz_loadu_epi64(k, acc), v));
+    if (sp)
+        exact_descend8(theta, v, k, sp->step, sp->inv);
+    else
+        _mm512_mask_storeu_epi64(acc, k, _mm512_add_epi64(_mm512_maskz_loadu_epi64(k, acc), v));
 }
 
-/* flush: acc[c .. c + 16) (only columns < cols) += 2^16 H + L. */
-INLINE void flush(int64_t *restrict acc, Vec H, Vec L, int c, int cols)
+/* flush: acc[c .. c + 16) (only columns < cols) += 2^16 H + L, or spent on theta. */
+INLINE void flush(int64_t *restrict acc, Real *theta, const Spend *sp, Vec H, Vec L, int c,
+                  int cols)
 {
-    widen_add(acc + c, _mm512_castsi512_si256(H), _mm512_castsi512_si256(L), cols - c);
-    widen_add(acc + c + 8, _mm512_extracti64x4_epi64(H, 1), _mm512_extracti64x4_epi64(L, 1),
-              cols - c - 8);
+    widen_add(acc + c, theta + c, sp, _mm512_castsi512_si256(H), _mm512_castsi512_si256(L),
+              cols - c);
+    widen_add(acc + c + 8, theta + c + 8, sp, _mm512_extracti64x4_epi64(H, 1),
+              _mm512_extracti64x4_epi64(L, 1), cols - c - 8);
 }
 #else
-/* flush: acc[c .. c + 8) (only columns < cols) += 2^16 H + L. */
-INLINE void flush(int64_t *restrict acc, Vec H, Vec L, int c, int cols)
+/* flush: acc[c .. c + VEC) (only columns < cols) += 2^16 H + L (never spent: sp is NULL). */
+INLINE void flush(int64_t *restrict acc, Real *theta, const Spend *sp, Vec H, Vec L, int c,
+                  int cols)
 {
+    (void)theta, (void)sp;
     int32_t h[VEC], l[VEC];
     _mm256_storeu_si256((__m256i *)h, H);
     _mm256_storeu_si256((__m256i *)l, L);
@@ -223,18 +239,19 @@ INLINE void flush(int64_t *restrict acc, Vec H, Vec L, int c, int cols)
     do {                                                                                    \
         if (j + (r) < n_out) {                                                              \
             int64_t *row = acc + (size_t)(j + (r)) * stride;                                \
-            flush(row, h##r##0, l##r##0, c, cols);                                          \
-            flush(row, h##r##1, l##r##1, c + VEC, cols);                                    \
-            flush(row, h##r##2, l##r##2, c + 2 * VEC, cols);                                \
+            Real *th = sp ? sp->theta + (size_t)(j + (r)) * stride : NULL;                  \
+            flush(row, th, sp, h##r##0, l##r##0, c, cols);                                  \
+            flush(row, th, sp, h##r##1, l##r##1, c + VEC, cols);                            \
+            flush(row, th, sp, h##r##2, l##r##2, c + 2 * VEC, cols);                        \
         }                                                                                   \
         h##r##0 = h##r##1 = h##r##2 = l##r##0 = l##r##1 = l##r##2 = vzero();               \
     } while (0)
 
 /* tile: rows [j, j + 4) and columns [c, c + 3 VEC) of acc (rows `stride` apart) over all
  * pairs, in registers, flushed every WINDOW pairs (rows and columns beyond the padding are
- * zeros, not stored). */
-static void tile(int64_t *restrict acc, const ExactInput *s, int pairs, int n_out, int cols,
-                 int stride, int j, int c)
+ * zeros, not stored); sp: at most WINDOW pairs, their whole sums spent on sp->theta. */
+static void tile(int64_t *restrict acc, const Spend *sp, const ExactInput *s, int pairs,
+                 int n_out, int cols, int stride, int j, int c)
 {
     const int np = pad_cols(cols), nr = pad_rows(n_out);
     TILE_ZERO(0);
@@ -260,12 +277,12 @@ static void tile(int64_t *restrict acc, const ExactInput *s, int pairs, int n_ou
 }
 
 /* pairs_outer: every tile; the x columns of a tile stay in L1 across its rows. */
-static void pairs_outer(int64_t *restrict acc, const ExactInput *s, int pairs, int n_out,
-                        int cols, int stride)
+static void pairs_outer(int64_t *restrict acc, const Spend *sp, const ExactInput *s, int pairs,
+                        int n_out, int cols, int stride)
 {
     for (int c = 0; c < cols; c += 3 * VEC)
         for (int j = 0; j < n_out; j += 4)
-            tile(acc, s, pairs, n_out, cols, stride, j, c);
+            tile(acc, sp, s, pairs, n_out, cols, stride, j, c);
 }
 #endif
 
@@ -317,9 +334,10 @@ static int amx_cols(const ColSums *dst, const int64_t *D, int ld, const uint8_t 
 }
 
 /* region_cols: exact_input_cols into one region: acc (rows `stride` apart) for columns
- * [c0, c1), without AMX. */
-static void region_cols(int64_t *restrict acc, int stride, const int64_t *D, int ld,
-                        const uint8_t *const *rows, int n, int n_out, int c0, int c1,
+ * [c0, c1), without AMX; sp (only when no delta needs the reference path and the pairs fit
+ * one window): the sums spent on weights instead. */
+static void region_cols(int64_t *restrict acc, const Spend *sp, int stride, const int64_t *D,
+                        int ld, const uint8_t *const *rows, int n, int n_out, int c0, int c1,
                         ExactInput *s)
 {
     int cols = c1 - c0;
@@ -327,9 +345,10 @@ static void region_cols(int64_t *restrict acc, int stride, const int64_t *D, int
         return;
 #ifdef VEC
     int n_slow = pack(s, D, ld, rows, n, n_out, c0, cols, s->slow);
-    pairs_outer(acc, s, (n + 1) / 2, n_out, cols, stride);
+    pairs_outer(acc, sp, s, (n + 1) / 2, n_out, cols, stride);
     slow_examples(acc, D, ld, rows, n_out, c0, cols, stride, s->slow, n_slow);
 #else
+    (void)sp;
     for (int i = 0; i < n; i++)
         outer_one(acc, D + i, ld, rows[i] + c0, n_out, cols, stride);
 #endif
@@ -346,10 +365,28 @@ int exact_input_cols(const ColSums *dst, const int64_t *D, int ld, const uint8_t
         rel.split = split < 0 ? 0 : split;
         return amx_cols(&rel, D, ld, rows, n, n_out, c0, cols, s);
     }
-    int mid = split < 0 ? c0 : split < cols ? c0 + split : c1;
-    region_cols(dst->acc[0], dst->stride[0], D, ld, rows, n, n_out, c0, mid, s);
-    region_cols(dst->acc[1], dst->stride[1], D, ld, rows, n, n_out, mid, c1, s);
+    int mid = split < 0 ? c0 : split < cols ? c0 + split : c1, spend = 0;
+#ifdef CAN_SPEND /* the sums are whole after one window, and no example is slow */
+    spend = (dst->theta[0] || dst->theta[1]) && n <= 2 * WINDOW;
+    for (int j = 0; spend && j < n_out; j++)
+        for (int i = 0; i < n; i++)
+            spend &= D[(size_t)j * ld + i] <= FAST_MAX && D[(size_t)j * ld + i] >= -FAST_MAX;
+#endif
+    Spend sp[2] = {{dst->theta[0], dst->step, dst->inv}, {dst->theta[1], dst->step, dst->inv}};
+    region_cols(dst->acc[0], spend ? &sp[0] : NULL, dst->stride[0], D, ld, rows, n, n_out, c0,
+                mid, s);
+    region_cols(dst->acc[1], spend ? &sp[1] : NULL, dst->stride[1], D, ld, rows, n, n_out, mid,
+                c1, s);
+    return spend;
+}
+
+int exact_input_vector_spends(void)
+{
+#ifdef CAN_SPEND
+    return 1;
+#else
     return 0;
+#endif
 }
 
 size_t exact_input_outer(int64_t *restrict acc, const Real *d, const uint8_t *const *rows,

@@ -167,13 +167,16 @@ static void cols_case(int n, int n_out, int n_in, int c0, int split, int c1, int
                 diff += acc[q][at] != (spent ? 0 : want) || memcmp(&theta[q][at], &t, sizeof t);
                 stray += !inside && acc[q][at] != 0;
             }
-    int large = 0; /* a delta beyond the digits: that example takes the reference path */
+    int large = 0, wide = 0; /* deltas beyond the AMX digits or the int16 halves */
     for (int j = 0; j < n_out; j++)
         for (int i = 0; i < n; i++) {
             int64_t v = D[(size_t)j * ld + i];
             large |= v > EXACT_AMX_MAX || v < -EXACT_AMX_MAX;
+            wide |= v > 2147418112LL || v < -2147418112LL;
         }
-    int expect = spend && s.amx.ready && n >= 32 && n <= EXACT_AMX_WHOLE && !large;
+    int on_amx = s.amx.ready && n >= 32;
+    int expect = spend && (on_amx ? n <= EXACT_AMX_WHOLE && !large
+                                  : exact_input_vector_spends() && n <= 240 && !wide);
     CHECK(diff == 0 && stray == 0 && spent == expect,
           "exact_input_cols n=%d n_out=%d cols [%d, %d | %d, %d) kind %d amx %d spend %d: %zu "
           "values differ, %zu written outside, spent %d (expected %d)", n, n_out, c0, split,
