@@ -745,8 +745,12 @@ int trainer_step(Trainer *t, int requests, int *agreed, Err *e)
                 update_rest(t, lr, count, tid, threads);
             timer_add(&s->times, PHASE_UPDATE, &c0);
         }
-        /* the next step's block sums need only this thread's own block of W1, updated just
-         * now: no wait for the other threads (the region's end is the wait) */
+        /* the next step's block sums need only this thread's blocks of W1: with one or two
+         * threads it updated them alone just now (the region's end is the wait); with more,
+         * a block's columns are shared, so all of them must be updated first */
+        if (ahead && count > 0 && threads > 2) {
+#pragma omp barrier
+        }
         if (ahead && count > 0)
             first_forward(t, s, tid, threads, pos + 1);
     }
