@@ -76,6 +76,13 @@ void exact_input_free(ExactInput *s)
     memset(s, 0, sizeof *s);
 }
 
+/* Where a tile's sums go when they are spent on weights instead of stored: theta (laid out
+ * as the sums), with exact_descend's step and scale. */
+typedef struct {
+    Real *theta;
+    double step, inv;
+} Spend;
+
 /* fixed_delta: round(d 2^32); 0 and counted bad when a term D b could push the sum of
  * f's terms past 2^62 (or d is not finite). */
 static int64_t fixed_delta(Real d, const Fixed *f, size_t *bad)
@@ -178,13 +185,6 @@ static int pack(ExactInput *s, const int64_t *D, int ld, const uint8_t *const *r
     }
     return n_slow;
 }
-
-/* Where a tile's sums go when they are spent on weights instead of stored: theta (laid out
- * as the sums), with exact_descend's step and scale. */
-typedef struct {
-    Real *theta;
-    double step, inv;
-} Spend;
 
 #if VEC == 16 && defined(EXACT_DESCEND8)
 #define CAN_SPEND 1
