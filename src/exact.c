@@ -316,4 +316,3 @@ void exact_descend(Real *restrict theta, int64_t *restrict sum, size_t n, double
         sum[i] = 0;
     }
 }
-

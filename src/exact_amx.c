@@ -138,7 +138,6 @@ static void pack_digits(ExactAmx *s, const int64_t *D, int ld, int n, int n_out)
         }
 }
 
-
 /* widen: the sums of rows [j0, j0 + 16) x columns [c0, c0 + 16) (inside n_out x cols; where
  * dst puts them, or spent on dst->theta) += the four byte tiles weighted 2^0, 2^8, 2^16,
  * 2^24: (t0 + 2^8 t1) and (t2 + 2^8 t3) in int32 (|t| < 2^15 per example, at most

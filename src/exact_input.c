@@ -115,6 +115,16 @@ static void outer_one(int64_t *restrict acc, const int64_t *D, int ld, const uin
             acc[(size_t)j * stride + k] += D[(size_t)j * ld] * b[k];
 }
 
+/* any_beyond: 1 if some |D[j ld + i]| of the n examples exceeds max (one branchless pass). */
+static int any_beyond(const int64_t *D, int ld, int n, int n_out, int64_t max)
+{
+    int any = 0;
+    for (int j = 0; j < n_out; j++)
+        for (int i = 0; i < n; i++)
+            any |= (D[(size_t)j * ld + i] > max) | (D[(size_t)j * ld + i] < -max);
+    return any;
+}
+
 /* too_large: 1 if some |D[j ld]| of the example exceeds max. */
 static int too_large(const int64_t *D, int ld, int n_out, int64_t max)
 {
@@ -301,12 +311,7 @@ static void slow_examples(int64_t *restrict acc, const int64_t *D, int ld,
 static int amx_cols(const ColSums *dst, const int64_t *D, int ld, const uint8_t *const *rows,
                     int n, int n_out, int c0, int cols, ExactInput *s)
 {
-    int n_slow = 0, any = 0;
-    for (int j = 0; j < n_out; j++) /* one branchless pass first */
-        for (int i = 0; i < n; i++) {
-            int64_t v = D[(size_t)j * ld + i];
-            any |= (v > EXACT_AMX_MAX) | (v < -EXACT_AMX_MAX);
-        }
+    int n_slow = 0, any = any_beyond(D, ld, n, n_out, EXACT_AMX_MAX);
     for (int i = 0; any && i < n; i++)
         if (too_large(D + i, ld, n_out, EXACT_AMX_MAX))
             s->slow[n_slow++] = i;
@@ -367,10 +372,8 @@ int exact_input_cols(const ColSums *dst, const int64_t *D, int ld, const uint8_t
     }
     int mid = split < 0 ? c0 : split < cols ? c0 + split : c1, spend = 0;
 #ifdef CAN_SPEND /* the sums are whole after one window, and no example is slow */
-    spend = (dst->theta[0] || dst->theta[1]) && n <= 2 * WINDOW;
-    for (int j = 0; spend && j < n_out; j++)
-        for (int i = 0; i < n; i++)
-            spend &= D[(size_t)j * ld + i] <= FAST_MAX && D[(size_t)j * ld + i] >= -FAST_MAX;
+    spend = (dst->theta[0] || dst->theta[1]) && n <= 2 * WINDOW &&
+            !any_beyond(D, ld, n, n_out, FAST_MAX);
 #endif
     Spend sp[2] = {{dst->theta[0], dst->step, dst->inv}, {dst->theta[1], dst->step, dst->inv}};
     region_cols(dst->acc[0], spend ? &sp[0] : NULL, dst->stride[0], D, ld, rows, n, n_out, c0,

@@ -544,13 +544,20 @@ static int first_layer(Trainer *t, ThreadState *s, int tid, int threads, int64_t
     return spent;
 }
 
+/* first_step: the first layer's learning step for count examples, in its sums' units
+ * (2^-32 / EXACT_INPUT_DIV); 0 when the step diverged. */
+static double first_step(double lr, int64_t count)
+{
+    return count > 0 ? lr / (double)count / EXACT_INPUT_DIV : 0;
+}
+
 /* update_first: theta <- theta - eta * (summed gradient / examples) for this thread's
  * columns of the first layer's weights (those whose sums it formed), clearing the sums;
  * count <= 0 (a diverged step): the sums cleared, no update. */
 static void update_first(Trainer *t, double lr, int64_t count, int tid, int threads)
 {
     const Layout *lay = &t->model.layout;
-    double step = count > 0 ? lr / (double)count / EXACT_INPUT_DIV : 0; /* as first_layer's */
+    double step = first_step(lr, count);
     Share sh = share_of(tid, threads);
     for (int b = sh.b0; b < sh.b1; b++) {
         int c0, c1, cs, ce;
@@ -657,8 +664,8 @@ static int64_t step_finish_local(Trainer *t, ThreadState *s, int tid, int thread
     StepResult mine = step_local(t, requests);
     if (tid == 0)
         *r = mine;
-    double step = mine.count > 0 ? lr / (double)mine.count / EXACT_INPUT_DIV : 0;
-    int spent = first_layer(t, s, tid, threads, t->step % t->steps_per_epoch, step);
+    int spent = first_layer(t, s, tid, threads, t->step % t->steps_per_epoch,
+                            first_step(lr, mine.count));
     timer_add(&s->times, PHASE_BACKWARD, &clock);
     if (!spent)
         update_first(t, lr, mine.count, tid, threads);
