@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
 # The README's second command (and what CI runs): install, build, run every test.
-# Then: the single-process tests, the corpus replays and a 2-rank training under
-# AddressSanitizer + UBSan (build-asan/), and each fuzzer for 30 s when clang is present.
+# Then: a build without -march=native (build-portable/) and its kernel tests; the
+# single-process tests, the corpus replays and a 2-rank training under AddressSanitizer +
+# UBSan (build-asan/); and each fuzzer for 30 s when clang is present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh --tests
 bash scripts/build.sh
 (cd build && ctest --output-on-failure --timeout 900 "$@") | tee build/ctest.log
+
+# Portable build (no -march=native, as on clusters whose login and compute nodes differ):
+# the kernels without SIMD must compile and pass their tests too.
+cmake -S . -B build-portable -DCMAKE_BUILD_TYPE=Release -DDOWNHILL_NATIVE=OFF > /dev/null
+cmake --build build-portable -j "$(nproc)" --target downhill test_kernels
+(cd build-portable && ctest --output-on-failure --timeout 900 -R '^test_kernels$')
+echo "portable build: ok"
 
 # Sanitizers (gcc): non-MPI tests, then one small 2-rank training.
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDOWNHILL_SANITIZE=ON > /dev/null
