@@ -32,14 +32,20 @@ int comm_agree(int status);
  * the error is printed once. */
 int comm_check(int status, Err *e);
 
-/* comm_sum_i64: element-wise integer sum of buf over all ranks, in place (exact). */
+/* comm_sum_i64: element-wise integer sum of buf over all ranks, in place (exact; downhill's
+ * own Rabenseifner allreduce, point-to-point under the watchdog). */
 void comm_sum_i64(int64_t *buf, size_t n);
 
 /* comm_sum_u64: element-wise sum modulo 2^64 of buf over all ranks, in place. */
 void comm_sum_u64(uint64_t *buf, size_t n);
 
-/* comm_sum_real: element-wise floating-point sum of buf over all ranks, in place. */
+/* comm_sum_real: element-wise floating-point sum of buf over all ranks, in place (MPI's
+ * MPI_Iallreduce under the watchdog). */
 void comm_sum_real(Real *buf, size_t n);
+
+/* comm_sum_real_plain: the same by MPI's own blocking MPI_Allreduce, without the watchdog:
+ * the plain float allreduce a user would write, as the benchmarks' reference. */
+void comm_sum_real_plain(Real *buf, size_t n);
 
 /* Element-wise reductions of double arrays. */
 typedef enum { COMM_MIN, COMM_MAX, COMM_SUM } CommOp;

@@ -161,7 +161,8 @@ static int step_rate(const Config *base, int64_t limit, int64_t batch, int threa
     return status;
 }
 
-/* allreduce_us: microseconds per step's allreduce of n values, exact (int64) or float. */
+/* allreduce_us: microseconds per step's allreduce of n values: exact (1: int64, the
+ * trainer's), float (0: the trainer's float path) or plain (-1: MPI_Allreduce of floats). */
 static Spread allreduce_us(size_t n, int exact)
 {
     const int calls = 200;
@@ -172,10 +173,12 @@ static Spread allreduce_us(size_t n, int exact)
         comm_max_double(0);
         double t0 = comm_time();
         for (int i = 0; i < calls && a && f; i++) {
-            if (exact)
+            if (exact > 0)
                 comm_sum_i64(a, n);
-            else
+            else if (exact == 0)
                 comm_sum_real(f, n);
+            else
+                comm_sum_real_plain(f, n);
         }
         double dt = comm_max_double(comm_time() - t0);
         if (r >= 0)
@@ -288,6 +291,12 @@ static void bench_combine(size_t n, size_t n_exact, int max_threads, int rank, i
         if (rank == 0)
             fprintf(out, "combine mpi-%s %d 1 %zu %.2f %.2f %.2f\n", name, ranks, n, s.median,
                     s.min, s.max);
+        if (!exact) { /* the reference: MPI's own blocking allreduce of the floats */
+            s = allreduce_us(n, -1);
+            if (rank == 0)
+                fprintf(out, "combine mpi-plain %d 1 %zu %.2f %.2f %.2f\n", ranks, n, s.median,
+                        s.min, s.max);
+        }
         for (int th = 2; th <= max_threads; th++) {
             size_t m = exact ? n_exact : n;
             s = combine_us(m, th, exact);

@@ -1,7 +1,8 @@
 /* commbench.c: `downhill comm`: times the step's reduction through the trainer's own
  * wrappers (comm_sum_i64 for the exact path, comm_sum_real for the float path), so the
- * numbers include the watchdog's polling and the MPI_IN_PLACE nonblocking allreduce the
- * trainer really uses. No MPI here: only comm.h. */
+ * numbers include the watchdog's polling and the algorithms the trainer really runs; and
+ * MPI's blocking MPI_Allreduce of floats (kind plain) as the reference. No MPI here: only
+ * comm.h. */
 #include "commbench.h"
 
 #include <errno.h>
@@ -12,9 +13,10 @@
 
 #define WARMUP_REPS 3
 
-enum { KIND_EXACT, KIND_FLOAT, KINDS };
-static const char *const KIND_NAME[KINDS] = {"exact", "float"};
-static const size_t KIND_SIZE[KINDS] = {sizeof(int64_t), sizeof(Real)};
+/* plain: MPI's blocking MPI_Allreduce of floats, what a user would write (the reference) */
+enum { KIND_EXACT, KIND_FLOAT, KIND_PLAIN, KINDS };
+static const char *const KIND_NAME[KINDS] = {"exact", "float", "plain"};
+static const size_t KIND_SIZE[KINDS] = {sizeof(int64_t), sizeof(Real), sizeof(Real)};
 
 int commbench_parse_sizes(const char *list, size_t *bytes, int max, Err *e)
 {
@@ -84,8 +86,10 @@ static void time_reps(int kind, size_t n, int64_t *ibuf, Real *fbuf, int reps, d
         double start = comm_time();
         if (kind == KIND_EXACT)
             comm_sum_i64(ibuf, n);
-        else
+        else if (kind == KIND_FLOAT)
             comm_sum_real(fbuf, n);
+        else
+            comm_sum_real_plain(fbuf, n);
         double took = comm_time() - start;
         if (r >= 0)
             t[r] = took;
@@ -141,8 +145,9 @@ int commbench_run(const size_t *bytes, int nsizes, int reps, int rank, int ranks
         if (f)
             fprintf(f, "ranks,bytes,kind,median_us,min_us,max_us\n");
         if (rank == 0)
-            fprintf(out, "allreduce (in place, nonblocking, as in a training step): median of "
-                         "%d after %d warm-up, slowest rank\n"
+            fprintf(out, "allreduce in place as in a training step (exact: downhill's own, "
+                         "float: MPI_Iallreduce; plain: MPI_Allreduce of floats, the "
+                         "reference): median of %d after %d warm-up, slowest rank\n"
                          " ranks      bytes   kind   median_us      min_us      max_us\n",
                     reps, WARMUP_REPS);
         for (int i = 0; i < nsizes; i++)

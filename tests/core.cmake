@@ -15,6 +15,13 @@ target_link_libraries(test_replicas PRIVATE downhill_core)
 downhill_mpi_test(test_replicas_2 2 $<TARGET_FILE:test_replicas>)
 downhill_mpi_test(test_replicas_3 3 $<TARGET_FILE:test_replicas>)
 
+# The exact sums' allreduce on power-of-two rank counts and others (ranks folded in pairs).
+add_executable(test_comm test_comm.c)
+target_link_libraries(test_comm PRIVATE downhill_core)
+foreach(np 2 3 4 5 6 7)
+  downhill_mpi_test(test_comm_${np} ${np} $<TARGET_FILE:test_comm>)
+endforeach()
+
 add_executable(test_e2e test_e2e.c)
 target_link_libraries(test_e2e PRIVATE downhill_core)
 downhill_mpi_test(test_e2e_2 2 $<TARGET_FILE:test_e2e>)
