@@ -5,8 +5,13 @@ Reads the CSVs of `downhill comm --csv` (one per rank count P; columns
 ranks,bytes,kind,median_us,min_us,max_us), fits per P the line T(n) = a + b n, fits the
 alpha-beta cost of three allreduce algorithms over all P at once,
 
-  binomial  (Open MPI libnbc MPI_Iallreduce with MPI_IN_PLACE: what downhill runs;
-             binomial reduce to rank 0, then binomial broadcast)
+  halving   (downhill's own allreduce of the exact int64 sums, src/comm.c: Rabenseifner's
+             recursive-halving reduce-scatter and recursive-doubling allgather among the
+             largest power of two Q <= P ranks; the P - Q others hand over their sums
+             first and get the totals back)
+            T = 2 log2(Q) alpha + 2 (Q - 1) / Q n beta  [+ 2 (alpha + n beta) if P > Q]
+  binomial  (Open MPI libnbc MPI_Iallreduce with MPI_IN_PLACE: what downhill's float
+             path runs; binomial reduce to rank 0, then binomial broadcast)
             T = 2 ceil(log2 P) (alpha + n beta)
   recursive doubling            T = ceil(log2 P) (alpha + n beta)
   ring (reduce-scatter + allgather around a ring)
@@ -53,8 +58,15 @@ def log2c(p):
     return math.ceil(math.log2(p)) if p > 1 else 0
 
 
+def pow2_below(p):
+    """The largest power of two <= p."""
+    return 1 << (int(p).bit_length() - 1)
+
+
 # name -> (latency coefficient A(P), bandwidth coefficient B(P)): T = A alpha + B n beta
 ALGORITHMS = {
+    "halving": (lambda p: 2 * log2c(pow2_below(p)) + 2 * (p != pow2_below(p)),
+                lambda p: 2 * (pow2_below(p) - 1) / pow2_below(p) + 2 * (p != pow2_below(p))),
     "binomial": (lambda p: 2 * log2c(p), lambda p: 2 * log2c(p)),
     "recursive_doubling": (lambda p: log2c(p), lambda p: log2c(p)),
     "ring": (lambda p: 2 * (p - 1), lambda p: 2 * (p - 1) / p),
@@ -124,9 +136,10 @@ def main():
     ap.add_argument("csv", nargs="+", help="downhill comm --csv files (several P)")
     ap.add_argument("--kind", choices=["exact", "float"], default="exact",
                     help="train.reduction to model (default exact: int64 sums)")
-    ap.add_argument("--algorithm", choices=list(ALGORITHMS), default="binomial",
-                    help="model used for predictions (default binomial: what Open MPI's "
-                         "libnbc runs for downhill's in-place MPI_Iallreduce)")
+    ap.add_argument("--algorithm", choices=list(ALGORITHMS),
+                    help="model used for predictions (default: what downhill runs for the "
+                         "kind: halving for exact, binomial for float, Open MPI libnbc's "
+                         "in-place MPI_Iallreduce)")
     ap.add_argument("--predict-algorithm", choices=list(ALGORITHMS),
                     help="what-if: predict with this algorithm's formula, using the alpha "
                          "and beta fitted with --algorithm (the link's own parameters)")
@@ -156,6 +169,8 @@ def main():
     ap.add_argument("--out", help="write the prediction table (.csv, else Markdown)")
     a = ap.parse_args()
 
+    if not a.algorithm:
+        a.algorithm = "halving" if a.kind == "exact" else "binomial"
     data = read_csvs(a.csv, a.kind, set(a.exclude_bytes))
     fits = {name: fit_algorithm(data, name, a.fit, a.small_bytes, a.large_bytes)
             for name in ALGORITHMS}

@@ -310,8 +310,22 @@ double exact_value(int64_t v, const Fixed *f)
 void exact_descend(Real *restrict theta, int64_t *restrict sum, size_t n, double step,
                    const Fixed *f)
 {
-    const double inv = f->inv_scale; /* a plain loop: vectorised */
-    for (size_t i = 0; i < n; i++) {
+    /* Blocks of 64 (vectorised), each claiming the sums' cache lines two blocks ahead for
+     * writing: after an allreduce the other rank holds copies of them, and stores alone
+     * wait for each line in turn (12.7 -> 5 us per step at 2 ranks, batch 64). */
+    const double inv = f->inv_scale;
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        for (size_t q = 0; q < 64; q += 8)
+            __builtin_prefetch(sum + i + 128 + q, 1, 3);
+        Real *restrict th = theta + i;
+        int64_t *restrict su = sum + i;
+        for (size_t q = 0; q < 64; q++) {
+            th[q] = (Real)((double)th[q] - step * ((double)su[q] * inv));
+            su[q] = 0;
+        }
+    }
+    for (; i < n; i++) {
         theta[i] = (Real)((double)theta[i] - step * ((double)sum[i] * inv));
         sum[i] = 0;
     }

@@ -588,7 +588,17 @@ static void update_rest(Trainer *t, double lr, int64_t count, int tid, int threa
     size_t i1 = lo + (np - lo) * (q + 1) / (size_t)threads;
     if (t->cfg->reduction != REDUCTION_EXACT) {
         const Real rs = (Real)step;
-        for (size_t i = i0; i < i1; i++) {
+        size_t i = i0;
+        for (; i + 64 <= i1; i += 64) { /* the sums' lines claimed ahead: see exact_descend */
+            for (size_t k = 0; k < 64; k += 64 / sizeof(Real))
+                __builtin_prefetch(t->fsum + i + 256 + k, 1, 3);
+            Real *restrict th = p + i, *restrict su = t->fsum + i;
+            for (size_t k = 0; k < 64; k++) {
+                th[k] -= rs * su[k];
+                su[k] = 0;
+            }
+        }
+        for (; i < i1; i++) {
             p[i] -= rs * t->fsum[i];
             t->fsum[i] = 0;
         }

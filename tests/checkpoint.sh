@@ -68,11 +68,13 @@ train 2 1 small.ini --set output.file=auto.h5 --resume auto && grep -q "auto.ckp
 rank_pid() { pgrep -P "$(pgrep -P "$1" | head -1)" | tail -1; }
 
 # 4. SIGUSR1 to one rank: checkpoint, exit code 75, resume to the same weights
-sed -e 's/train_limit = 1000/train_limit = 60000/' -e 's/epochs = 3/epochs = 4/' \
+sed -e 's/train_limit = 1000/train_limit = 60000/' -e 's/epochs = 3/epochs = 6/' \
     -e 's/batch_size = 64/batch_size = 10/' -e 's/every_steps = 5/every_steps = 0/' small.ini > big.ini
-train 2 1 big.ini --set output.file=bigref.h5 || { cat run.log; fail "big reference"; }
-big=$(outcome bigref.h5)
-OMP_NUM_THREADS=1 timeout 300 $mpiexec $npflag 2 "$bin" train big.ini --set output.file=sig.h5 > run.log 2>&1 &
+# (12 epochs: about 3 s at 2 ranks, so the signal at 1.5 s lands mid-run)
+sed -e 's/epochs = 6/epochs = 12/' big.ini > sig.ini
+train 2 1 sig.ini --set output.file=sigref.h5 || { cat run.log; fail "signal reference"; }
+sigref=$(outcome sigref.h5)
+OMP_NUM_THREADS=1 timeout 300 $mpiexec $npflag 2 "$bin" train sig.ini --set output.file=sig.h5 > run.log 2>&1 &
 launcher=$!
 sleep 1.5
 victim=$(rank_pid "$launcher")
@@ -83,10 +85,12 @@ wait "$launcher"
 code=$?
 if [ "$code" -eq 75 ] && grep -q "stopped by signal" run.log; then ok "SIGUSR1 then SIGTERM to rank pid $victim: checkpoint and exit code 75"
 else cat run.log; fail "SIGUSR1: exit code $code (want 75)"; fi
-train 2 1 big.ini --set output.file=sig.h5 --resume auto && same "resume after SIGUSR1" sig.h5 "$big" || { cat run.log; fail "resume after signal"; }
+train 2 1 sig.ini --set output.file=sig.h5 --resume auto && same "resume after SIGUSR1" sig.h5 "$sigref" || { cat run.log; fail "resume after signal"; }
 
 # 5. kill -9 of a rank at three moments (checkpoints every 25 steps: about half of the time
 # is spent writing them, so kills land mid-write too)
+train 2 1 big.ini --set output.file=bigref.h5 || { cat run.log; fail "big reference"; }
+big=$(outcome bigref.h5)
 sed -e 's/every_steps = 0/every_steps = 25/' big.ini > kill.ini
 for delay in 1.2 1.2 1.0; do
     OMP_NUM_THREADS=1 timeout 300 $mpiexec $npflag 2 "$bin" train kill.ini --set output.file=kill.h5 --resume auto > run.log 2>&1 &
