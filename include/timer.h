@@ -8,7 +8,7 @@ typedef enum {
     PHASE_FORWARD,    /* forward pass and per-example costs */
     PHASE_BACKWARD,   /* deltas and weight gradients (incl. fixed-point rounding) */
     PHASE_COMBINE,    /* combining the threads' sums inside a rank */
-    PHASE_ALLREDUCE,  /* the step's MPI_Allreduce across ranks (incl. waiting) */
+    PHASE_ALLREDUCE,  /* the step's allreduce across ranks (incl. waiting) */
     PHASE_UPDATE,     /* theta <- theta - eta * gradient */
     PHASE_EVALUATION, /* test-set evaluation at the end of the epoch */
     PHASE_CHECKPOINT, /* checkpoint writes */

@@ -563,13 +563,15 @@ static void update_first(Trainer *t, double lr, int64_t count, int tid, int thre
         int c0, c1, cs, ce;
         size_t off = layout_block(lay, b, &c0, &c1);
         share_cols(lay, b, sh, &cs, &ce);
-        for (size_t j = 0; j < (size_t)lay->n[1]; j++) {
+        int whole = cs == 0 && ce == c1 - c0; /* the block's rows are one range */
+        size_t rows = whole ? 1 : (size_t)lay->n[1];
+        size_t len = whole ? (size_t)lay->n[1] * (size_t)(c1 - c0) : (size_t)(ce - cs);
+        for (size_t j = 0; j < rows; j++) {
             size_t at = off + j * (size_t)(c1 - c0) + (size_t)cs;
             if (count > 0)
-                exact_descend(t->model.params + at, t->sum + at, (size_t)(ce - cs), step,
-                              &t->fixed);
+                exact_descend(t->model.params + at, t->sum + at, len, step, &t->fixed);
             else
-                memset(t->sum + at, 0, sizeof *t->sum * (size_t)(ce - cs));
+                memset(t->sum + at, 0, sizeof *t->sum * len);
         }
     }
 }
@@ -590,8 +592,8 @@ static void update_rest(Trainer *t, double lr, int64_t count, int tid, int threa
         const Real rs = (Real)step;
         size_t i = i0;
         for (; i + 64 <= i1; i += 64) { /* the sums' lines claimed ahead: see exact_descend */
-            for (size_t k = 0; k < 64; k += 64 / sizeof(Real))
-                __builtin_prefetch(t->fsum + i + 256 + k, 1, 3);
+            for (size_t k = i + 256; k < i + 320 && k < i1; k += 64 / sizeof(Real))
+                __builtin_prefetch(t->fsum + k, 1, 3); /* only this thread's slice */
             Real *restrict th = p + i, *restrict su = t->fsum + i;
             for (size_t k = 0; k < 64; k++) {
                 th[k] -= rs * su[k];
