@@ -72,8 +72,9 @@ static const char *BENCH_USAGE =
     "Measures this machine's float32 FMA peak with its own kernel, then the training step\n"
     "(examples/s, GFLOP/s, percent of peak) at batch 10, 64 and 256, for 1 to\n"
     "OMP_NUM_THREADS threads (default 2) and both reductions, and the per-step cost of\n"
-    "combining gradients (OpenMP and MPI, exact and float). Each number is the median of\n"
-    "7 repetitions after a warm-up, with min and max. Run under mpirun for several ranks:\n"
+    "combining gradients (OpenMP and MPI, exact and float; mpi-plain: MPI's blocking\n"
+    "MPI_Allreduce of the floats, the reference). Each number is the median of 7\n"
+    "repetitions after a warm-up, with min and max. Run under mpirun for several ranks:\n"
     "  mpirun -np 2 --bind-to none downhill bench\n"
     "--limit N loads the first N training examples (default 16384); --set chooses the data,\n"
     "model.layers or train.exact_group. bench/report.sh writes bench/RESULTS.md.\n";
