@@ -161,9 +161,12 @@ static int step_rate(const Config *base, int64_t limit, int64_t batch, int threa
     return status;
 }
 
-/* allreduce_us: microseconds per step's allreduce of n values: exact (1: int64, the
- * trainer's), float (0: the trainer's float path) or plain (-1: MPI_Allreduce of floats). */
-static Spread allreduce_us(size_t n, int exact)
+/* What allreduce_us times: the trainer's exact (int64) or float reduction, or MPI's own
+ * blocking MPI_Allreduce of the floats (the plain reference). */
+enum { REDUCE_EXACT, REDUCE_FLOAT, REDUCE_PLAIN };
+
+/* allreduce_us: microseconds per step's allreduce of n values of that kind. */
+static Spread allreduce_us(size_t n, int kind)
 {
     const int calls = 200;
     int64_t *a = calloc(n, sizeof *a);
@@ -173,9 +176,9 @@ static Spread allreduce_us(size_t n, int exact)
         comm_max_double(0);
         double t0 = comm_time();
         for (int i = 0; i < calls && a && f; i++) {
-            if (exact > 0)
+            if (kind == REDUCE_EXACT)
                 comm_sum_i64(a, n);
-            else if (exact == 0)
+            else if (kind == REDUCE_FLOAT)
                 comm_sum_real(f, n);
             else
                 comm_sum_real_plain(f, n);
@@ -287,12 +290,12 @@ static void bench_combine(size_t n, size_t n_exact, int max_threads, int rank, i
                      "values after the first layer's weights, which threads own by columns)\n");
     for (int exact = 1; exact >= 0; exact--) {
         const char *name = exact ? "exact" : "float";
-        Spread s = allreduce_us(n, exact);
+        Spread s = allreduce_us(n, exact ? REDUCE_EXACT : REDUCE_FLOAT);
         if (rank == 0)
             fprintf(out, "combine mpi-%s %d 1 %zu %.2f %.2f %.2f\n", name, ranks, n, s.median,
                     s.min, s.max);
         if (!exact) { /* the reference: MPI's own blocking allreduce of the floats */
-            s = allreduce_us(n, -1);
+            s = allreduce_us(n, REDUCE_PLAIN);
             if (rank == 0)
                 fprintf(out, "combine mpi-plain %d 1 %zu %.2f %.2f %.2f\n", ranks, n, s.median,
                         s.min, s.max);

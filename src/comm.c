@@ -52,18 +52,6 @@ static void watchdog_fire(double waited)
     MPI_Abort(MPI_COMM_WORLD, WATCHDOG_EXIT);
 }
 
-/* wait_for: completes a nonblocking collective, or fires the watchdog. */
-static void wait_for(MPI_Request *req)
-{
-    double start = MPI_Wtime();
-    int done = 0;
-    for (unsigned long spins = 1; !done; spins++) {
-        MPI_Test(req, &done, MPI_STATUS_IGNORE);
-        if (!done && spins % 1024 == 0 && MPI_Wtime() - start > watchdog_seconds)
-            watchdog_fire(MPI_Wtime() - start);
-    }
-}
-
 /* wait_all: completes n nonblocking requests, or fires the watchdog. */
 static void wait_all(int n, MPI_Request *req)
 {
@@ -81,7 +69,7 @@ static void allreduce(void *buf, size_t n, MPI_Datatype type, MPI_Op op)
 {
     MPI_Request req;
     MPI_Iallreduce(MPI_IN_PLACE, buf, (int)n, type, op, MPI_COMM_WORLD, &req);
-    wait_for(&req);
+    wait_all(1, &req);
 }
 
 void comm_init(int *argc, char ***argv, int *rank, int *size)
@@ -133,13 +121,6 @@ int comm_check(int status, Err *e)
     return -1;
 }
 
-/* The exact sums' own allreduce (Rabenseifner's: recursive-halving reduce-scatter, then
- * recursive-doubling allgather; ranks beyond the largest power of two first hand their
- * sums to a partner). Integer sums do not depend on the order, so any algorithm gives the
- * same bits; this one moves 2 (P - 1) / P of the message per rank in 2 log2 P rounds
- * (libnbc's in-place MPI_Iallreduce runs a binomial tree: 2 log2 P whole messages, about
- * twice the time at 2 ranks here). Point-to-point messages on sum_comm. */
-
 /* exchange: sends n_out values from out to rank peer while receiving n_in into sum_tmp
  * (add != 0: then added to in) or straight into in. */
 static void exchange(int peer, const int64_t *out, int n_out, int64_t *in, int n_in, int add)
@@ -183,6 +164,12 @@ static void halving_sum(int64_t *buf, int n, int me, int pof2, int rem)
     }
 }
 
+/* The exact sums' own allreduce (Rabenseifner's: recursive-halving reduce-scatter, then
+ * recursive-doubling allgather; ranks beyond the largest power of two first hand their
+ * sums to a partner). Integer sums do not depend on the order, so any algorithm gives the
+ * same bits; this one moves 2 (P - 1) / P of the message per rank in 2 log2 P rounds
+ * (libnbc's in-place MPI_Iallreduce runs a binomial tree: 2 log2 P whole messages, about
+ * twice the time at 2 ranks here). Point-to-point messages on sum_comm. */
 void comm_sum_i64(int64_t *buf, size_t n)
 {
     int rank, size;
@@ -258,14 +245,14 @@ void comm_bcast(void *buf, size_t n, int root)
 {
     MPI_Request req;
     MPI_Ibcast(buf, (int)n, MPI_BYTE, root, MPI_COMM_WORLD, &req);
-    wait_for(&req);
+    wait_all(1, &req);
 }
 
 void comm_gather_bytes(const void *buf, size_t n, void *out)
 {
     MPI_Request req;
     MPI_Igather(buf, (int)n, MPI_BYTE, out, (int)n, MPI_BYTE, 0, MPI_COMM_WORLD, &req);
-    wait_for(&req);
+    wait_all(1, &req);
 }
 
 double comm_time(void)
