@@ -38,9 +38,15 @@ typedef struct {
     double step, inv; /* for theta */
 } ColSums;
 
+/* exact_amx_pack: the input bytes of columns [c0, c0 + cols) of n examples (n <= cap) laid
+ * out for the tiles; before exact_amx_outer (it reads no delta, so it can run while the
+ * deltas are still on their way from another core). Only when s->ready. */
+void exact_amx_pack(ExactAmx *s, const uint8_t *const *rows, int n, int c0, int cols);
+
 /* exact_amx_outer: the sums of column k += sum_i D[j ld + i] rows[i][c0 + k] for k < cols,
- * into dst; n examples (n <= cap), every |D| <= EXACT_AMX_MAX. Only when s->ready. */
-void exact_amx_outer(const ColSums *dst, const int64_t *D, int ld, const uint8_t *const *rows,
-                     int n, int n_out, int c0, int cols, ExactAmx *s);
+ * into dst, for the n examples and columns exact_amx_pack laid out, every |D| <=
+ * EXACT_AMX_MAX. Only when s->ready. */
+void exact_amx_outer(const ColSums *dst, const int64_t *D, int ld, int n, int n_out, int cols,
+                     ExactAmx *s);
 
 #endif

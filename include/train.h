@@ -42,6 +42,7 @@ typedef struct {
     double cost;           /* float path: summed cost */
     int64_t count;         /* float path: examples */
     PhaseTimes times;      /* this thread's data, forward and backward time */
+    int64_t loaded;        /* the step whose inputs first_load put in ws.x ahead (-1: none) */
 } ThreadState;
 
 /* A training run in progress on one rank. */

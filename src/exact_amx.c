@@ -235,11 +235,15 @@ static void piece_store(int32_t *t)
     _tile_stored(3, t + 3 * TILE * TILE, TILE * 4);
 }
 
-void exact_amx_outer(const ColSums *dst, const int64_t *D, int ld, const uint8_t *const *rows,
-                     int n, int n_out, int c0, int cols, ExactAmx *s)
+void exact_amx_pack(ExactAmx *s, const uint8_t *const *rows, int n, int c0, int cols)
+{
+    pack_quads(s, rows, n, c0, cols);
+}
+
+void exact_amx_outer(const ColSums *dst, const int64_t *D, int ld, int n, int n_out, int cols,
+                     ExactAmx *s)
 {
     int np = pad16(cols), used = (n + EX - 1) / EX;
-    pack_quads(s, rows, n, c0, cols);
     pack_digits(s, D, ld, n, n_out);
     tiles_configure();
     /* software pipeline: the previous piece is widened while the tiles form the next */
@@ -263,11 +267,16 @@ void exact_amx_outer(const ColSums *dst, const int64_t *D, int ld, const uint8_t
     _tile_release();
 }
 #else
-void exact_amx_outer(const ColSums *dst, const int64_t *D, int ld, const uint8_t *const *rows,
-                     int n, int n_out, int c0, int cols, ExactAmx *s)
+void exact_amx_pack(ExactAmx *s, const uint8_t *const *rows, int n, int c0, int cols)
 {
-    (void)dst, (void)D, (void)ld, (void)rows, (void)n, (void)n_out, (void)c0, (void)cols,
-        (void)s;
+    (void)s, (void)rows, (void)n, (void)c0, (void)cols;
+    abort(); /* never called: s->ready is 0 without AMX */
+}
+
+void exact_amx_outer(const ColSums *dst, const int64_t *D, int ld, int n, int n_out, int cols,
+                     ExactAmx *s)
+{
+    (void)dst, (void)D, (void)ld, (void)n, (void)n_out, (void)cols, (void)s;
     abort(); /* never called: s->ready is 0 without AMX */
 }
 #endif

@@ -311,6 +311,10 @@ static void slow_examples(int64_t *restrict acc, const int64_t *D, int ld,
 static int amx_cols(const ColSums *dst, const int64_t *D, int ld, const uint8_t *const *rows,
                     int n, int n_out, int c0, int cols, ExactInput *s)
 {
+    for (int j = 0; j < n_out; j++) /* the deltas may come from another core: asked first */
+        for (int i = 0; i < n; i += 64 / (int)sizeof *D)
+            __builtin_prefetch(D + (size_t)j * ld + i);
+    exact_amx_pack(&s->amx, rows, n, c0, cols); /* meanwhile */
     int n_slow = 0, any = any_beyond(D, ld, n, n_out, EXACT_AMX_MAX);
     for (int i = 0; any && i < n; i++)
         if (too_large(D + i, ld, n_out, EXACT_AMX_MAX))
@@ -328,7 +332,7 @@ static int amx_cols(const ColSums *dst, const int64_t *D, int ld, const uint8_t 
     ColSums to = *dst;
     if (n_slow > 0 || n > EXACT_AMX_WHOLE)
         to.theta[0] = to.theta[1] = NULL;
-    exact_amx_outer(&to, tiles_D, tiles_ld, rows, n, n_out, c0, cols, &s->amx);
+    exact_amx_outer(&to, tiles_D, tiles_ld, n, n_out, cols, &s->amx);
     for (int r = 0; r < 2; r++) {
         int k0 = r ? dst->split : 0, k1 = r ? cols : dst->split < cols ? dst->split : cols;
         if (k1 > k0)

@@ -11,6 +11,8 @@
 #include "rng.h"
 #include "schedule.h"
 
+int dh_variant;
+
 /* Examples a thread runs through one batched forward and backward pass (at least one
  * group): the inputs of a chunk stay in L1/L2 while the weight gradient is formed. */
 #define CHUNK_CAP 64
@@ -136,6 +138,7 @@ static int alloc_threads(Trainer *t, Err *e)
         s->start = alloc_array((size_t)cap + 1, sizeof *s->start, "chunk groups", e);
         s->costs = alloc_array((size_t)cap, sizeof *s->costs, "chunk costs", e);
         s->slot = alloc_array((size_t)cap, sizeof *s->slot, "chunk lanes", e);
+        s->loaded = -1;
         if (!s->grad || !s->acc || !s->rows || !s->labels || !s->start || !s->costs ||
             !s->slot || exact_input_init(&s->cols, COLS_BLOCK, t->model.layout.n[0],
                                          t->model.layout.n[1], e) != 0)
@@ -382,21 +385,62 @@ static void share_cols(const Layout *lay, int b, Share sh, int *cs, int *ce)
     *ce = sh.i + 1 == sh.k ? w : z < w ? z : w;
 }
 
+/* first_cols: the input columns [*c0, *c1) and lanes [*a0, *a1) of this thread's share of
+ * the first layer's block sums. */
+static void first_cols(const Trainer *t, Share sh, int *c0, int *c1, int64_t *a0, int64_t *a1)
+{
+    int unused;
+    layout_block(&t->model.layout, sh.b0, c0, &unused);
+    layout_block(&t->model.layout, sh.b1 - 1, &unused, c1);
+    *a0 = t->slots * sh.i / sh.k, *a1 = t->slots * (sh.i + 1) / sh.k;
+}
+
+/* first_load: this thread's input columns of lanes [a, a + n) at position pos into ws.x
+ * (their rows into s->rows, and into step_rows by the first block's threads). */
+static void first_load(Trainer *t, ThreadState *s, Share sh, int64_t a, int n, int64_t pos)
+{
+    int c0, c1;
+    int64_t a0, a1;
+    first_cols(t, sh, &c0, &c1, &a0, &a1);
+    lane_rows(t, a, n, pos, s->rows, sh.b0 == 0);
+    model_load_columns(&t->model.layout, &s->ws, s->rows, n, c0, c1);
+}
+
+/* load_ahead: the inputs of step `step` (position pos) loaded now for its first_forward,
+ * when the thread's lanes fit one chunk: by threads that would otherwise run the same
+ * phase as the others at the same time, or wait for the master's allreduce. */
+static void load_ahead(Trainer *t, ThreadState *s, int tid, int threads, int64_t pos,
+                       int64_t step)
+{
+    int c0, c1;
+    int64_t a0, a1;
+    Share sh = share_of(tid, threads);
+    first_cols(t, sh, &c0, &c1, &a0, &a1);
+    if (a1 - a0 > CHUNK_CAP || a1 <= a0)
+        return;
+    double clock = timer_now();
+    first_load(t, s, sh, a0, (int)(a1 - a0), pos);
+    s->loaded = step;
+    timer_add(&s->times, PHASE_DATA, &clock);
+}
+
 /* first_forward: the first layer's block sums (model_first_partial) of this thread's share
- * of the rank's lanes, into t->part; it reads only its blocks' inputs and weights. */
-static void first_forward(Trainer *t, ThreadState *s, int tid, int threads, int64_t pos)
+ * of the rank's lanes for step `step` (position pos), into t->part; it reads only its
+ * blocks' inputs and weights. */
+static void first_forward(Trainer *t, ThreadState *s, int tid, int threads, int64_t pos,
+                          int64_t step)
 {
     const Model *m = &t->model;
-    int n1 = m->layout.n[1], c0, c1, unused;
+    int n1 = m->layout.n[1], c0, c1;
+    int64_t a0, a1;
     Share sh = share_of(tid, threads);
-    layout_block(&m->layout, sh.b0, &c0, &unused);
-    layout_block(&m->layout, sh.b1 - 1, &unused, &c1);
-    int64_t a0 = t->slots * sh.i / sh.k, a1 = t->slots * (sh.i + 1) / sh.k;
+    first_cols(t, sh, &c0, &c1, &a0, &a1);
     for (int64_t a = a0; a < a1; a += CHUNK_CAP) {
         double clock = timer_now();
         int n = (int)(a1 - a < CHUNK_CAP ? a1 - a : CHUNK_CAP);
-        lane_rows(t, a, n, pos, s->rows, sh.b0 == 0);
-        model_load_columns(&m->layout, &s->ws, s->rows, n, c0, c1);
+        if (s->loaded != step) /* not loaded ahead */
+            first_load(t, s, sh, a, n, pos);
+        s->loaded = -1;
         timer_add(&s->times, PHASE_DATA, &clock);
         for (int b = sh.b0; b < sh.b1; b++)
             model_first_partial(m, &s->ws, n, b,
@@ -639,6 +683,8 @@ void trainer_restore(Trainer *t, const Real *params, int64_t step, double epoch_
     t->epoch_count = epoch_count;
     t->shuffled_epoch = -1; /* the lane order is rebuilt from (seed, epoch, lane) */
     t->ahead = -1;          /* block sums formed ahead are of other weights */
+    for (int k = 0; k < t->threads; k++)
+        t->ts[k].loaded = -1;
 }
 
 /* What the step's collective decided, for every thread of the step. */
@@ -742,19 +788,23 @@ int trainer_step(Trainer *t, int requests, int *agreed, Err *e)
         int tid = omp_get_thread_num(), threads = omp_get_num_threads();
         ThreadState *s = &t->ts[tid]; /* each thread writes only what it owns */
         if (exact && !formed) {
-            first_forward(t, s, tid, threads, pos);
+            first_forward(t, s, tid, threads, pos, t->step);
 #pragma omp barrier
         }
         thread_gradients(t, s, tid, threads, pos);
 #pragma omp barrier
         int64_t count;
         if (local) {
+            if (ahead && tid % 2 == 1) /* not the first layer's gradient as the others do */
+                load_ahead(t, s, tid, threads, pos + 1, t->step + 1);
             count = step_finish_local(t, s, tid, threads, lr, requests, &r);
         } else {
             step_sums(t, s, tid, threads);
 #pragma omp barrier
 #pragma omp master
             step_reduce(t, requests, &r);
+            if (ahead && tid != 0) /* while the master is in the allreduce */
+                load_ahead(t, s, tid, threads, pos + 1, t->step + 1);
 #pragma omp barrier
             double c0 = timer_now();
             count = r.count;
@@ -771,7 +821,7 @@ int trainer_step(Trainer *t, int requests, int *agreed, Err *e)
 #pragma omp barrier
         }
         if (ahead && count > 0)
-            first_forward(t, s, tid, threads, pos + 1);
+            first_forward(t, s, tid, threads, pos + 1, t->step + 1);
     }
     t->ahead = ahead && r.count > 0 ? t->step + 1 : -1;
     *agreed = r.agreed;
