@@ -91,6 +91,14 @@ void trainer_free(Trainer *t);
  * STEP_DIVERGED, on every rank alike. */
 int trainer_step(Trainer *t, int requests, int *agreed, Err *e);
 
+/* A rank's requests (STEP_* bits) before a step, asked by trainer_steps of its caller. */
+typedef int (*StepPoll)(void *ctx);
+
+/* trainer_steps: up to n steps as trainer_step, in one OpenMP parallel region, each asking
+ * poll(ctx) (NULL: none) for this rank's requests; stops after a step whose *agreed is not
+ * 0 (a request of any rank, or STEP_DIVERGED). t->step tells how many steps updated. */
+int trainer_steps(Trainer *t, int64_t n, StepPoll poll, void *ctx, int *agreed, Err *e);
+
 /* trainer_restore: continues from a checkpoint: weights, step, the epoch's running cost
  * and the learning-rate factor. */
 void trainer_restore(Trainer *t, const Real *params, int64_t step, double epoch_cost,

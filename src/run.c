@@ -278,9 +278,11 @@ static const char *checkpoint_due(const Run *r, int agreed, int epoch_end, int64
     return NULL;
 }
 
-/* local_requests: this rank's wish to stop (a signal) or to checkpoint (rank 0's clock). */
-static int local_requests(const Run *r)
+/* local_requests: this rank's wish to stop (a signal) or to checkpoint (rank 0's clock);
+ * a StepPoll (ctx: the Run). */
+static int local_requests(void *ctx)
 {
+    const Run *r = ctx;
     int req = checkpoint_signal_pending() ? STEP_STOP : 0;
     double every = r->cfg->ckpt_every_seconds;
     if (r->t.rank == 0 && every > 0 && comm_time() - r->last_ckpt_time >= every)
@@ -324,6 +326,19 @@ static int roll_back(Run *r, Err *e)
     return open_run_file(r, e);
 }
 
+/* steps_to_event: steps from now to the next step after which the run has work: the end
+ * of an epoch or of the run, a checkpoint or a replica check by step count. */
+static int64_t steps_to_event(const Run *r, int64_t total)
+{
+    const Config *c = r->cfg;
+    int64_t step = r->t.step, n = total - step;
+    int64_t every[3] = {r->t.steps_per_epoch, c->ckpt_every_steps, c->ckpt_verify_every};
+    for (int k = 0; k < 3; k++)
+        if (every[k] > 0 && every[k] - step % every[k] < n)
+            n = every[k] - step % every[k];
+    return n;
+}
+
 /* train_steps: steps until the configured end or an agreed stop; *stopped tells which. */
 static int train_steps(Run *r, int *stopped, Err *e)
 {
@@ -334,8 +349,8 @@ static int train_steps(Run *r, int *stopped, Err *e)
     r->epoch_t0 = comm_time();
     r->epoch_count0 = t->epoch_count;
     while (t->step < total && !*stopped) {
-        int agreed;
-        if (trainer_step(t, local_requests(r), &agreed, e) != 0)
+        int agreed; /* the steps up to the next event in one call (one parallel region) */
+        if (trainer_steps(t, steps_to_event(r, total), local_requests, r, &agreed, e) != 0)
             return -1;
         if (agreed & STEP_DIVERGED) {
             if (roll_back(r, e) != 0)

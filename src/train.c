@@ -228,11 +228,12 @@ void trainer_free(Trainer *t)
 }
 
 /* shuffle_lanes: Fisher-Yates shuffle of each held lane's positions for `epoch`, from the
- * stream (seed, epoch, lane): the same on whichever rank holds the lane. */
+ * stream (seed, epoch, lane): the same on whichever rank holds the lane. Called by every
+ * thread of the step's parallel region (they share the lanes; a barrier ends it). */
 static void shuffle_lanes(Trainer *t, int64_t epoch)
 {
     const Shard *s = &t->train.shard;
-#pragma omp parallel for schedule(static) num_threads(t->threads)
+#pragma omp for schedule(static)
     for (int64_t lane = s->lane0; lane < s->lane1; lane++) {
         int64_t len = shard_lane_length(s, lane);
         Rng r;
@@ -715,15 +716,14 @@ static StepResult step_local(const Trainer *t, int requests)
  * columns of the first layer's gradient and their update, then its slice of the rest,
  * combined and updated: no thread waits for another. Returns the step's examples (<= 0:
  * diverged, no update). */
-static int64_t step_finish_local(Trainer *t, ThreadState *s, int tid, int threads, double lr,
-                                 int requests, StepResult *r)
+static int64_t step_finish_local(Trainer *t, ThreadState *s, int tid, int threads, int64_t pos,
+                                 double lr, int requests, StepResult *r)
 {
     double clock = timer_now();
     StepResult mine = step_local(t, requests);
     if (tid == 0)
         *r = mine;
-    int spent = first_layer(t, s, tid, threads, t->step % t->steps_per_epoch,
-                            first_step(lr, mine.count));
+    int spent = first_layer(t, s, tid, threads, pos, first_step(lr, mine.count));
     timer_add(&s->times, PHASE_BACKWARD, &clock);
     if (!spent)
         update_first(t, lr, mine.count, tid, threads);
@@ -737,12 +737,12 @@ static int64_t step_finish_local(Trainer *t, ThreadState *s, int tid, int thread
 
 /* step_sums: after every thread's chunks: this thread's columns of the first layer's
  * gradient (exact) and its slice of the combined sums of the rest. */
-static void step_sums(Trainer *t, ThreadState *s, int tid, int threads)
+static void step_sums(Trainer *t, ThreadState *s, int tid, int threads, int64_t pos)
 {
     double clock = timer_now();
     size_t np = t->model.layout.n_params, w1 = 0;
     if (t->cfg->reduction == REDUCTION_EXACT) {
-        first_layer(t, s, tid, threads, t->step % t->steps_per_epoch, 0);
+        first_layer(t, s, tid, threads, pos, 0);
         timer_add(&s->times, PHASE_BACKWARD, &clock);
         w1 = t->model.layout.b_off[1];
     }
@@ -769,70 +769,132 @@ static void step_reduce(Trainer *t, int requests, StepResult *r)
     timer_add(&t->times, PHASE_ALLREDUCE, &clock);
 }
 
-int trainer_step(Trainer *t, int requests, int *agreed, Err *e)
+/* What every thread of a step knows alike. */
+typedef struct {
+    int64_t step, pos, epoch;
+    double lr;
+    int exact, local; /* exact sums; exact sums on one rank (no collective) */
+    int formed;       /* this step's block sums were formed by the step before */
+    int ahead;        /* the next step's block sums can be formed (same epoch) */
+} StepPlan;
+
+static StepPlan plan_step(const Trainer *t, int64_t step, int64_t formed_step)
 {
-    int64_t pos = t->step % t->steps_per_epoch, epoch = t->step / t->steps_per_epoch;
-    double clock = timer_now();
-    if (epoch != t->shuffled_epoch) {
-        shuffle_lanes(t, epoch);
-        t->shuffled_epoch = epoch;
-        timer_add(&t->times, PHASE_DATA, &clock);
+    StepPlan p = {.step = step, .pos = step % t->steps_per_epoch,
+                  .epoch = step / t->steps_per_epoch};
+    p.lr = schedule_lr(t->cfg, step, t->steps_per_epoch) * t->lr_scale;
+    p.exact = t->cfg->reduction == REDUCTION_EXACT;
+    p.local = t->ranks == 1 && p.exact;
+    p.formed = p.exact && formed_step == step;
+    p.ahead = p.exact && p.pos + 1 < t->steps_per_epoch;
+    return p;
+}
+
+/* step_body: thread tid's part of step p, inside the steps' parallel region; r is the
+ * step's result (written by the master). Returns the step's examples (<= 0: diverged). */
+static int64_t step_body(Trainer *t, int tid, int threads, const StepPlan *p, int requests,
+                         StepResult *r)
+{
+    ThreadState *s = &t->ts[tid]; /* each thread writes only what it owns */
+    if (p->exact && !p->formed) {
+        first_forward(t, s, tid, threads, p->pos, p->step);
+#pragma omp barrier
     }
+    thread_gradients(t, s, tid, threads, p->pos);
+#pragma omp barrier
+    int64_t count;
+    if (p->local) {
+        if (p->ahead && tid % 2 == 1) /* not the first layer's gradient as the others do */
+            load_ahead(t, s, tid, threads, p->pos + 1, p->step + 1);
+        count = step_finish_local(t, s, tid, threads, p->pos, p->lr, requests, r);
+    } else {
+        step_sums(t, s, tid, threads, p->pos);
+#pragma omp barrier
+        if (tid == 0)
+            step_reduce(t, requests, r);
+        else if (p->ahead) /* while the master is in the allreduce */
+            load_ahead(t, s, tid, threads, p->pos + 1, p->step + 1);
+#pragma omp barrier
+        double c0 = timer_now();
+        count = r->count;
+        if (count > 0 && p->exact)
+            update_first(t, p->lr, count, tid, threads);
+        if (count > 0)
+            update_rest(t, p->lr, count, tid, threads);
+        timer_add(&s->times, PHASE_UPDATE, &c0);
+    }
+    /* the next step's block sums need only this thread's blocks of W1: with one or two
+     * threads it updated them alone just now (the step's end is the wait); with more, a
+     * block's columns are shared, so all of them must be updated first */
+    if (p->ahead && count > 0 && threads > 2) {
+#pragma omp barrier
+    }
+    if (p->ahead && count > 0)
+        first_forward(t, s, tid, threads, p->pos + 1, p->step + 1);
+    return count;
+}
+
+/* step_done: the master's bookkeeping of a finished step. */
+static void step_done(Trainer *t, const StepPlan *p, const StepResult *r, int *agreed)
+{
+    t->ahead = p->ahead && r->count > 0 ? p->step + 1 : -1;
+    *agreed = r->agreed;
+    if (r->count <= 0)
+        return;
+    t->epoch_cost += r->cost;
+    t->epoch_count += r->count;
+    t->step = p->step + 1;
+}
+
+int trainer_steps(Trainer *t, int64_t n, StepPoll poll, void *ctx, int *agreed, Err *e)
+{
+    (void)e;
+    *agreed = 0;
     StepResult r = {0};
-    double lr = schedule_lr(t->cfg, t->step, t->steps_per_epoch) * t->lr_scale;
-    int exact = t->cfg->reduction == REDUCTION_EXACT, local = t->ranks == 1 && exact;
-    int formed = exact && t->ahead == t->step; /* this step's block sums exist already */
-    int ahead = exact && pos + 1 < t->steps_per_epoch; /* the next step's can be formed */
+    /* one parallel region for all n steps: a barrier ends each step (a region's start and
+     * end cost about three barriers) */
 #pragma omp parallel num_threads(t->threads)
     {
         int tid = omp_get_thread_num(), threads = omp_get_num_threads();
-        ThreadState *s = &t->ts[tid]; /* each thread writes only what it owns */
-        if (exact && !formed) {
-            first_forward(t, s, tid, threads, pos, t->step);
+        int64_t step = t->step, formed = t->ahead, shuffled = t->shuffled_epoch;
+        for (int64_t k = 0; k < n; k++) {
+            StepPlan p = plan_step(t, step, formed);
+            if (p.epoch != shuffled) {
+                double clock = timer_now();
+                shuffle_lanes(t, p.epoch);
+                shuffled = p.epoch;
+                if (tid == 0) {
+                    t->shuffled_epoch = p.epoch;
+                    timer_add(&t->times, PHASE_DATA, &clock);
+                }
+            }
+            int requests = tid == 0 && poll ? poll(ctx) : 0;
+            step_body(t, tid, threads, &p, requests, &r);
 #pragma omp barrier
+            /* every thread reads the step's result before the master can write the next
+             * one (after the next step's first barrier) and decides alike */
+            int64_t count = r.count;
+            int agreed_now = r.agreed;
+            if (tid == 0)
+                step_done(t, &p, &r, agreed);
+            formed = p.ahead && count > 0 ? step + 1 : -1;
+            step += count > 0;
+            if (agreed_now)
+                break;
         }
-        thread_gradients(t, s, tid, threads, pos);
-#pragma omp barrier
-        int64_t count;
-        if (local) {
-            if (ahead && tid % 2 == 1) /* not the first layer's gradient as the others do */
-                load_ahead(t, s, tid, threads, pos + 1, t->step + 1);
-            count = step_finish_local(t, s, tid, threads, lr, requests, &r);
-        } else {
-            step_sums(t, s, tid, threads);
-#pragma omp barrier
-#pragma omp master
-            step_reduce(t, requests, &r);
-            if (ahead && tid != 0) /* while the master is in the allreduce */
-                load_ahead(t, s, tid, threads, pos + 1, t->step + 1);
-#pragma omp barrier
-            double c0 = timer_now();
-            count = r.count;
-            if (count > 0 && exact)
-                update_first(t, lr, count, tid, threads);
-            if (count > 0)
-                update_rest(t, lr, count, tid, threads);
-            timer_add(&s->times, PHASE_UPDATE, &c0);
-        }
-        /* the next step's block sums need only this thread's blocks of W1: with one or two
-         * threads it updated them alone just now (the region's end is the wait); with more,
-         * a block's columns are shared, so all of them must be updated first */
-        if (ahead && count > 0 && threads > 2) {
-#pragma omp barrier
-        }
-        if (ahead && count > 0)
-            first_forward(t, s, tid, threads, pos + 1, t->step + 1);
     }
-    t->ahead = ahead && r.count > 0 ? t->step + 1 : -1;
-    *agreed = r.agreed;
-    double cost = r.cost;
-    int64_t count = r.count;
-    if (count <= 0)
-        return 0;
-    t->epoch_cost += cost;
-    t->epoch_count += count;
-    t->step++;
     return 0;
+}
+
+/* fixed_requests: a StepPoll that always returns *(int *)ctx. */
+static int fixed_requests(void *ctx)
+{
+    return *(const int *)ctx;
+}
+
+int trainer_step(Trainer *t, int requests, int *agreed, Err *e)
+{
+    return trainer_steps(t, 1, fixed_requests, &requests, agreed, e);
 }
 
 void trainer_take_times(Trainer *t, PhaseTimes *out)
