@@ -116,19 +116,42 @@ static void pack_quads(ExactAmx *s, const uint8_t *const *rows, int n, int c0, i
 
 /* pack_digits: D = d0 + 2^8 d1 + 2^16 d2 + 2^24 d3 with signed bytes d (A tiles: row j,
  * example i within its block); missing examples and rows 0. With |D| <= EXACT_AMX_MAX,
- * D + 0x80808080 lies in [0, 2^32) and its bytes are d + 128: d = byte ^ 0x80. Eight
- * examples at a time (neighbours in D's row j), each digit's bytes stored along the row. */
+ * D + 0x80808080 lies in [0, 2^32) and its bytes are d + 128: d = byte ^ 0x80. Sixteen
+ * examples at a time where VBMI can pick their four digits in one permutation (neighbours
+ * in D's row j; each digit's bytes stored along the row), else eight. */
 static void pack_digits(ExactAmx *s, const int64_t *D, int ld, int n, int n_out)
 {
     int row_blocks = pad16(n_out) / TILE, used = (n + EX - 1) / EX;
-    for (int rb = 0; rb < row_blocks; rb++)
-        memset(s->digits + (size_t)rb * s->blocks * 4 * TILE * EX, 0,
-               (size_t)used * 4 * TILE * EX);
+    if (n % EX != 0 || n_out % TILE != 0) /* padding: some bytes are not written below */
+        for (int rb = 0; rb < row_blocks; rb++)
+            memset(s->digits + (size_t)rb * s->blocks * 4 * TILE * EX, 0,
+                   (size_t)used * 4 * TILE * EX);
     const __m512i bias = _mm512_set1_epi64(0x80808080LL);
-    for (int j = 0; j < n_out; j++)
-        for (int i = 0; i < n; i += 8) { /* along a tile row: example after example */
-            int8_t *at = s->digits + ((((size_t)(j / TILE) * s->blocks + i / EX) * 4) * TILE +
-                                      (size_t)(j % TILE)) * EX + i % EX;
+#ifdef __AVX512VBMI__
+    uint8_t order[64]; /* output byte 16 p + q: digit p of example q of two vectors of 8 */
+    for (int o = 0; o < 64; o++)
+        order[o] = (uint8_t)(8 * (o % 16) + o / 16);
+    const __m512i pick = _mm512_loadu_si512(order);
+#endif
+    for (int j = 0; j < n_out; j++) {
+        int i = 0;
+        int8_t *row = s->digits + ((size_t)(j / TILE) * s->blocks * 4 * TILE +
+                                   (size_t)(j % TILE)) * EX; /* example i's block: + ... */
+#ifdef __AVX512VBMI__
+        for (; i + 16 <= n; i += 16) {
+            const int64_t *d = D + (size_t)j * ld + i;
+            __m512i a = _mm512_xor_si512(_mm512_add_epi64(_mm512_loadu_si512(d), bias), bias);
+            __m512i b = _mm512_xor_si512(_mm512_add_epi64(_mm512_loadu_si512(d + 8), bias), bias);
+            __m512i v = _mm512_permutex2var_epi8(a, pick, b);
+            int8_t *at = row + (size_t)(i / EX) * 4 * TILE * EX + i % EX;
+            _mm_storeu_si128((__m128i *)at, _mm512_castsi512_si128(v));
+            _mm_storeu_si128((__m128i *)(at + TILE * EX), _mm512_extracti32x4_epi32(v, 1));
+            _mm_storeu_si128((__m128i *)(at + 2 * TILE * EX), _mm512_extracti32x4_epi32(v, 2));
+            _mm_storeu_si128((__m128i *)(at + 3 * TILE * EX), _mm512_extracti32x4_epi32(v, 3));
+        }
+#endif
+        for (; i < n; i += 8) { /* along a tile row: example after example */
+            int8_t *at = row + (size_t)(i / EX) * 4 * TILE * EX + i % EX;
             __mmask8 k = (__mmask8)(n - i >= 8 ? 0xff : (1u << (n - i)) - 1);
             __m512i v = _mm512_maskz_loadu_epi64(k, D + (size_t)j * ld + i);
             __m512i w = _mm512_xor_si512(_mm512_add_epi64(v, bias), bias);
@@ -136,6 +159,7 @@ static void pack_digits(ExactAmx *s, const int64_t *D, int ld, int n, int n_out)
                 _mm512_mask_cvtepi64_storeu_epi8(at + (size_t)p * TILE * EX, k,
                                                  _mm512_srli_epi64(w, 8 * p));
         }
+    }
 }
 
 /* widen: the sums of rows [j0, j0 + 16) x columns [c0, c0 + 16) (inside n_out x cols; where
