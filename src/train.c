@@ -484,12 +484,33 @@ static void clear_gradient(Trainer *t)
     memset(t->fsum, 0, np * sizeof *t->fsum);
 }
 
-/* rest_slice: which slice of the parameters after W1 thread tid combines and updates: in
- * reverse order, so the slice next to W1's last block is its owner's (no cache line of one
- * thread's next to another's where a thread streams to its end). */
-static int rest_slice(int tid, int threads)
+/* odd_ahead: whether the odd threads load the next step's inputs while the even ones form
+ * the first layer's gradient (one rank, exact sums, an odd thread's lanes in one chunk). */
+static int odd_ahead(const Trainer *t, int threads)
 {
-    return threads - 1 - tid;
+    if (t->ranks != 1 || t->cfg->reduction != REDUCTION_EXACT || threads < 2)
+        return 0;
+    Share sh = share_of(1, threads);
+    return t->slots * (sh.i + 1) / sh.k - t->slots * sh.i / sh.k <= CHUNK_CAP;
+}
+
+/* rest_range: thread tid's slice [*i0, *i1) of [lo, hi), the values after W1 it combines
+ * and updates: in reverse thread order, so the slice next to W1's last block is its owner's
+ * (no cache line of one thread's next to another's where a thread streams to its end).
+ * While the odd threads load ahead (odd_ahead), only the even threads take slices, so both
+ * finish the step together. */
+static void rest_range(const Trainer *t, size_t lo, size_t hi, int tid, int threads, size_t *i0,
+                       size_t *i1)
+{
+    int k = threads, q = threads - 1 - tid;
+    if (odd_ahead(t, threads))
+        k = (threads + 1) / 2, q = tid % 2 ? -1 : k - 1 - tid / 2;
+    if (q < 0) {
+        *i0 = *i1 = hi;
+        return;
+    }
+    *i0 = lo + (hi - lo) * (size_t)q / (size_t)k;
+    *i1 = lo + (hi - lo) * ((size_t)q + 1) / (size_t)k;
 }
 
 /* combine_slice: this thread's slice of the step sums [lo, hi), summed over the threads'
@@ -498,9 +519,8 @@ static int rest_slice(int tid, int threads)
  * every thread of the step's parallel region after a barrier (each writes only its slice). */
 static void combine_slice(Trainer *t, size_t lo, size_t hi, int tid, int threads)
 {
-    size_t n = hi - lo, q = (size_t)rest_slice(tid, threads);
-    size_t i0 = lo + n * q / (size_t)threads;
-    size_t i1 = lo + n * (q + 1) / (size_t)threads;
+    size_t i0, i1;
+    rest_range(t, lo, hi, tid, threads, &i0, &i1);
     if (t->cfg->reduction == REDUCTION_EXACT) {
         for (size_t i = i0; i < i1; i++) {
             int64_t v = 0;
@@ -630,9 +650,8 @@ static void update_rest(Trainer *t, double lr, int64_t count, int tid, int threa
     double step = count > 0 ? lr / (double)count : 0;
     if (t->cfg->reduction == REDUCTION_EXACT)
         lo = t->model.layout.b_off[1];
-    size_t q = (size_t)rest_slice(tid, threads);
-    size_t i0 = lo + (np - lo) * q / (size_t)threads;
-    size_t i1 = lo + (np - lo) * (q + 1) / (size_t)threads;
+    size_t i0, i1;
+    rest_range(t, lo, np, tid, threads, &i0, &i1);
     if (t->cfg->reduction != REDUCTION_EXACT) {
         const Real rs = (Real)step;
         size_t i = i0;
@@ -804,7 +823,7 @@ static int64_t step_body(Trainer *t, int tid, int threads, const StepPlan *p, in
 #pragma omp barrier
     int64_t count;
     if (p->local) {
-        if (p->ahead && tid % 2 == 1) /* not the first layer's gradient as the others do */
+        if (p->ahead && tid % 2 == 1 && odd_ahead(t, threads)) /* see rest_range */
             load_ahead(t, s, tid, threads, p->pos + 1, p->step + 1);
         count = step_finish_local(t, s, tid, threads, p->pos, p->lr, requests, r);
     } else {
