@@ -12,6 +12,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include "barrier.h"
 #include "common.h"
 #include "config.h"
 #include "data.h"
@@ -73,6 +74,7 @@ typedef struct {
                               * col[k + 1]) of W1, its gradient and its update */
     Real *fsum;              /* (n_params + SUM_EXTRA) float step sums (reduction = float) */
     Fixed fixed;
+    Barrier *barrier;        /* where the threads of a step wait for each other */
     PhaseTimes times;        /* this rank's time per phase since the last take */
     double epoch_cost;       /* summed batch costs of the current epoch */
     int64_t epoch_count;     /* examples seen in the current epoch */

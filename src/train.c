@@ -153,11 +153,12 @@ static int alloc_threads(Trainer *t, Err *e)
                           "first-layer block sums", e);
     if (!t->D || !t->xrows || !t->part)
         return -1;
+    t->barrier = barrier_new(e);
     t->sum = alloc_array(np + SUM_EXTRA, sizeof(int64_t), "step sums", e);
     t->fsum = alloc_array(np + SUM_EXTRA, sizeof(Real), "float step sums", e);
     t->order = alloc_array((size_t)(t->train.rows ? t->train.rows : 1), sizeof(int64_t),
                            "lane order", e);
-    return t->sum && t->fsum && t->order ? 0 : -1;
+    return t->barrier && t->sum && t->fsum && t->order ? 0 : -1;
 }
 
 /* data_fingerprint: sum over all ranks' examples of a hash of (index, label, pixels):
@@ -219,6 +220,7 @@ void trainer_free(Trainer *t)
     free(t->part);
     free(t->ts);
     free(t->order);
+    free(t->barrier);
     free(t->fsum);
     free(t->sum);
     model_free(&t->model);
@@ -817,10 +819,10 @@ static int64_t step_body(Trainer *t, int tid, int threads, const StepPlan *p, in
     ThreadState *s = &t->ts[tid]; /* each thread writes only what it owns */
     if (p->exact && !p->formed) {
         first_forward(t, s, tid, threads, p->pos, p->step);
-#pragma omp barrier
+        barrier_wait(t->barrier, threads);
     }
     thread_gradients(t, s, tid, threads, p->pos);
-#pragma omp barrier
+    barrier_wait(t->barrier, threads);
     int64_t count;
     if (p->local) {
         if (p->ahead && tid % 2 == 1 && odd_ahead(t, threads)) /* see rest_range */
@@ -828,12 +830,12 @@ static int64_t step_body(Trainer *t, int tid, int threads, const StepPlan *p, in
         count = step_finish_local(t, s, tid, threads, p->pos, p->lr, requests, r);
     } else {
         step_sums(t, s, tid, threads, p->pos);
-#pragma omp barrier
+        barrier_wait(t->barrier, threads);
         if (tid == 0)
             step_reduce(t, requests, r);
         else if (p->ahead) /* while the master is in the allreduce */
             load_ahead(t, s, tid, threads, p->pos + 1, p->step + 1);
-#pragma omp barrier
+        barrier_wait(t->barrier, threads);
         double c0 = timer_now();
         count = r->count;
         if (count > 0 && p->exact)
@@ -845,9 +847,8 @@ static int64_t step_body(Trainer *t, int tid, int threads, const StepPlan *p, in
     /* the next step's block sums need only this thread's blocks of W1: with one or two
      * threads it updated them alone just now (the step's end is the wait); with more, a
      * block's columns are shared, so all of them must be updated first */
-    if (p->ahead && count > 0 && threads > 2) {
-#pragma omp barrier
-    }
+    if (p->ahead && count > 0 && threads > 2)
+        barrier_wait(t->barrier, threads);
     if (p->ahead && count > 0)
         first_forward(t, s, tid, threads, p->pos + 1, p->step + 1);
     return count;
@@ -870,6 +871,7 @@ int trainer_steps(Trainer *t, int64_t n, StepPoll poll, void *ctx, int *agreed, 
     (void)e;
     *agreed = 0;
     StepResult r = {0};
+    barrier_reset(t->barrier);
     /* one parallel region for all n steps: a barrier ends each step (a region's start and
      * end cost about three barriers) */
 #pragma omp parallel num_threads(t->threads)
@@ -889,7 +891,7 @@ int trainer_steps(Trainer *t, int64_t n, StepPoll poll, void *ctx, int *agreed, 
             }
             int requests = tid == 0 && poll ? poll(ctx) : 0;
             step_body(t, tid, threads, &p, requests, &r);
-#pragma omp barrier
+            barrier_wait(t->barrier, threads);
             /* every thread reads the step's result before the master can write the next
              * one (after the next step's first barrier) and decides alike */
             int64_t count = r.count;
