@@ -851,6 +851,10 @@ static int64_t step_body(Trainer *t, int tid, int threads, const StepPlan *p, in
         barrier_wait(t->barrier, threads);
     if (p->ahead && count > 0)
         first_forward(t, s, tid, threads, p->pos + 1, p->step + 1);
+    if (threads > 1) /* the values after W1 another thread updated: asked for well before
+                      * the next step's forward pass reads them */
+        for (size_t i = t->model.layout.b_off[1]; i < t->model.layout.n_params; i += 16)
+            __builtin_prefetch(t->model.params + i, 0, 3);
     return count;
 }
 
