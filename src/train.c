@@ -11,8 +11,6 @@
 #include "rng.h"
 #include "schedule.h"
 
-int dh_variant;
-
 /* Examples a thread runs through one batched forward and backward pass (at least one
  * group): the inputs of a chunk stay in L1/L2 while the weight gradient is formed. */
 #define CHUNK_CAP 64
