@@ -6,7 +6,9 @@
  * step has three phases: the first layer's block sums of every lane (threads split W1's
  * two column blocks), the rest of each example's forward and backward pass (threads
  * split the lanes), then the first layer's gradient and update (by blocks again) and the
- * other parameters' (by slices). */
+ * other parameters' (by slices; on one rank at small batches by the even threads alone,
+ * while the odd ones load the next step's inputs). trainer_steps runs many steps in one
+ * OpenMP parallel region. */
 #ifndef DOWNHILL_TRAIN_H
 #define DOWNHILL_TRAIN_H
 

@@ -9,6 +9,8 @@ add_test(NAME test_gradient COMMAND test_gradient)
 downhill_test(test_descent test_descent.c)
 # The fast kernels (input scaling, exact first-layer gradient) against plain loops.
 downhill_test(test_kernels test_kernels.c)
+# The threads' spinning barrier, up to more threads than cores.
+downhill_test(test_barrier test_barrier.c)
 
 add_executable(test_replicas test_replicas.c)
 target_link_libraries(test_replicas PRIVATE downhill_core)
