@@ -396,15 +396,22 @@ static void first_cols(const Trainer *t, Share sh, int *c0, int *c1, int64_t *a0
     *a0 = t->slots * sh.i / sh.k, *a1 = t->slots * (sh.i + 1) / sh.k;
 }
 
-/* first_load: this thread's input columns of lanes [a, a + n) at position pos into ws.x
- * (their rows into s->rows, and into step_rows by the first block's threads). */
-static void first_load(Trainer *t, ThreadState *s, Share sh, int64_t a, int n, int64_t pos)
+/* first_load: input columns [c0, c1) of lanes [a, a + n) at position pos into ws.x (their
+ * rows into s->rows, and into step_rows by the first block's threads). */
+static void first_load(Trainer *t, ThreadState *s, Share sh, int64_t a, int n, int64_t pos,
+                       int c0, int c1)
+{
+    lane_rows(t, a, n, pos, s->rows, sh.b0 == 0);
+    model_load_columns(&t->model.layout, &s->ws, s->rows, n, c0, c1);
+}
+
+/* one_chunk: whether the share's lanes fit one chunk (its inputs can be loaded ahead). */
+static int one_chunk(const Trainer *t, Share sh)
 {
     int c0, c1;
     int64_t a0, a1;
     first_cols(t, sh, &c0, &c1, &a0, &a1);
-    lane_rows(t, a, n, pos, s->rows, sh.b0 == 0);
-    model_load_columns(&t->model.layout, &s->ws, s->rows, n, c0, c1);
+    return a1 > a0 && a1 - a0 <= CHUNK_CAP;
 }
 
 /* load_ahead: the inputs of step `step` (position pos) loaded now for its first_forward,
@@ -416,11 +423,11 @@ static void load_ahead(Trainer *t, ThreadState *s, int tid, int threads, int64_t
     int c0, c1;
     int64_t a0, a1;
     Share sh = share_of(tid, threads);
-    first_cols(t, sh, &c0, &c1, &a0, &a1);
-    if (a1 - a0 > CHUNK_CAP || a1 <= a0)
+    if (!one_chunk(t, sh))
         return;
+    first_cols(t, sh, &c0, &c1, &a0, &a1);
     double clock = timer_now();
-    first_load(t, s, sh, a0, (int)(a1 - a0), pos);
+    first_load(t, s, sh, a0, (int)(a1 - a0), pos, c0, c1);
     s->loaded = step;
     timer_add(&s->times, PHASE_DATA, &clock);
 }
@@ -440,7 +447,7 @@ static void first_forward(Trainer *t, ThreadState *s, int tid, int threads, int6
         double clock = timer_now();
         int n = (int)(a1 - a < CHUNK_CAP ? a1 - a : CHUNK_CAP);
         if (s->loaded != step) /* not loaded ahead */
-            first_load(t, s, sh, a, n, pos);
+            first_load(t, s, sh, a, n, pos, c0, c1);
         s->loaded = -1;
         timer_add(&s->times, PHASE_DATA, &clock);
         for (int b = sh.b0; b < sh.b1; b++)
@@ -488,10 +495,8 @@ static void clear_gradient(Trainer *t)
  * the first layer's gradient (one rank, exact sums, an odd thread's lanes in one chunk). */
 static int odd_ahead(const Trainer *t, int threads)
 {
-    if (t->ranks != 1 || t->cfg->reduction != REDUCTION_EXACT || threads < 2)
-        return 0;
-    Share sh = share_of(1, threads);
-    return t->slots * (sh.i + 1) / sh.k - t->slots * sh.i / sh.k <= CHUNK_CAP;
+    return t->ranks == 1 && t->cfg->reduction == REDUCTION_EXACT && threads > 1 &&
+           one_chunk(t, share_of(1, threads));
 }
 
 /* rest_range: thread tid's slice [*i0, *i1) of [lo, hi), the values after W1 it combines
