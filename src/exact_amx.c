@@ -135,8 +135,9 @@ static void pack_digits(ExactAmx *s, const int64_t *D, int ld, int n, int n_out)
 #endif
     for (int j = 0; j < n_out; j++) {
         int i = 0;
+        /* row j of digit 0 in the first block of 64 examples (block b: 4 TILE EX b further) */
         int8_t *row = s->digits + ((size_t)(j / TILE) * s->blocks * 4 * TILE +
-                                   (size_t)(j % TILE)) * EX; /* example i's block: + ... */
+                                   (size_t)(j % TILE)) * EX;
 #ifdef __AVX512VBMI__
         for (; i + 16 <= n; i += 16) {
             const int64_t *d = D + (size_t)j * ld + i;
