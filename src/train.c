@@ -815,8 +815,8 @@ static StepPlan plan_step(const Trainer *t, int64_t step, int64_t formed_step)
 }
 
 /* step_body: thread tid's part of step p, inside the steps' parallel region; r is the
- * step's result (written by the master). Returns the step's examples (<= 0: diverged). */
-static int64_t step_body(Trainer *t, int tid, int threads, const StepPlan *p, int requests,
+ * step's result (written by the master; every thread reads it after the step's end). */
+static void step_body(Trainer *t, int tid, int threads, const StepPlan *p, int requests,
                          StepResult *r)
 {
     ThreadState *s = &t->ts[tid]; /* each thread writes only what it owns */
@@ -858,7 +858,6 @@ static int64_t step_body(Trainer *t, int tid, int threads, const StepPlan *p, in
                       * the next step's forward pass reads them */
         for (size_t i = t->model.layout.b_off[1]; i < t->model.layout.n_params; i += 16)
             __builtin_prefetch(t->model.params + i, 0, 3);
-    return count;
 }
 
 /* step_done: the master's bookkeeping of a finished step. */
