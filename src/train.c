@@ -817,7 +817,7 @@ static StepPlan plan_step(const Trainer *t, int64_t step, int64_t formed_step)
 /* step_body: thread tid's part of step p, inside the steps' parallel region; r is the
  * step's result (written by the master; every thread reads it after the step's end). */
 static void step_body(Trainer *t, int tid, int threads, const StepPlan *p, int requests,
-                         StepResult *r)
+                      StepResult *r)
 {
     ThreadState *s = &t->ts[tid]; /* each thread writes only what it owns */
     if (p->exact && !p->formed) {
