@@ -32,9 +32,14 @@ int comm_agree(int status);
  * the error is printed once. */
 int comm_check(int status, Err *e);
 
-/* comm_sum_i64: element-wise integer sum of buf over all ranks, in place (exact; downhill's
- * own Rabenseifner allreduce, point-to-point under the watchdog). */
+/* comm_sum_i64: element-wise integer sum of buf over all ranks, in place (exact). Ranks of
+ * one node add each other's sums in a shared-memory window; across nodes (or with
+ * DOWNHILL_NODE_SUM=0) downhill's own Rabenseifner allreduce; all under the watchdog. */
 void comm_sum_i64(int64_t *buf, size_t n);
+
+/* comm_sum_path: how comm_sum_i64 sums, the same on every rank: "node shared memory" (one
+ * node), "node shared memory, messages between nodes", or "messages" (point-to-point only). */
+const char *comm_sum_path(void);
 
 /* comm_sum_u64: element-wise sum modulo 2^64 of buf over all ranks, in place. */
 void comm_sum_u64(uint64_t *buf, size_t n);

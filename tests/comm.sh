@@ -18,7 +18,8 @@
 # MODE simhosts (needs root and network namespaces, else exit 77 = skip):
 #  2 simulated hosts at 1 Gbit/s: `downhill comm` across them (TCP), and a 2-rank training
 #  whose weights hash must equal the shared-memory run's (bitwise reproducible across a
-#  real TCP network). The hosts are removed on exit, also on failure.
+#  real TCP network), and the same at 4 ranks, 2 per host (each host's pair sums through
+#  its shared window, the hosts over TCP). The hosts are removed on exit, also on failure.
 set -euo pipefail
 MODE=$1 DOWNHILL=$2 SRC=$3 MPIEXEC=$4 NPFLAG=$5
 shift 5
@@ -101,11 +102,22 @@ mode_simhosts() {
     mpi 2 "$DOWNHILL" train "$SRC/configs/tiny.ini" "${TRAIN_ARGS[@]}" \
         --set data.train_limit=2048 --set train.epochs=2 --set "output.file=$TMP/shm.h5" \
         >"$TMP/shm.log"
-    local a b
-    a=$("$DOWNHILL" info "$TMP/net.h5" | awk '$1 == "params_hash:" { print $2 }')
-    b=$("$DOWNHILL" info "$TMP/shm.h5" | awk '$1 == "params_hash:" { print $2 }')
-    echo "params_hash across 2 hosts (TCP, 1 Gbit/s): $a; shared memory: $b"
+    # 4 ranks, 2 per host (0 and 2 on one, 1 and 3 on the other): each host's pair sums in
+    # its shared window, the two hosts' leaders over TCP.
+    bash "$SIM" run 4 -- "$DOWNHILL" train "$SRC/configs/tiny.ini" "${TRAIN_ARGS[@]}" \
+        --set data.train_limit=2048 --set train.epochs=2 --set "output.file=$TMP/net4.h5" \
+        >"$TMP/net4.log"
+    local a b c
+    a=$(params_hash "$TMP/net.h5") b=$(params_hash "$TMP/shm.h5") c=$(params_hash "$TMP/net4.h5")
+    echo "params_hash across 2 hosts (TCP, 1 Gbit/s): $a; 4 ranks on 2 hosts: $c; shared memory: $b"
     [ -n "$a" ] && [ "$a" = "$b" ] || fail "weights differ between TCP hosts and shared memory"
+    [ "$c" = "$b" ] || fail "weights differ between 2 ranks per host on 2 hosts and shared memory"
+    grep -q "reduction: exact, by node shared memory, messages between nodes" "$TMP/net4.log" ||
+        fail "4 ranks on 2 hosts did not sum through the hosts' shared memory and messages"
+}
+
+params_hash() {
+    "$DOWNHILL" info "$1" | awk '$1 == "params_hash:" { print $2 }'
 }
 
 case $MODE in

@@ -17,11 +17,16 @@ target_link_libraries(test_replicas PRIVATE downhill_core)
 downhill_mpi_test(test_replicas_2 2 $<TARGET_FILE:test_replicas>)
 downhill_mpi_test(test_replicas_3 3 $<TARGET_FILE:test_replicas>)
 
-# The exact sums' allreduce on power-of-two rank counts and others (ranks folded in pairs).
+# The exact sums' allreduce on power-of-two rank counts and others (ranks folded in pairs),
+# through the node's shared window and through messages only.
 add_executable(test_comm test_comm.c)
 target_link_libraries(test_comm PRIVATE downhill_core)
 foreach(np 2 3 4 5 6 7)
   downhill_mpi_test(test_comm_${np} ${np} $<TARGET_FILE:test_comm>)
+  # The point-to-point algorithm (what ranks on different nodes use) on the same counts.
+  downhill_mpi_test(test_comm_messages_${np} ${np} $<TARGET_FILE:test_comm>)
+  set_tests_properties(test_comm_messages_${np} PROPERTIES
+                       ENVIRONMENT "${DOWNHILL_TEST_ENV};DOWNHILL_NODE_SUM=0")
 endforeach()
 
 add_executable(test_e2e test_e2e.c)
