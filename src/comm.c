@@ -34,7 +34,7 @@ static size_t sum_tmp_n;
  * shared-memory window (no messages); one rank per node then sums across nodes. */
 #define NODE_LINE 128 /* bytes of each rank's arrival counter (its own cache lines) */
 typedef struct {
-    MPI_Comm node, lead;  /* this node's ranks; the node leaders (node rank 0), else NULL */
+    MPI_Comm node, lead;  /* this node's ranks; node leaders (node rank 0) or MPI_COMM_NULL */
     int me, ranks, nodes; /* node rank, node size, nodes (0: the node path is off) */
     MPI_Win win;          /* per rank: arrival counter, then two sets of `cap` sums */
     size_t cap;           /* sums per set (0 = no window yet) */
@@ -102,9 +102,9 @@ static void node_init(int rank)
     MPI_Comm_size(ns.node, &ns.ranks);
     MPI_Comm_split(MPI_COMM_WORLD, ns.me == 0 ? 0 : MPI_UNDEFINED, rank, &ns.lead);
     v[0] = ns.ranks, v[1] = !ok;
-    MPI_Allreduce(MPI_IN_PLACE, v, 2, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    allreduce(v, 2, MPI_INT, MPI_MAX);
     ns.nodes = ns.me == 0;
-    MPI_Allreduce(MPI_IN_PLACE, &ns.nodes, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+    allreduce(&ns.nodes, 1, MPI_INT, MPI_SUM);
     if (v[0] < 2 || v[1])
         ns.nodes = 0;
     ns.count = malloc((size_t)ns.ranks * sizeof *ns.count);
@@ -128,12 +128,7 @@ void comm_init(int *argc, char ***argv, int *rank, int *size)
 
 int comm_node_ranks(void)
 {
-    MPI_Comm node;
-    int n;
-    MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
-    MPI_Comm_size(node, &n);
-    MPI_Comm_free(&node);
-    return n;
+    return ns.ranks;
 }
 
 void comm_finalize(void)

@@ -33,7 +33,7 @@ typedef struct {
 } Run;
 
 /* warn_oversubscribed: ranks x threads on this node beyond its cores make every step
- * crawl (OpenMP and MPI both spin-wait); rank 0 says so. Collective. */
+ * crawl (OpenMP and MPI both spin-wait); rank 0 says so. */
 static void warn_oversubscribed(const Run *r)
 {
     int node = comm_node_ranks();

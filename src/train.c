@@ -79,7 +79,7 @@ static int check_memory(const Trainer *t, int64_t n_test, Err *e)
     double bytes = train_rows * (dim + 9) + test_rows * (dim + 1) + 3 * np * sizeof(Real) +
                    lane_bytes +
                    np * (8.0 + sizeof(Real)) + t->threads * per_thread;
-    int node_ranks = comm_node_ranks(); /* collective: every rank, exactly once */
+    int node_ranks = comm_node_ranks();
     double node = bytes * node_ranks, avail = memory_available();
     if (avail <= 0 || node <= avail)
         return 0;
