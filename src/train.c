@@ -345,16 +345,23 @@ static const uint8_t **step_rows(const Trainer *t, int64_t pos)
     return t->xrows + (pos & 1) * (t->slots > 0 ? t->slots : 1);
 }
 
+/* lane_row: the pixel row of lane a of the rank at position pos of the epoch (a short
+ * lane's: row 0; it is not used). */
+static const uint8_t *lane_row(const Trainer *t, int64_t a, int64_t pos)
+{
+    const Shard *sh = &t->train.shard;
+    int64_t lane = sh->lane0 + a, at = shard_row(sh, lane, pos);
+    int64_t row = at < 0 ? 0 : shard_row(sh, lane, t->order[at]);
+    return t->train.images + (size_t)row * (size_t)t->train.info.dim;
+}
+
 /* lane_rows: the pixel rows of lanes [a, a + n) of the rank (counted from its first) at
  * position pos of the epoch (a short lane's: any row; it is not used); into step_rows too
  * when `keep`. */
 static void lane_rows(Trainer *t, int64_t a, int n, int64_t pos, const uint8_t **rows, int keep)
 {
-    const Shard *sh = &t->train.shard;
     for (int i = 0; i < n; i++) {
-        int64_t lane = sh->lane0 + a + i, at = shard_row(sh, lane, pos);
-        int64_t row = at < 0 ? 0 : shard_row(sh, lane, t->order[at]);
-        rows[i] = t->train.images + (size_t)row * (size_t)t->train.info.dim;
+        rows[i] = lane_row(t, a + i, pos);
         if (keep)
             step_rows(t, pos)[a + i] = rows[i];
     }
@@ -430,6 +437,21 @@ static void load_ahead(Trainer *t, ThreadState *s, int tid, int threads, int64_t
     first_load(t, s, sh, a0, (int)(a1 - a0), pos, c0, c1);
     s->loaded = step;
     timer_add(&s->times, PHASE_DATA, &clock);
+}
+
+/* fetch_ahead: asks for this thread's columns of its lanes' rows at position pos (the next
+ * step's: scattered over the training set) a step before first_forward reads them. */
+static void fetch_ahead(const Trainer *t, int tid, int threads, int64_t pos)
+{
+    int c0, c1;
+    int64_t a0, a1;
+    first_cols(t, share_of(tid, threads), &c0, &c1, &a0, &a1);
+    for (int64_t a = a0; a < a1; a++) {
+        const uint8_t *row = lane_row(t, a, pos);
+        for (int k = c0; k < c1; k += 64)
+            __builtin_prefetch(row + k);
+        __builtin_prefetch(row + c1 - 1);
+    }
 }
 
 /* first_forward: the first layer's block sums (model_first_partial) of this thread's share
@@ -824,6 +846,8 @@ static void step_body(Trainer *t, int tid, int threads, const StepPlan *p, int r
         first_forward(t, s, tid, threads, p->pos, p->step);
         barrier_wait(t->barrier, threads);
     }
+    if (p->ahead)
+        fetch_ahead(t, tid, threads, p->pos + 1);
     thread_gradients(t, s, tid, threads, p->pos);
     barrier_wait(t->barrier, threads);
     int64_t count;
