@@ -311,40 +311,62 @@ static void node_part(size_t n, int r, size_t *lo, size_t *hi)
     *hi = *hi < n ? *hi : n;
 }
 
-/* node_sum: comm_sum_i64 through the node's window: each rank puts its sums in its set,
- * adds its part of everyone's, takes the other parts' totals; across nodes the leaders
- * run rabenseifner on the node totals in between. Two sets used in turn, so a rank that
- * is one call ahead never writes what another still reads. */
-static void node_sum(int64_t *buf, size_t n)
+/* node_give: the parts of buf the other node ranks add, into this rank's set. */
+static void node_give(int64_t *const *set, const int64_t *buf, size_t n)
 {
-    node_window(n);
-    int64_t **set = ns.set[ns.calls++ % 2];
     size_t lo, hi;
-    for (int r = 0; r < ns.ranks; r++) /* the parts the others add */
+    for (int r = 0; r < ns.ranks; r++)
         if (r != ns.me) {
             node_part(n, r, &lo, &hi);
             memcpy(set[ns.me] + lo, buf + lo, (hi - lo) * sizeof *buf);
         }
-    node_wait();
+}
+
+/* node_add: this rank's part: the others' sums added to its own in buf, the totals also
+ * into its set for the others. */
+static void node_add(int64_t *const *set, int64_t *restrict buf, size_t n)
+{
+    size_t lo, hi;
     node_part(n, ns.me, &lo, &hi);
-    int64_t *restrict mine = buf, *restrict out = set[ns.me];
     for (int r = 0; r < ns.ranks; r++)
         if (r != ns.me) {
             const int64_t *restrict in = set[r];
             for (size_t i = lo; i < hi; i++)
-                mine[i] += in[i];
+                buf[i] += in[i];
         }
-    memcpy(out + lo, mine + lo, (hi - lo) * sizeof *buf);
+    memcpy(set[ns.me] + lo, buf + lo, (hi - lo) * sizeof *buf);
+}
+
+/* node_take: the other node ranks' parts of the totals, from their sets into buf. */
+static void node_take(int64_t *const *set, int64_t *buf, size_t n)
+{
+    size_t lo, hi;
+    for (int r = 0; r < ns.ranks; r++)
+        if (r != ns.me) {
+            node_part(n, r, &lo, &hi);
+            memcpy(buf + lo, set[r] + lo, (hi - lo) * sizeof *buf);
+        }
+}
+
+/* node_sum: comm_sum_i64 through the node's window: each rank gives the others the parts
+ * of its sums they add, adds its own part of everyone's, takes the other parts' totals;
+ * across nodes the node leaders sum the node totals by rabenseifner and give them back
+ * through their set. Two sets used in turn, so a rank one call ahead never writes what
+ * another still reads. */
+static void node_sum(int64_t *buf, size_t n)
+{
+    node_window(n);
+    int64_t *const *set = ns.set[ns.calls++ % 2];
+    node_give(set, buf, n);
     node_wait();
-    if (ns.nodes == 1 || ns.me == 0)
-        for (int r = 0; r < ns.ranks; r++)
-            if (r != ns.me) {
-                node_part(n, r, &lo, &hi);
-                memcpy(buf + lo, set[r] + lo, (hi - lo) * sizeof *buf);
-            }
-    if (ns.nodes == 1)
+    node_add(set, buf, n);
+    node_wait();
+    if (ns.nodes == 1) {
+        node_take(set, buf, n);
         return;
+    }
     if (ns.me == 0) {
+        node_take(set, buf, n);
         rabenseifner(ns.lead, buf, n);
         memcpy(set[0], buf, n * sizeof *buf);
     }
