@@ -54,11 +54,11 @@ static void print_header(const Run *r)
     fprintf(r->log, "downhill %s: training\n# resolved configuration\n%s\n", DOWNHILL_VERSION,
             ini ? ini : "(out of memory)\n");
     free(ini);
+    int by = t->ranks > 1 && r->cfg->reduction == REDUCTION_EXACT; /* how the sums travel */
     fprintf(r->log, "ranks: %d, threads per rank: %d, parameters: %zu (%s), reduction: %s%s%s\n",
             t->ranks, t->threads, t->model.layout.n_params, REAL_NAME,
-            config_reduction_name(r->cfg->reduction),
-            t->ranks > 1 && r->cfg->reduction == REDUCTION_EXACT ? ", by " : "",
-            t->ranks > 1 && r->cfg->reduction == REDUCTION_EXACT ? comm_sum_path() : "");
+            config_reduction_name(r->cfg->reduction), by ? ", by " : "",
+            by ? comm_sum_path() : "");
     fprintf(r->log, "training examples: %lld, test examples: %lld, batch: %lld (%lld steps per "
                     "epoch), exact groups of %lld lanes\n",
             (long long)t->n_train, (long long)t->test.shard.n, (long long)t->lanes,
