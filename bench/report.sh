@@ -41,6 +41,16 @@ cc=$(awk -F= '/^CMAKE_C_COMPILER:/ { print $2 }' "$build/CMakeCache.txt" 2>/dev/
     awk '$1 == "step" { printf "| %s | %s | %s | %s | %s [%s..%s] | %s | %s |\n",
          $2, $3, $4, $5, $6, $7, $8, $9, $10 }' "$raw"
     echo
+    if grep -q '^speedup ' "$raw"; then
+        echo "Speedup of the most threads over one (exact path; pairs of repetitions timed in"
+        echo "turn, so the machine's drift between runs cancels): ratio median [min..max]"
+        echo
+        echo "| ranks | threads/rank | batch | reduction | speedup |"
+        echo "|---:|---:|---:|---|---:|"
+        awk '$1 == "speedup" { printf "| %s | %s | %s | %s | %s [%s..%s] |\n",
+             $2, $3, $4, $5, $6, $7, $8 }' "$raw"
+        echo
+    fi
     echo "Gradient combination per step, microseconds: median [min..max]"
     echo
     echo "| what | ranks | threads | values | us/step |"

@@ -131,27 +131,47 @@ static double time_steps(Trainer *t, int64_t steps, Err *e)
     return comm_max_double(comm_time() - t0);
 }
 
+/* step_config: the bench's training configuration for one batch and reduction; 0 when the
+ * batch does not divide among the ranks. */
+static int step_config(const Config *base, int64_t limit, int64_t batch, ReductionKind red,
+                       int ranks, Config *c)
+{
+    *c = *base;
+    c->train_limit = limit;
+    c->test_limit = 64;
+    c->batch_size = batch;
+    c->reduction = red;
+    c->epochs = 1000000;
+    c->schedule = SCHEDULE_CONSTANT;
+    c->learning_rate = 0.1;
+    return batch % (ranks * c->exact_group) == 0;
+}
+
+/* warm_trainer: a trainer of `threads` threads, warmed up by 20 steps; *steps: how many
+ * make one timed repetition (the same on all ranks). */
+static int warm_trainer(Trainer *t, const Config *c, int threads, int rank, int ranks,
+                        int64_t *steps, Err *e)
+{
+    omp_set_num_threads(threads); /* the update's parallel loops use the default */
+    if (trainer_init(t, c, rank, ranks, threads, e) != 0)
+        return -1;
+    double warm = time_steps(t, 20, e);
+    int64_t n = warm > 0 ? (int64_t)(REP_SECONDS / (warm / 20)) : 10;
+    *steps = (int64_t)comm_max_double((double)(n < 10 ? 10 : n));
+    return warm > 0 ? 0 : -1;
+}
+
 /* step_rate: examples/s of the training step for one configuration; 1 when the batch does
  * not divide among the ranks (skipped), -1 on error. */
 static int step_rate(const Config *base, int64_t limit, int64_t batch, int threads,
                      ReductionKind red, int rank, int ranks, Spread *rate, Err *e)
 {
-    Config c = *base;
-    c.train_limit = limit;
-    c.test_limit = 64;
-    c.batch_size = batch;
-    c.reduction = red;
-    c.epochs = 1000000;
-    c.schedule = SCHEDULE_CONSTANT;
-    c.learning_rate = 0.1;
-    if (batch % (ranks * c.exact_group) != 0)
+    Config c;
+    if (!step_config(base, limit, batch, red, ranks, &c))
         return 1;
-    omp_set_num_threads(threads); /* the update's parallel loops use the default */
     Trainer t;
-    int status = trainer_init(&t, &c, rank, ranks, threads, e);
-    double warm = status == 0 ? time_steps(&t, 20, e) : -1;
-    int64_t steps = warm > 0 ? (int64_t)(REP_SECONDS / (warm / 20)) : 10;
-    steps = (int64_t)comm_max_double((double)(steps < 10 ? 10 : steps)); /* same on all */
+    int64_t steps;
+    int status = warm_trainer(&t, &c, threads, rank, ranks, &steps, e);
     double v[BENCH_REPS];
     for (int r = 0; status == 0 && r < BENCH_REPS; r++) {
         double dt = time_steps(&t, steps, e);
@@ -161,6 +181,36 @@ static int step_rate(const Config *base, int64_t limit, int64_t batch, int threa
     trainer_free(&t);
     if (status == 0)
         *rate = spread_of(v, BENCH_REPS);
+    return status;
+}
+
+/* speedup: `threads` threads against one on the exact path, as pairs of repetitions
+ * timed in turn (the machine's speed drifts between runs, not within a pair): the ratio
+ * of their examples/s, median and spread over the pairs. 1 when skipped, -1 on error. */
+static int speedup(const Config *base, int64_t limit, int64_t batch, int threads, int rank,
+                   int ranks, Spread *ratio, Err *e)
+{
+    Config c;
+    if (!step_config(base, limit, batch, REDUCTION_EXACT, ranks, &c))
+        return 1;
+    Trainer one = {0}, many = {0}; /* trainer_free is safe on a zeroed trainer */
+    int64_t s1, sn;
+    int status = warm_trainer(&one, &c, 1, rank, ranks, &s1, e);
+    if (status == 0)
+        status = warm_trainer(&many, &c, threads, rank, ranks, &sn, e);
+    double v[BENCH_REPS];
+    for (int r = 0; status == 0 && r < BENCH_REPS; r++) {
+        omp_set_num_threads(1);
+        double d1 = time_steps(&one, s1, e);
+        omp_set_num_threads(threads);
+        double dn = time_steps(&many, sn, e);
+        status = d1 > 0 && dn > 0 ? 0 : -1;
+        v[r] = ((double)sn / dn) / ((double)s1 / d1);
+    }
+    trainer_free(&many);
+    trainer_free(&one);
+    if (status == 0)
+        *ratio = spread_of(v, BENCH_REPS);
     return status;
 }
 
@@ -279,6 +329,19 @@ static int bench_steps(const Config *c, int64_t limit, int max_threads, const Sp
                             s.max, gf, 100 * gf / peaks[th].median);
                 fflush(out);
             }
+    if (rank == 0 && max_threads > 1)
+        fprintf(out, "# speedup ranks threads batch reduction ratio min max (examples/s of "
+                     "`threads` threads over one, pairs of repetitions timed in turn)\n");
+    for (int bi = 0; bi < 3 && max_threads > 1; bi++) {
+        Spread s;
+        int st = speedup(c, limit, batches[bi], max_threads, rank, ranks, &s, e);
+        if (st < 0)
+            return -1;
+        if (rank == 0 && st == 0)
+            fprintf(out, "speedup %d %d %lld exact %.3f %.3f %.3f\n", ranks, max_threads,
+                    (long long)batches[bi], s.median, s.min, s.max);
+        fflush(out);
+    }
     return 0;
 }
 

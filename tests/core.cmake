@@ -59,6 +59,11 @@ add_test(NAME test_timing
 set_tests_properties(test_timing PROPERTIES TIMEOUT 300
                      ENVIRONMENT "${DOWNHILL_TEST_ENV};FASHION_DIR=${FASHION_DIR}")
 
+# `downhill bench` runs and prints every line bench/report.sh reads, well formed.
+add_test(NAME test_bench COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/bench.sh $<TARGET_FILE:downhill>)
+set_tests_properties(test_bench PROPERTIES TIMEOUT 300
+                     ENVIRONMENT "${DOWNHILL_TEST_ENV};FASHION_DIR=${FASHION_DIR}")
+
 # The scaling sweep (scripts/sweep.sh) on 1 and 2 ranks: CSV, identical weights, plot.
 add_test(NAME test_sweep
          COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/sweep.sh $<TARGET_FILE:downhill>
