@@ -18,6 +18,11 @@ for np in 1 2; do
     OMP_NUM_THREADS=$threads mpirun --oversubscribe --bind-to none -np "$np" \
         "$build/downhill" bench --limit "${LIMIT:-16384}" >> "$raw"
 done
+# spread_rows KIND: the raw lines of KIND as table rows: four fields, then median [min..max].
+spread_rows() {
+    awk -v kind="$1" '$1 == kind { printf "| %s | %s | %s | %s | %s [%s..%s] |\n",
+                                  $2, $3, $4, $5, $6, $7, $8 }' "$raw"
+}
 cpu=$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)
 cc=$(awk -F= '/^CMAKE_C_COMPILER:/ { print $2 }' "$build/CMakeCache.txt" 2>/dev/null || echo cc)
 {
@@ -47,16 +52,14 @@ cc=$(awk -F= '/^CMAKE_C_COMPILER:/ { print $2 }' "$build/CMakeCache.txt" 2>/dev/
         echo
         echo "| ranks | threads/rank | batch | reduction | speedup |"
         echo "|---:|---:|---:|---|---:|"
-        awk '$1 == "speedup" { printf "| %s | %s | %s | %s | %s [%s..%s] |\n",
-             $2, $3, $4, $5, $6, $7, $8 }' "$raw"
+        spread_rows speedup
         echo
     fi
     echo "Gradient combination per step, microseconds: median [min..max]"
     echo
     echo "| what | ranks | threads | values | us/step |"
     echo "|---|---:|---:|---:|---:|"
-    awk '$1 == "combine" { printf "| %s | %s | %s | %s | %s [%s..%s] |\n",
-         $2, $3, $4, $5, $6, $7, $8 }' "$raw"
+    spread_rows combine
     echo
     echo "Raw output:"
     echo
