@@ -252,12 +252,22 @@ static void rabenseifner(MPI_Comm comm, int64_t *buf, size_t n)
         exchange(comm, rank - 1, buf, (int)n, NULL, 0, 0);
 }
 
+/* node_barrier: every rank of the node has arrived (under the watchdog). */
+static void node_barrier(void)
+{
+    MPI_Request req;
+    MPI_Ibarrier(ns.node, &req);
+    wait_all(1, &req);
+}
+
 /* node_window: makes the node's window hold sets of at least n sums (collective on the
- * node; every rank asks for the same n). */
+ * node; every rank asks for the same n). The window calls block: a barrier under the
+ * watchdog first makes sure every rank of the node is there. */
 static void node_window(size_t n)
 {
     if (n <= ns.cap)
         return;
+    node_barrier();
     if (ns.win != MPI_WIN_NULL)
         MPI_Win_free(&ns.win);
     ns.cap = n < 4096 ? 4096 : n;
@@ -275,9 +285,7 @@ static void node_window(size_t n)
     }
     atomic_init(ns.count[ns.me], 0);
     ns.arrived = 0;
-    MPI_Request req;
-    MPI_Ibarrier(ns.node, &req);
-    wait_all(1, &req);
+    node_barrier(); /* no rank reads a counter before its owner has cleared it */
 }
 
 /* node_wait: returns once every rank of the node has arrived here as often as this one;
