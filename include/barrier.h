@@ -22,4 +22,11 @@ void barrier_reset(Barrier *b);
  * as this one; what each wrote before it is visible to every thread after it. */
 void barrier_wait(Barrier *b, int threads);
 
+/* barrier_arrive / barrier_wait_for: barrier_wait in two halves, so a thread can do work
+ * that needs nothing from the others in between (a split-phase barrier): the ticket of
+ * barrier_arrive, passed to barrier_wait_for, returns once every thread has arrived. What
+ * a thread writes between the halves is not covered by this round. */
+long barrier_arrive(Barrier *b, int threads);
+void barrier_wait_for(Barrier *b, long ticket);
+
 #endif

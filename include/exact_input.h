@@ -23,6 +23,8 @@ typedef struct {
     ExactAmx amx;    /* AMX tiles' scratch (amx.ready 0: not used) */
     int64_t *D;      /* (n_out, cap) fixed-point deltas of exact_input_outer */
     int64_t *Dz;     /* (n_out, cap) the AMX path's copy of D with slow examples zeroed */
+    const uint8_t *const *packed; /* exact_input_pack's rows (NULL: none laid out ahead) */
+    int packed_n, packed_c0, packed_c1;
 } ExactInput;
 
 /* exact_input_init / exact_input_free: scratch for batches of up to cap examples. */
@@ -42,6 +44,11 @@ size_t exact_input_round(int64_t *restrict D, int ld, const Real *d, int n, int 
  * range; see also exact_input_vector_spends), else 0: the sums were added to acc. */
 int exact_input_cols(const ColSums *dst, const int64_t *D, int ld, const uint8_t *const *rows,
                      int n, int n_out, int c0, int c1, ExactInput *s);
+
+/* exact_input_pack: lays out the inputs of the next exact_input_cols with the same rows, n,
+ * c0 and c1 ahead of it (it reads no delta, so it can run before they are ready); that
+ * call then skips the work. Does nothing where that call would not use AMX tiles. */
+void exact_input_pack(ExactInput *s, const uint8_t *const *rows, int n, int c0, int c1);
 
 /* exact_input_vector_spends: 1 if this build's vector path (no AMX) can spend the sums on
  * weights too (AVX-512 builds: at most 240 examples, none beyond its int16 halves). */

@@ -28,15 +28,24 @@ static inline void pause_once(void)
 #endif
 }
 
-void barrier_wait(Barrier *b, int threads)
+long barrier_arrive(Barrier *b, int threads)
 {
     long k = atomic_fetch_add_explicit(&b->arrived, 1, memory_order_acq_rel);
-    long end = (k / threads + 1) * threads;
-    for (unsigned spins = 0; atomic_load_explicit(&b->arrived, memory_order_acquire) < end;
+    return (k / threads + 1) * threads;
+}
+
+void barrier_wait_for(Barrier *b, long ticket)
+{
+    for (unsigned spins = 0; atomic_load_explicit(&b->arrived, memory_order_acquire) < ticket;
          spins++) {
         if (spins < SPIN_PAUSES)
             pause_once();
         else
             sched_yield();
     }
+}
+
+void barrier_wait(Barrier *b, int threads)
+{
+    barrier_wait_for(b, barrier_arrive(b, threads));
 }

@@ -309,12 +309,13 @@ static void slow_examples(int64_t *restrict acc, const int64_t *D, int ld,
  * an example with a delta beyond EXACT_AMX_MAX takes the reference path (the tiles get a
  * copy of D with its deltas zeroed, and the sums are stored, not spent: returns 0). */
 static int amx_cols(const ColSums *dst, const int64_t *D, int ld, const uint8_t *const *rows,
-                    int n, int n_out, int c0, int cols, ExactInput *s)
+                    int n, int n_out, int c0, int cols, int packed, ExactInput *s)
 {
     for (int j = 0; j < n_out; j++) /* the deltas may come from another core: asked first */
         for (int i = 0; i < n; i += 64 / (int)sizeof *D)
             __builtin_prefetch(D + (size_t)j * ld + i);
-    exact_amx_pack(&s->amx, rows, n, c0, cols); /* meanwhile */
+    if (!packed)
+        exact_amx_pack(&s->amx, rows, n, c0, cols); /* meanwhile */
     int n_slow = 0, any = any_beyond(D, ld, n, n_out, EXACT_AMX_MAX);
     for (int i = 0; any && i < n; i++)
         if (too_large(D + i, ld, n_out, EXACT_AMX_MAX))
@@ -367,12 +368,15 @@ int exact_input_cols(const ColSums *dst, const int64_t *D, int ld, const uint8_t
                      int n, int n_out, int c0, int c1, ExactInput *s)
 {
     int cols = c1 - c0, split = dst->split - c0; /* relative to c0 */
+    int packed = s->packed == rows && s->packed_n == n && s->packed_c0 == c0 &&
+                 s->packed_c1 == c1;
+    s->packed = NULL; /* laid out for this call only */
     if (n <= 0 || cols <= 0)
         return 0;
     if (s->amx.ready && n >= AMX_MIN_EXAMPLES && (split >= cols || split % 16 == 0)) {
         ColSums rel = *dst;
         rel.split = split < 0 ? 0 : split;
-        return amx_cols(&rel, D, ld, rows, n, n_out, c0, cols, s);
+        return amx_cols(&rel, D, ld, rows, n, n_out, c0, cols, packed, s);
     }
     int mid = split < 0 ? c0 : split < cols ? c0 + split : c1, spend = 0;
 #ifdef CAN_SPEND /* the sums are whole after one window, and no example is slow */
@@ -385,6 +389,15 @@ int exact_input_cols(const ColSums *dst, const int64_t *D, int ld, const uint8_t
     region_cols(dst->acc[1], spend ? &sp[1] : NULL, dst->stride[1], D, ld, rows, n, n_out, mid,
                 c1, s);
     return spend;
+}
+
+void exact_input_pack(ExactInput *s, const uint8_t *const *rows, int n, int c0, int c1)
+{
+    s->packed = NULL;
+    if (!s->amx.ready || n < AMX_MIN_EXAMPLES || n > s->amx.blocks * 64 || c1 <= c0)
+        return;
+    exact_amx_pack(&s->amx, rows, n, c0, c1 - c0);
+    s->packed = rows, s->packed_n = n, s->packed_c0 = c0, s->packed_c1 = c1;
 }
 
 int exact_input_vector_spends(void)

@@ -111,9 +111,11 @@ static void outer_case(int n, int n_out, int n_in, int kind, uint64_t seed, int 
 /* cols_case: exact_input_cols for columns [c0, c1) into two regions split at `split` (with
  * padded rows), against exact_input_outer_ref; with spend, the sums spent on weights must
  * equal exact_descend of the reference sums, bit for bit, when the call says it spent them
- * (AMX, at most EXACT_AMX_WHOLE examples, none on the reference path). */
+ * (AMX, at most EXACT_AMX_WHOLE examples, none on the reference path). pack 1: the inputs
+ * laid out ahead by exact_input_pack; 2: laid out for other columns, which the call must
+ * not take. */
 static void cols_case(int n, int n_out, int n_in, int c0, int split, int c1, int kind,
-                      uint64_t seed, int amx, int spend)
+                      uint64_t seed, int amx, int spend, int pack)
 {
     Rng r;
     rng_init(&r, seed);
@@ -153,6 +155,8 @@ static void cols_case(int n, int n_out, int n_in, int c0, int split, int c1, int
     ColSums dst = {.acc = {acc[0], acc[1]}, .stride = {w[0], w[1]}, .split = split,
                    .theta = {spend ? theta[0] : NULL, spend ? theta[1] : NULL}, .step = step,
                    .inv = f.inv_scale};
+    if (pack)
+        exact_input_pack(&s, rows, n, pack == 1 ? c0 : c0 + 16, c1);
     int spent = exact_input_cols(&dst, D, ld, rows, n, n_out, c0, c1, &s);
     size_t diff = 0, stray = 0;
     for (int j = 0; j < n_out; j++)
@@ -178,9 +182,9 @@ static void cols_case(int n, int n_out, int n_in, int c0, int split, int c1, int
     int expect = spend && (on_amx ? n <= EXACT_AMX_WHOLE && !large
                                   : exact_input_vector_spends() && n <= 240 && !wide);
     CHECK(diff == 0 && stray == 0 && spent == expect,
-          "exact_input_cols n=%d n_out=%d cols [%d, %d | %d, %d) kind %d amx %d spend %d: %zu "
-          "values differ, %zu written outside, spent %d (expected %d)", n, n_out, c0, split,
-          split, c1, kind, s.amx.ready, spend, diff, stray, spent, expect);
+          "exact_input_cols n=%d n_out=%d cols [%d, %d | %d, %d) kind %d amx %d spend %d pack "
+          "%d: %zu values differ, %zu written outside, spent %d (expected %d)", n, n_out, c0,
+          split, split, c1, kind, s.amx.ready, spend, pack, diff, stray, spent, expect);
     exact_input_free(&s);
     for (int q = 0; q < 2; q++) {
         free(acc[q]);
@@ -405,11 +409,12 @@ int main(void)
     int n_cols = 0;
     for (size_t a = 0; a < sizeof shapes / sizeof *shapes; a++)
         for (int amx = 0; amx < 2; amx++)
-            for (int spend = 0; spend < 2; spend++, n_cols++) {
-                const int *h = shapes[a];
-                cols_case(h[0], h[1], h[2], h[3], h[4], h[5], h[6], 3000 + (uint64_t)a, amx,
-                          spend);
-            }
+            for (int spend = 0; spend < 2; spend++)
+                for (int pack = 0; pack < 3; pack++, n_cols++) {
+                    const int *h = shapes[a];
+                    cols_case(h[0], h[1], h[2], h[3], h[4], h[5], h[6], 3000 + (uint64_t)a, amx,
+                              spend, pack);
+                }
     gradient_units();
     w1_layout();
     if (fails) {
