@@ -69,11 +69,10 @@ typedef struct {
     int64_t *sum;            /* (n_params + SUM_EXTRA) exact step sums */
     int64_t slots;           /* lanes this rank holds */
     int64_t *D;              /* (n[1], slots) the step's rounded first-layer deltas, by lane */
-    const uint8_t **xrows;   /* (2, slots) pixel rows by lane, for even and odd positions */
+    const uint8_t **epoch_rows; /* (steps_per_epoch, slots) the pixel row of each lane at each
+                                 * position of the shuffled epoch (a short lane's: unused) */
     Real *part;              /* (2, slots, n[1]) the first layer's block sums, by lane */
     int64_t ahead;           /* the step whose block sums a step formed ahead (-1: none) */
-    int *col;                /* (threads + 1) first-layer input columns thread k owns: [col[k],
-                              * col[k + 1]) of W1, its gradient and its update */
     Real *fsum;              /* (n_params + SUM_EXTRA) float step sums (reduction = float) */
     Fixed fixed;
     Barrier *barrier;        /* where the threads of a step wait for each other */

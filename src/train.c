@@ -76,7 +76,7 @@ static int check_memory(const Trainer *t, int64_t n_test, Err *e)
     double train_rows = (double)t->n_train / P + (double)t->lanes, test_rows = n_test / P + 1;
     double per_thread = np * (sizeof(Real) + 8.0) + 256.0 * 2 * acts * sizeof(Real);
     double lane_bytes = (double)t->lanes / P * ((8.0 + 2 * sizeof(Real)) * lay.n[1] + 8);
-    double bytes = train_rows * (dim + 9) + test_rows * (dim + 1) + 3 * np * sizeof(Real) +
+    double bytes = train_rows * (dim + 17) + test_rows * (dim + 1) + 3 * np * sizeof(Real) +
                    lane_bytes +
                    np * (8.0 + sizeof(Real)) + t->threads * per_thread;
     int node_ranks = comm_node_ranks();
@@ -146,10 +146,11 @@ static int alloc_threads(Trainer *t, Err *e)
     t->slots = sh->lane1 - sh->lane0;
     size_t slots = (size_t)(t->slots > 0 ? t->slots : 1);
     t->D = alloc_array(slots * (size_t)t->model.layout.n[1], sizeof *t->D, "lane deltas", e);
-    t->xrows = alloc_array(2 * slots, sizeof *t->xrows, "lane rows", e);
+    t->epoch_rows = alloc_array((size_t)t->steps_per_epoch * slots, sizeof *t->epoch_rows,
+                                "epoch rows", e);
     t->part = alloc_array(2 * slots * (size_t)t->model.layout.n[1], sizeof *t->part,
                           "first-layer block sums", e);
-    if (!t->D || !t->xrows || !t->part)
+    if (!t->D || !t->epoch_rows || !t->part)
         return -1;
     t->barrier = barrier_new(e);
     t->sum = alloc_array(np + SUM_EXTRA, sizeof(int64_t), "step sums", e);
@@ -214,7 +215,7 @@ void trainer_free(Trainer *t)
         exact_input_free(&t->ts[i].cols);
     }
     free(t->D);
-    free(t->xrows);
+    free(t->epoch_rows);
     free(t->part);
     free(t->ts);
     free(t->order);
@@ -227,9 +228,23 @@ void trainer_free(Trainer *t)
     memset(t, 0, sizeof *t);
 }
 
+/* lane_pixels: lane `lane`'s pixel rows at every position of the epoch into its column of
+ * t->epoch_rows, from its shuffled positions (a short lane's last: row 0, unused). */
+static void lane_pixels(Trainer *t, int64_t lane)
+{
+    const Shard *s = &t->train.shard;
+    size_t slots = (size_t)t->slots, dim = (size_t)t->train.info.dim;
+    for (int64_t pos = 0; pos < t->steps_per_epoch; pos++) {
+        int64_t at = shard_row(s, lane, pos), row = at < 0 ? 0 : shard_row(s, lane, t->order[at]);
+        t->epoch_rows[(size_t)pos * slots + (size_t)(lane - s->lane0)] =
+            t->train.images + (size_t)row * dim;
+    }
+}
+
 /* shuffle_lanes: Fisher-Yates shuffle of each held lane's positions for `epoch`, from the
- * stream (seed, epoch, lane): the same on whichever rank holds the lane. Called by every
- * thread of the step's parallel region (they share the lanes; a barrier ends it). */
+ * stream (seed, epoch, lane): the same on whichever rank holds the lane; and their pixel
+ * rows (lane_pixels). Called by every thread of the step's parallel region (they share the
+ * lanes; a barrier ends it). */
 static void shuffle_lanes(Trainer *t, int64_t epoch)
 {
     const Shard *s = &t->train.shard;
@@ -248,6 +263,7 @@ static void shuffle_lanes(Trainer *t, int64_t epoch)
             *a = *b;
             *b = tmp;
         }
+        lane_pixels(t, lane);
     }
 }
 
@@ -338,33 +354,10 @@ static void group_gradient(Trainer *t, ThreadState *s, int64_t g0, int64_t g1, i
     timer_add(&s->times, PHASE_BACKWARD, &clock);
 }
 
-/* step_rows: the pixel rows of the step at position pos, by lane (two buffers: a step can
- * gather the next one's while its own are still read). */
-static const uint8_t **step_rows(const Trainer *t, int64_t pos)
+/* step_rows: the pixel rows of the step at position pos of the epoch, by lane. */
+static const uint8_t *const *step_rows(const Trainer *t, int64_t pos)
 {
-    return t->xrows + (pos & 1) * (t->slots > 0 ? t->slots : 1);
-}
-
-/* lane_row: the pixel row of lane a of the rank at position pos of the epoch (a short
- * lane's: row 0; it is not used). */
-static const uint8_t *lane_row(const Trainer *t, int64_t a, int64_t pos)
-{
-    const Shard *sh = &t->train.shard;
-    int64_t lane = sh->lane0 + a, at = shard_row(sh, lane, pos);
-    int64_t row = at < 0 ? 0 : shard_row(sh, lane, t->order[at]);
-    return t->train.images + (size_t)row * (size_t)t->train.info.dim;
-}
-
-/* lane_rows: the pixel rows of lanes [a, a + n) of the rank (counted from its first) at
- * position pos of the epoch (a short lane's: any row; it is not used); into step_rows too
- * when `keep`. */
-static void lane_rows(Trainer *t, int64_t a, int n, int64_t pos, const uint8_t **rows, int keep)
-{
-    for (int i = 0; i < n; i++) {
-        rows[i] = lane_row(t, a + i, pos);
-        if (keep)
-            step_rows(t, pos)[a + i] = rows[i];
-    }
+    return t->epoch_rows + (size_t)pos * (size_t)t->slots;
 }
 
 /* Thread tid's share of the work on W1's two column blocks (layout_block): blocks [b0, b1)
@@ -403,13 +396,11 @@ static void first_cols(const Trainer *t, Share sh, int *c0, int *c1, int64_t *a0
     *a0 = t->slots * sh.i / sh.k, *a1 = t->slots * (sh.i + 1) / sh.k;
 }
 
-/* first_load: input columns [c0, c1) of lanes [a, a + n) at position pos into ws.x (their
- * rows into s->rows, and into step_rows by the first block's threads). */
-static void first_load(Trainer *t, ThreadState *s, Share sh, int64_t a, int n, int64_t pos,
-                       int c0, int c1)
+/* first_load: input columns [c0, c1) of lanes [a, a + n) at position pos into ws.x. */
+static void first_load(Trainer *t, ThreadState *s, int64_t a, int n, int64_t pos, int c0,
+                       int c1)
 {
-    lane_rows(t, a, n, pos, s->rows, sh.b0 == 0);
-    model_load_columns(&t->model.layout, &s->ws, s->rows, n, c0, c1);
+    model_load_columns(&t->model.layout, &s->ws, step_rows(t, pos) + a, n, c0, c1);
 }
 
 /* one_chunk: whether the share's lanes fit one chunk (its inputs can be loaded ahead). */
@@ -434,7 +425,7 @@ static void load_ahead(Trainer *t, ThreadState *s, int tid, int threads, int64_t
         return;
     first_cols(t, sh, &c0, &c1, &a0, &a1);
     double clock = timer_now();
-    first_load(t, s, sh, a0, (int)(a1 - a0), pos, c0, c1);
+    first_load(t, s, a0, (int)(a1 - a0), pos, c0, c1);
     s->loaded = step;
     timer_add(&s->times, PHASE_DATA, &clock);
 }
@@ -447,7 +438,7 @@ static void fetch_ahead(const Trainer *t, int tid, int threads, int64_t pos)
     int64_t a0, a1;
     first_cols(t, share_of(tid, threads), &c0, &c1, &a0, &a1);
     for (int64_t a = a0; a < a1; a++) {
-        const uint8_t *row = lane_row(t, a, pos);
+        const uint8_t *row = step_rows(t, pos)[a];
         for (int k = c0; k < c1; k += 64)
             __builtin_prefetch(row + k);
         __builtin_prefetch(row + c1 - 1);
@@ -469,7 +460,7 @@ static void first_forward(Trainer *t, ThreadState *s, int tid, int threads, int6
         double clock = timer_now();
         int n = (int)(a1 - a < CHUNK_CAP ? a1 - a : CHUNK_CAP);
         if (s->loaded != step) /* not loaded ahead */
-            first_load(t, s, sh, a, n, pos, c0, c1);
+            first_load(t, s, a, n, pos, c0, c1);
         s->loaded = -1;
         timer_add(&s->times, PHASE_DATA, &clock);
         for (int b = sh.b0; b < sh.b1; b++)
