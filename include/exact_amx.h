@@ -1,7 +1,8 @@
 /* exact_amx.h: integer outer products on Intel AMX tiles (AMX-INT8): sum_i D[i][j] b[i][k]
- * for bytes b and |D| <= EXACT_AMX_MAX, split into four signed bytes; the same integers
- * as any other order or instruction set. Used by exact_input where the CPU and the OS
- * allow it (DOWNHILL_AMX=0 in the environment turns it off). */
+ * for bytes b and |D| <= EXACT_AMX_MAX, split into four signed bytes, or (wide) |D| <=
+ * EXACT_AMX_WIDE_MAX, split into eight: D = L + 2^32 H with four bytes each; the same
+ * integers as any other order or instruction set. Used by exact_input where the CPU and the
+ * OS allow it (DOWNHILL_AMX=0 in the environment turns it off). */
 #ifndef DOWNHILL_EXACT_AMX_H
 #define DOWNHILL_EXACT_AMX_H
 
@@ -9,6 +10,7 @@
 #include "common.h"
 
 #define EXACT_AMX_MAX 2139062143LL /* 127 * (1 + 2^8 + 2^16 + 2^24): four signed bytes */
+#define EXACT_AMX_WIDE_MAX (EXACT_AMX_MAX * 4294967296LL) /* eight: H within EXACT_AMX_MAX */
 #define EXACT_AMX_WHOLE 256 /* examples whose sums the tiles hold whole (FLUSH_BLOCKS * 64) */
 
 /* Scratch for up to cap examples of n_in bytes and n_out deltas. */
@@ -16,9 +18,10 @@ typedef struct {
     int ready;         /* 1: AMX tiles usable by this process (CPU, OS, not turned off) */
     int blocks;        /* blocks of 64 examples the scratch holds */
     uint8_t *quads;    /* (blocks * 16, n_in padded to 16, 4) bytes of 4 examples, interleaved */
-    int8_t *digits;    /* (row blocks of 16, blocks, 4, 16, 64) the bytes of D */
+    int8_t *digits;    /* (row blocks of 16, blocks, 8, 16, 64) the bytes of D (of L, H) */
     uint8_t *zeros;    /* (n_in) a missing example's bytes */
-    int32_t *tiles;    /* (2, 4, 16, 16) tile results: two pieces (a software pipeline) */
+    int32_t *tiles;    /* (2 + 2, 4, 16, 16) tile results: two pieces (a software pipeline),
+                        * L's then H's */
 } ExactAmx;
 
 /* exact_amx_init: scratch (empty, ready = 0, when AMX is not usable); -1 out of memory. */
@@ -45,8 +48,9 @@ void exact_amx_pack(ExactAmx *s, const uint8_t *const *rows, int n, int c0, int 
 
 /* exact_amx_outer: the sums of column k += sum_i D[j ld + i] rows[i][c0 + k] for k < cols,
  * into dst, for the n examples and columns exact_amx_pack laid out, every |D| <=
- * EXACT_AMX_MAX. Only when s->ready. */
+ * EXACT_AMX_MAX, or with wide every |D| <= EXACT_AMX_WIDE_MAX (twice the tile products).
+ * Only when s->ready. */
 void exact_amx_outer(const ColSums *dst, const int64_t *D, int ld, int n, int n_out, int cols,
-                     ExactAmx *s);
+                     int wide, ExactAmx *s);
 
 #endif

@@ -22,7 +22,6 @@ typedef struct {
     int *slow;       /* (cap) pairs or examples whose D needs the reference path */
     ExactAmx amx;    /* AMX tiles' scratch (amx.ready 0: not used) */
     int64_t *D;      /* (n_out, cap) fixed-point deltas of exact_input_outer */
-    int64_t *Dz;     /* (n_out, cap) the AMX path's copy of D with slow examples zeroed */
     const uint8_t *const *packed; /* exact_input_pack's rows (NULL: none laid out ahead) */
     int packed_n, packed_c0, packed_c1;
 } ExactInput;
@@ -39,9 +38,10 @@ size_t exact_input_round(int64_t *restrict D, int ld, const Real *d, int n, int 
 
 /* exact_input_cols: the sums of input column k += sum_i D[j ld + i] rows[i][k] for the
  * columns k in [c0, c1) only, into dst (its split, acc[0] and acc[1] counted from column c0
- * and from dst->split); n examples, at most the scratch's cap. Returns 1 when dst->theta
- * took the sums instead (the AMX path: at most EXACT_AMX_WHOLE examples, none beyond its
- * range; see also exact_input_vector_spends), else 0: the sums were added to acc. */
+ * and from dst->split); n examples, at most the scratch's cap, each product D b within 64
+ * bits (as exact_input_round's). Returns 1 when dst->theta took the sums instead (the AMX
+ * path: at most EXACT_AMX_WHOLE examples; see also exact_input_vector_spends), else 0: the
+ * sums were added to acc. */
 int exact_input_cols(const ColSums *dst, const int64_t *D, int ld, const uint8_t *const *rows,
                      int n, int n_out, int c0, int c1, ExactInput *s);
 

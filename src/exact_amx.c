@@ -24,8 +24,11 @@
 #endif
 
 #ifdef HAVE_AMX
-#define EX 64   /* examples per block (the K of a tile product) */
-#define TILE 16 /* rows and columns of a result tile */
+#define EX 64    /* examples per block (the K of a tile product) */
+#define TILE 16  /* rows and columns of a result tile */
+#define PLANES 8 /* digit planes of a block: L's four bytes, then H's (wide) */
+#define PLANE (TILE * EX)
+#define H_TILES (2 * 4 * TILE * TILE) /* H's four tiles: after both pieces' four of L */
 
 static int pad16(int n)
 {
@@ -59,9 +62,9 @@ int exact_amx_init(ExactAmx *s, int cap, int n_in, int n_out, Err *e)
     s->blocks = (cap + EX - 1) / EX;
     size_t blocks = (size_t)s->blocks, row_blocks = (size_t)pad16(n_out) / TILE;
     s->quads = alloc_array(blocks * EX * (size_t)pad16(n_in), 1, "workspace input quads", e);
-    s->digits = alloc_array(row_blocks * blocks * 4 * TILE * EX, 1, "workspace delta bytes", e);
+    s->digits = alloc_array(row_blocks * blocks * PLANES * PLANE, 1, "workspace delta bytes", e);
     s->zeros = alloc_array((size_t)n_in, 1, "workspace zero row", e);
-    s->tiles = alloc_array(2 * 4 * TILE * TILE, sizeof(int32_t), "workspace tiles", e);
+    s->tiles = alloc_array(2 * PLANES * TILE * TILE, sizeof(int32_t), "workspace tiles", e);
     if (!s->quads || !s->digits || !s->zeros || !s->tiles) {
         exact_amx_free(s);
         return -1;
@@ -114,18 +117,12 @@ static void pack_quads(ExactAmx *s, const uint8_t *const *rows, int n, int c0, i
     }
 }
 
-/* pack_digits: D = d0 + 2^8 d1 + 2^16 d2 + 2^24 d3 with signed bytes d (A tiles: row j,
- * example i within its block); missing examples and rows 0. With |D| <= EXACT_AMX_MAX,
- * D + 0x80808080 lies in [0, 2^32) and its bytes are d + 128: d = byte ^ 0x80. Sixteen
- * examples at a time where VBMI can pick their four digits in one permutation (neighbours
- * in D's row j; each digit's bytes stored along the row), else eight. */
-static void pack_digits(ExactAmx *s, const int64_t *D, int ld, int n, int n_out)
+/* pack_plane4: pack_digits' four digits of L (high 0) or of H (high 1) into their planes:
+ * sixteen examples at a time where VBMI can pick their four digits in one permutation
+ * (neighbours in D's row j; each digit's bytes stored along the row), else eight. */
+static inline __attribute__((always_inline)) void pack_plane4(ExactAmx *s, const int64_t *D,
+                                                              int ld, int n, int n_out, int high)
 {
-    int row_blocks = pad16(n_out) / TILE, used = (n + EX - 1) / EX;
-    if (n % EX != 0 || n_out % TILE != 0) /* padding: some bytes are not written below */
-        for (int rb = 0; rb < row_blocks; rb++)
-            memset(s->digits + (size_t)rb * s->blocks * 4 * TILE * EX, 0,
-                   (size_t)used * 4 * TILE * EX);
     const __m512i bias = _mm512_set1_epi64(0x80808080LL);
 #ifdef __AVX512VBMI__
     uint8_t order[64]; /* output byte 16 p + q: digit p of example q of two vectors of 8 */
@@ -135,39 +132,83 @@ static void pack_digits(ExactAmx *s, const int64_t *D, int ld, int n, int n_out)
 #endif
     for (int j = 0; j < n_out; j++) {
         int i = 0;
-        /* row j of digit 0 in the first block of 64 examples (block b: 4 TILE EX b further) */
-        int8_t *row = s->digits + ((size_t)(j / TILE) * s->blocks * 4 * TILE +
-                                   (size_t)(j % TILE)) * EX;
+        /* row j of the first plane in the first block (block b: PLANES PLANE b further) */
+        int8_t *row = s->digits + ((size_t)(j / TILE) * s->blocks * PLANES * TILE +
+                                   (size_t)(j % TILE)) * EX + (high ? 4 * PLANE : 0);
 #ifdef __AVX512VBMI__
         for (; i + 16 <= n; i += 16) {
             const int64_t *d = D + (size_t)j * ld + i;
-            __m512i a = _mm512_xor_si512(_mm512_add_epi64(_mm512_loadu_si512(d), bias), bias);
-            __m512i b = _mm512_xor_si512(_mm512_add_epi64(_mm512_loadu_si512(d + 8), bias), bias);
-            __m512i v = _mm512_permutex2var_epi8(a, pick, b);
-            int8_t *at = row + (size_t)(i / EX) * 4 * TILE * EX + i % EX;
+            __m512i a = _mm512_add_epi64(_mm512_loadu_si512(d), bias);
+            __m512i b = _mm512_add_epi64(_mm512_loadu_si512(d + 8), bias);
+            if (high) { /* H, biased in turn */
+                a = _mm512_add_epi64(_mm512_srai_epi64(a, 32), bias);
+                b = _mm512_add_epi64(_mm512_srai_epi64(b, 32), bias);
+            }
+            __m512i v = _mm512_permutex2var_epi8(_mm512_xor_si512(a, bias), pick,
+                                                 _mm512_xor_si512(b, bias));
+            int8_t *at = row + (size_t)(i / EX) * PLANES * PLANE + i % EX;
             _mm_storeu_si128((__m128i *)at, _mm512_castsi512_si128(v));
-            _mm_storeu_si128((__m128i *)(at + TILE * EX), _mm512_extracti32x4_epi32(v, 1));
-            _mm_storeu_si128((__m128i *)(at + 2 * TILE * EX), _mm512_extracti32x4_epi32(v, 2));
-            _mm_storeu_si128((__m128i *)(at + 3 * TILE * EX), _mm512_extracti32x4_epi32(v, 3));
+            _mm_storeu_si128((__m128i *)(at + PLANE), _mm512_extracti32x4_epi32(v, 1));
+            _mm_storeu_si128((__m128i *)(at + 2 * PLANE), _mm512_extracti32x4_epi32(v, 2));
+            _mm_storeu_si128((__m128i *)(at + 3 * PLANE), _mm512_extracti32x4_epi32(v, 3));
         }
 #endif
         for (; i < n; i += 8) { /* along a tile row: example after example */
-            int8_t *at = row + (size_t)(i / EX) * 4 * TILE * EX + i % EX;
+            int8_t *at = row + (size_t)(i / EX) * PLANES * PLANE + i % EX;
             __mmask8 k = (__mmask8)(n - i >= 8 ? 0xff : (1u << (n - i)) - 1);
-            __m512i v = _mm512_maskz_loadu_epi64(k, D + (size_t)j * ld + i);
-            __m512i w = _mm512_xor_si512(_mm512_add_epi64(v, bias), bias);
+            __m512i v = _mm512_add_epi64(_mm512_maskz_loadu_epi64(k, D + (size_t)j * ld + i), bias);
+            if (high)
+                v = _mm512_add_epi64(_mm512_srai_epi64(v, 32), bias);
+            __m512i w = _mm512_xor_si512(v, bias);
             for (int p = 0; p < 4; p++)
-                _mm512_mask_cvtepi64_storeu_epi8(at + (size_t)p * TILE * EX, k,
+                _mm512_mask_cvtepi64_storeu_epi8(at + (size_t)p * PLANE, k,
                                                  _mm512_srli_epi64(w, 8 * p));
         }
     }
 }
 
+/* pack_digits: D = d0 + 2^8 d1 + 2^16 d2 + 2^24 d3 with signed bytes d (A tiles: row j,
+ * example i within its block); missing examples and rows 0. With |D| <= EXACT_AMX_MAX,
+ * D + 0x80808080 lies in [0, 2^32) and its bytes are d + 128: d = byte ^ 0x80. Wide: the
+ * same for L, the low 32 bits of D + 0x80808080 less the bias, into planes 0-3, and for
+ * H = (D + 0x80808080) >> 32 (D = L + 2^32 H) into planes 4-7. */
+static void pack_digits(ExactAmx *s, const int64_t *D, int ld, int n, int n_out, int wide)
+{
+    int row_blocks = pad16(n_out) / TILE, used = (n + EX - 1) / EX;
+    if (n % EX != 0 || n_out % TILE != 0) /* padding: some bytes are not written below */
+        for (int rb = 0; rb < row_blocks; rb++)
+            for (int b = 0; b < used; b++)
+                memset(s->digits + ((size_t)rb * s->blocks + b) * PLANES * PLANE, 0,
+                       (size_t)(wide ? 8 : 4) * PLANE);
+    pack_plane4(s, D, ld, n, n_out, 0);
+    if (wide)
+        pack_plane4(s, D, ld, n, n_out, 1);
+}
+
+/* widen4: row r of four byte tiles at t weighted 2^0, 2^8, 2^16, 2^24, as 64-bit sums of
+ * columns 0-7 (v[0]) and 8-15 (v[1]): (t0 + 2^8 t1) and (t2 + 2^8 t3) in int32 (|t| < 2^15
+ * per example, at most FLUSH_BLOCKS * 64 examples), then 64-bit. */
+static inline void widen4(const int32_t *t, int r, __m512i v[2])
+{
+    const int32_t *tr = t + r * TILE;
+    __m512i lo = _mm512_add_epi32(_mm512_loadu_si512(tr),
+                                  _mm512_slli_epi32(_mm512_loadu_si512(tr + 256), 8));
+    __m512i hi = _mm512_add_epi32(_mm512_loadu_si512(tr + 512),
+                                  _mm512_slli_epi32(_mm512_loadu_si512(tr + 768), 8));
+    for (int h = 0; h < 2; h++) {
+        __m256i l = h ? _mm512_extracti64x4_epi64(lo, 1) : _mm512_castsi512_si256(lo);
+        __m256i u = h ? _mm512_extracti64x4_epi64(hi, 1) : _mm512_castsi512_si256(hi);
+        v[h] = _mm512_add_epi64(_mm512_cvtepi32_epi64(l),
+                                _mm512_slli_epi64(_mm512_cvtepi32_epi64(u), 16));
+    }
+}
+
 /* widen: the sums of rows [j0, j0 + 16) x columns [c0, c0 + 16) (inside n_out x cols; where
- * dst puts them, or spent on dst->theta) += the four byte tiles weighted 2^0, 2^8, 2^16,
- * 2^24: (t0 + 2^8 t1) and (t2 + 2^8 t3) in int32 (|t| < 2^15 per example, at most
- * FLUSH_BLOCKS * 64 examples), then 64-bit. */
-static void widen(const ColSums *dst, const int32_t *t, int j0, int c0, int n_out, int cols)
+ * dst puts them, or spent on dst->theta) += the byte tiles at t (widen4), with wide plus
+ * 2^32 times H's four (at t + H_TILES). */
+static inline __attribute__((always_inline)) void widen(const ColSums *dst, const int32_t *t,
+                                                        int wide, int j0, int c0, int n_out,
+                                                        int cols)
 {
     int r2 = c0 >= dst->split; /* the column block lies in one region */
     int64_t *acc = dst->acc[r2] - (r2 ? dst->split : 0);
@@ -177,18 +218,16 @@ static void widen(const ColSums *dst, const int32_t *t, int j0, int c0, int n_ou
     __mmask8 k0 = (__mmask8)(m >= 8 ? 0xff : (1u << m) - 1);
     __mmask8 k1 = (__mmask8)(m >= 16 ? 0xff : m > 8 ? (1u << (m - 8)) - 1 : 0);
     for (int r = 0; r < TILE && j0 + r < n_out; r++) {
-        const int32_t *tr = t + r * TILE;
-        __m512i lo = _mm512_add_epi32(_mm512_loadu_si512(tr),
-                                      _mm512_slli_epi32(_mm512_loadu_si512(tr + 256), 8));
-        __m512i hi = _mm512_add_epi32(_mm512_loadu_si512(tr + 512),
-                                      _mm512_slli_epi32(_mm512_loadu_si512(tr + 768), 8));
         size_t at = (size_t)(j0 + r) * stride + c0;
+        __m512i vs[2], hs[2];
+        widen4(t, r, vs);
+        if (wide)
+            widen4(t + H_TILES, r, hs);
         for (int h = 0; h < 2; h++) {
             __mmask8 k = h ? k1 : k0;
-            __m256i l = h ? _mm512_extracti64x4_epi64(lo, 1) : _mm512_castsi512_si256(lo);
-            __m256i u = h ? _mm512_extracti64x4_epi64(hi, 1) : _mm512_castsi512_si256(hi);
-            __m512i v = _mm512_add_epi64(_mm512_cvtepi32_epi64(l),
-                                         _mm512_slli_epi64(_mm512_cvtepi32_epi64(u), 16));
+            __m512i v = vs[h];
+            if (wide) /* wrapping adds: exact whenever the sum fits in 64 bits */
+                v = _mm512_add_epi64(v, _mm512_slli_epi64(hs[h], 32));
             if (theta)
                 exact_descend8(theta + at + 8 * h, v, k, dst->step, dst->inv);
             else
@@ -218,11 +257,12 @@ static void tiles_configure(void)
     _tile_loadconfig(&c);
 }
 
-/* block_product: C0..C3 of rows block rb, columns block cb, over example blocks [b0, b1). */
-static void block_product(const ExactAmx *s, int rb, int cb, int b0, int b1, int np)
+/* block_product: C0..C3 of rows block rb, columns block cb, over example blocks [b0, b1),
+ * from digit planes plane0 .. plane0 + 3. */
+static void block_product(const ExactAmx *s, int rb, int cb, int b0, int b1, int np, int plane0)
 {
     for (int b = b0; b < b1; b++) {
-        const int8_t *a = s->digits + ((size_t)rb * s->blocks + b) * 4 * TILE * EX;
+        const int8_t *a = s->digits + (((size_t)rb * s->blocks + b) * PLANES + plane0) * PLANE;
         _tile_loadd(5, s->quads + ((size_t)b * (EX / 4) * np + (size_t)cb * TILE) * 4, np * 4);
         _tile_loadd(4, a, EX);
         _tile_dpbsud(0, 4, 5);
@@ -241,14 +281,15 @@ typedef struct {
     int rb, cb, b0, b1;
 } Piece;
 
-/* piece_start: C0..C3 of the piece formed (the tile unit runs on while the core goes on). */
-static void piece_start(const ExactAmx *s, Piece p, int np)
+/* piece_start: C0..C3 of the piece formed from planes plane0 .. plane0 + 3 (the tile unit
+ * runs on while the core goes on). */
+static void piece_start(const ExactAmx *s, Piece p, int np, int plane0)
 {
     _tile_zero(0);
     _tile_zero(1);
     _tile_zero(2);
     _tile_zero(3);
-    block_product(s, p.rb, p.cb, p.b0, p.b1, np);
+    block_product(s, p.rb, p.cb, p.b0, p.b1, np, plane0);
 }
 
 /* piece_store: C0..C3 to t (4 tiles of 16 x 16 int32). */
@@ -265,13 +306,14 @@ void exact_amx_pack(ExactAmx *s, const uint8_t *const *rows, int n, int c0, int 
     pack_quads(s, rows, n, c0, cols);
 }
 
-void exact_amx_outer(const ColSums *dst, const int64_t *D, int ld, int n, int n_out, int cols,
-                     ExactAmx *s)
+/* outer_pieces: exact_amx_outer's tile products and widening, piece after piece: the
+ * previous piece is widened while the tiles form the next (a software pipeline); wide a
+ * constant at each call, so each loop is compiled for it. */
+static inline __attribute__((always_inline)) void outer_pieces(const ColSums *dst, int n,
+                                                               int n_out, int cols, int wide,
+                                                               ExactAmx *s)
 {
     int np = pad16(cols), used = (n + EX - 1) / EX;
-    pack_digits(s, D, ld, n, n_out);
-    tiles_configure();
-    /* software pipeline: the previous piece is widened while the tiles form the next */
     const size_t tsize = 4 * TILE * TILE;
     Piece prev = {-1, 0, 0, 0};
     int buf = 0;
@@ -279,16 +321,32 @@ void exact_amx_outer(const ColSums *dst, const int64_t *D, int ld, int n, int n_
         for (int cb = 0; cb < np / TILE; cb++)
             for (int b0 = 0; b0 < used; b0 += FLUSH_BLOCKS) {
                 Piece p = {rb, cb, b0, b0 + FLUSH_BLOCKS < used ? b0 + FLUSH_BLOCKS : used};
-                piece_start(s, p, np);
+                piece_start(s, p, np, 0);
                 if (prev.rb >= 0)
-                    widen(dst, s->tiles + (buf ^ 1) * tsize, prev.rb * TILE, prev.cb * TILE,
-                          n_out, cols);
+                    widen(dst, s->tiles + (buf ^ 1) * tsize, wide, prev.rb * TILE,
+                          prev.cb * TILE, n_out, cols);
                 piece_store(s->tiles + buf * tsize);
+                if (wide) { /* H's products */
+                    piece_start(s, p, np, 4);
+                    piece_store(s->tiles + buf * tsize + H_TILES);
+                }
                 buf ^= 1;
                 prev = p;
             }
     if (prev.rb >= 0)
-        widen(dst, s->tiles + (buf ^ 1) * tsize, prev.rb * TILE, prev.cb * TILE, n_out, cols);
+        widen(dst, s->tiles + (buf ^ 1) * tsize, wide, prev.rb * TILE, prev.cb * TILE, n_out,
+              cols);
+}
+
+void exact_amx_outer(const ColSums *dst, const int64_t *D, int ld, int n, int n_out, int cols,
+                     int wide, ExactAmx *s)
+{
+    pack_digits(s, D, ld, n, n_out, wide);
+    tiles_configure();
+    if (wide)
+        outer_pieces(dst, n, n_out, cols, 1, s);
+    else
+        outer_pieces(dst, n, n_out, cols, 0, s);
     _tile_release();
 }
 #else
@@ -299,9 +357,9 @@ void exact_amx_pack(ExactAmx *s, const uint8_t *const *rows, int n, int c0, int 
 }
 
 void exact_amx_outer(const ColSums *dst, const int64_t *D, int ld, int n, int n_out, int cols,
-                     ExactAmx *s)
+                     int wide, ExactAmx *s)
 {
-    (void)dst, (void)D, (void)ld, (void)n, (void)n_out, (void)cols, (void)s;
+    (void)dst, (void)D, (void)ld, (void)n, (void)n_out, (void)cols, (void)wide, (void)s;
     abort(); /* never called: s->ready is 0 without AMX */
 }
 #endif

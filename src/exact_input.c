@@ -56,8 +56,7 @@ int exact_input_init(ExactInput *s, int cap, int n_in, int n_out, Err *e)
                             "workspace deltas", e);
     s->slow = alloc_array((size_t)cap + 1, sizeof(int), "workspace slow list", e);
     s->D = alloc_array((size_t)cap * (size_t)n_out, sizeof(int64_t), "workspace deltas", e);
-    s->Dz = alloc_array((size_t)cap * (size_t)n_out, sizeof(int64_t), "workspace deltas", e);
-    if (!s->pairs || !s->pieces || !s->slow || !s->D || !s->Dz ||
+    if (!s->pairs || !s->pieces || !s->slow || !s->D ||
         exact_amx_init(&s->amx, cap, n_in, n_out, e) != 0) {
         exact_input_free(s);
         return -1;
@@ -71,7 +70,6 @@ void exact_input_free(ExactInput *s)
     free(s->pieces);
     free(s->slow);
     free(s->D);
-    free(s->Dz);
     exact_amx_free(&s->amx);
     memset(s, 0, sizeof *s);
 }
@@ -306,8 +304,8 @@ static void slow_examples(int64_t *restrict acc, const int64_t *D, int ld,
 }
 
 /* amx_cols: exact_input_cols on AMX tiles (dst's split relative to c0, a multiple of 16);
- * an example with a delta beyond EXACT_AMX_MAX takes the reference path (the tiles get a
- * copy of D with its deltas zeroed, and the sums are stored, not spent: returns 0). */
+ * with a delta beyond EXACT_AMX_MAX the tiles take eight digits (wide: every D whose
+ * products with bytes fit in 64 bits is within EXACT_AMX_WIDE_MAX). */
 static int amx_cols(const ColSums *dst, const int64_t *D, int ld, const uint8_t *const *rows,
                     int n, int n_out, int c0, int cols, int packed, ExactInput *s)
 {
@@ -316,30 +314,11 @@ static int amx_cols(const ColSums *dst, const int64_t *D, int ld, const uint8_t 
             __builtin_prefetch(D + (size_t)j * ld + i);
     if (!packed)
         exact_amx_pack(&s->amx, rows, n, c0, cols); /* meanwhile */
-    int n_slow = 0, any = any_beyond(D, ld, n, n_out, EXACT_AMX_MAX);
-    for (int i = 0; any && i < n; i++)
-        if (too_large(D + i, ld, n_out, EXACT_AMX_MAX))
-            s->slow[n_slow++] = i;
-    const int64_t *tiles_D = D;
-    int tiles_ld = ld;
-    if (n_slow > 0) { /* a copy, its slow examples' deltas zeroed */
-        for (int j = 0; j < n_out; j++)
-            memcpy(s->Dz + (size_t)j * n, D + (size_t)j * ld, sizeof *D * (size_t)n);
-        for (int q = 0; q < n_slow; q++)
-            for (int j = 0; j < n_out; j++)
-                s->Dz[(size_t)j * n + s->slow[q]] = 0;
-        tiles_D = s->Dz, tiles_ld = n;
-    }
+    int wide = any_beyond(D, ld, n, n_out, EXACT_AMX_MAX);
     ColSums to = *dst;
-    if (n_slow > 0 || n > EXACT_AMX_WHOLE)
+    if (n > EXACT_AMX_WHOLE)
         to.theta[0] = to.theta[1] = NULL;
-    exact_amx_outer(&to, tiles_D, tiles_ld, n, n_out, cols, &s->amx);
-    for (int r = 0; r < 2; r++) {
-        int k0 = r ? dst->split : 0, k1 = r ? cols : dst->split < cols ? dst->split : cols;
-        if (k1 > k0)
-            slow_examples(dst->acc[r], D, ld, rows, n_out, c0 + k0, k1 - k0, dst->stride[r],
-                          s->slow, n_slow);
-    }
+    exact_amx_outer(&to, D, ld, n, n_out, cols, wide, &s->amx);
     return to.theta[0] != NULL || to.theta[1] != NULL;
 }
 
