@@ -123,15 +123,6 @@ static int any_beyond(const int64_t *D, int ld, int n, int n_out, int64_t max)
     return any;
 }
 
-/* too_large: 1 if some |D[j ld]| of the example exceeds max. */
-static int too_large(const int64_t *D, int ld, int n_out, int64_t max)
-{
-    for (int j = 0; j < n_out; j++)
-        if (D[(size_t)j * ld] > max || D[(size_t)j * ld] < -max)
-            return 1;
-    return 0;
-}
-
 size_t exact_input_outer_ref(int64_t *restrict acc, const Real *d, const uint8_t *const *rows,
                              int n, int n_out, int n_in, const Fixed *f)
 {
@@ -148,6 +139,15 @@ size_t exact_input_outer_ref(int64_t *restrict acc, const Real *d, const uint8_t
 }
 
 #ifdef VEC
+/* too_large: 1 if some |D[j ld]| of the example exceeds max. */
+static int too_large(const int64_t *D, int ld, int n_out, int64_t max)
+{
+    for (int j = 0; j < n_out; j++)
+        if (D[(size_t)j * ld] > max || D[(size_t)j * ld] < -max)
+            return 1;
+    return 0;
+}
+
 /* half16: the 16-bit halves of D (|D| <= FAST_MAX): L = D mod 2^16 in [-2^15, 2^15),
  * H = (D - L) / 2^16. */
 static void half16(int64_t D, uint16_t *hi, uint16_t *lo)
@@ -292,7 +292,6 @@ static void pairs_outer(int64_t *restrict acc, const Spend *sp, const ExactInput
         for (int j = 0; j < n_out; j += 4)
             tile(acc, sp, s, pairs, n_out, cols, stride, j, c);
 }
-#endif
 
 /* slow_examples: the reference path for the n_slow listed examples. */
 static void slow_examples(int64_t *restrict acc, const int64_t *D, int ld,
@@ -302,6 +301,7 @@ static void slow_examples(int64_t *restrict acc, const int64_t *D, int ld,
     for (int q = 0; q < n_slow; q++)
         outer_one(acc, D + slow[q], ld, rows[slow[q]] + c0, n_out, cols, stride);
 }
+#endif
 
 /* amx_cols: exact_input_cols on AMX tiles (dst's split relative to c0, a multiple of 16);
  * with a delta beyond EXACT_AMX_MAX the tiles take eight digits (wide: every D whose
