@@ -32,6 +32,7 @@ endforeach()
 add_executable(test_e2e test_e2e.c)
 target_link_libraries(test_e2e PRIVATE downhill_core)
 downhill_mpi_test(test_e2e_2 2 $<TARGET_FILE:test_e2e>)
+downhill_mpi_test(test_e2e_1x2 1 $<TARGET_FILE:test_e2e>) # one rank, two threads (below)
 
 # Bitwise reproducibility across ranks x threads, and every user error at 1 and 2 ranks.
 add_test(NAME test_invariance
@@ -44,6 +45,8 @@ set_tests_properties(test_invariance test_errors PROPERTIES
                      ENVIRONMENT "${DOWNHILL_TEST_ENV}" TIMEOUT 600)
 set_tests_properties(test_e2e_2 test_replicas_2 test_replicas_3 test_invariance PROPERTIES
                      ENVIRONMENT "${DOWNHILL_TEST_ENV};FASHION_DIR=${FASHION_DIR}")
+set_tests_properties(test_e2e_1x2 PROPERTIES
+                     ENVIRONMENT "${DOWNHILL_TEST_ENV};FASHION_DIR=${FASHION_DIR};OMP_NUM_THREADS=2")
 
 # Checkpoints and exact restart (resume on other shapes, SIGUSR1, kill -9, bad files).
 add_test(NAME test_checkpoint
