@@ -306,6 +306,7 @@ static void slow_examples(int64_t *restrict acc, const int64_t *D, int ld,
 /* amx_cols: exact_input_cols on AMX tiles (dst's split relative to c0, a multiple of 16);
  * with a delta beyond EXACT_AMX_MAX the tiles take eight digits (wide: every D whose
  * products with bytes fit in 64 bits is within EXACT_AMX_WIDE_MAX). */
+_Static_assert(INT64_MAX / 255 <= EXACT_AMX_WIDE_MAX, "eight digits hold every usable delta");
 static int amx_cols(const ColSums *dst, const int64_t *D, int ld, const uint8_t *const *rows,
                     int n, int n_out, int c0, int cols, int packed, ExactInput *s)
 {
