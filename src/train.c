@@ -75,8 +75,10 @@ static int check_memory(const Trainer *t, int64_t n_test, Err *e)
         acts += 2.0 * lay.n[l];
     double train_rows = (double)t->n_train / P + (double)t->lanes, test_rows = n_test / P + 1;
     double per_thread = np * (sizeof(Real) + 8.0) + 256.0 * 2 * acts * sizeof(Real);
-    double lane_bytes = (double)t->lanes / P * ((8.0 + 2 * sizeof(Real)) * lay.n[1] + 8);
-    double bytes = train_rows * (dim + 17) + test_rows * (dim + 1) + 3 * np * sizeof(Real) +
+    /* per lane: its deltas (int64) and block sums; per training row: pixels, label, shuffled
+     * position (int64) and its entry of epoch_rows */
+    double lane_bytes = (double)t->lanes / P * ((8.0 + 2 * sizeof(Real)) * lay.n[1]);
+    double bytes = train_rows * (dim + 1 + 8 + 8) + test_rows * (dim + 1) + 3 * np * sizeof(Real) +
                    lane_bytes +
                    np * (8.0 + sizeof(Real)) + t->threads * per_thread;
     int node_ranks = comm_node_ranks();
