@@ -5,7 +5,7 @@
 find_program(BASH_PROGRAM bash REQUIRED)
 foreach(mode comm simhosts)
   add_test(NAME comm_${mode}
-           COMMAND ${BASH_PROGRAM} ${CMAKE_CURRENT_SOURCE_DIR}/comm.sh ${mode}
+           COMMAND ${BASH_PROGRAM} ${CMAKE_CURRENT_SOURCE_DIR}/scenario/comm.sh ${mode}
                    $<TARGET_FILE:downhill> ${PROJECT_SOURCE_DIR}
                    ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG}
                    ${DOWNHILL_MPIEXEC_EXTRA} ${MPIEXEC_PREFLAGS})

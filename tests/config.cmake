@@ -1,1 +1,1 @@
-downhill_test(test_config test_config.c)
+downhill_test(test_config unit/test_config.c)

@@ -2,24 +2,24 @@
 
 # The gradient check runs against a float64 build of the library.
 downhill_library(downhill_core_f64 ON)
-add_executable(test_gradient test_gradient.c)
+add_executable(test_gradient unit/test_gradient.c)
 target_link_libraries(test_gradient PRIVATE downhill_core_f64)
 add_test(NAME test_gradient COMMAND test_gradient)
 
-downhill_test(test_descent test_descent.c)
+downhill_test(test_descent unit/test_descent.c)
 # The fast kernels (input scaling, exact first-layer gradient) against plain loops.
-downhill_test(test_kernels test_kernels.c)
+downhill_test(test_kernels unit/test_kernels.c)
 # The threads' spinning barrier, up to more threads than cores.
-downhill_test(test_barrier test_barrier.c)
+downhill_test(test_barrier unit/test_barrier.c)
 
-add_executable(test_replicas test_replicas.c)
+add_executable(test_replicas mpi/test_replicas.c)
 target_link_libraries(test_replicas PRIVATE downhill_core)
 downhill_mpi_test(test_replicas_2 2 $<TARGET_FILE:test_replicas>)
 downhill_mpi_test(test_replicas_3 3 $<TARGET_FILE:test_replicas>)
 
 # The exact sums' allreduce on power-of-two rank counts and others (ranks folded in pairs),
 # through the node's shared window and through messages only.
-add_executable(test_comm test_comm.c)
+add_executable(test_comm mpi/test_comm.c)
 target_link_libraries(test_comm PRIVATE downhill_core)
 foreach(np 2 3 4 5 6 7)
   downhill_mpi_test(test_comm_${np} ${np} $<TARGET_FILE:test_comm>)
@@ -29,17 +29,17 @@ foreach(np 2 3 4 5 6 7)
                        ENVIRONMENT "${DOWNHILL_TEST_ENV};DOWNHILL_NODE_SUM=0")
 endforeach()
 
-add_executable(test_e2e test_e2e.c)
+add_executable(test_e2e mpi/test_e2e.c)
 target_link_libraries(test_e2e PRIVATE downhill_core)
 downhill_mpi_test(test_e2e_2 2 $<TARGET_FILE:test_e2e>)
 downhill_mpi_test(test_e2e_1x2 1 $<TARGET_FILE:test_e2e>) # one rank, two threads (below)
 
 # Bitwise reproducibility across ranks x threads, and every user error at 1 and 2 ranks.
 add_test(NAME test_invariance
-         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/invariance.sh $<TARGET_FILE:downhill>
+         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/scenario/invariance.sh $<TARGET_FILE:downhill>
                  "${DOWNHILL_MPIEXEC}" "${MPIEXEC_NUMPROC_FLAG}")
 add_test(NAME test_errors
-         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/errors.sh $<TARGET_FILE:downhill>
+         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/scenario/errors.sh $<TARGET_FILE:downhill>
                  "${DOWNHILL_MPIEXEC}" "${MPIEXEC_NUMPROC_FLAG}")
 set_tests_properties(test_invariance test_errors PROPERTIES
                      ENVIRONMENT "${DOWNHILL_TEST_ENV}" TIMEOUT 600)
@@ -50,25 +50,25 @@ set_tests_properties(test_e2e_1x2 PROPERTIES
 
 # Checkpoints and exact restart (resume on other shapes, SIGUSR1, kill -9, bad files).
 add_test(NAME test_checkpoint
-         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/checkpoint.sh $<TARGET_FILE:downhill>
+         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/scenario/checkpoint.sh $<TARGET_FILE:downhill>
                  "${DOWNHILL_MPIEXEC}" "${MPIEXEC_NUMPROC_FLAG}")
 set_tests_properties(test_checkpoint PROPERTIES TIMEOUT 900
                      ENVIRONMENT "${DOWNHILL_TEST_ENV};FASHION_DIR=${FASHION_DIR}")
 
 # Phase timers in the run file add up to the epoch time; the plot script draws them.
 add_test(NAME test_timing
-         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/timing.sh $<TARGET_FILE:downhill>
+         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/scenario/timing.sh $<TARGET_FILE:downhill>
                  "${DOWNHILL_MPIEXEC}" "${MPIEXEC_NUMPROC_FLAG}" ${PROJECT_SOURCE_DIR})
 set_tests_properties(test_timing PROPERTIES TIMEOUT 300
                      ENVIRONMENT "${DOWNHILL_TEST_ENV};FASHION_DIR=${FASHION_DIR}")
 
 # `downhill bench` runs and prints every line bench/report.sh reads, well formed.
-add_test(NAME test_bench COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/bench.sh $<TARGET_FILE:downhill>)
+add_test(NAME test_bench COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/scenario/bench.sh $<TARGET_FILE:downhill>)
 set_tests_properties(test_bench PROPERTIES TIMEOUT 300
                      ENVIRONMENT "${DOWNHILL_TEST_ENV};FASHION_DIR=${FASHION_DIR}")
 
 # The scaling sweep (scripts/sweep.sh) on 1 and 2 ranks: CSV, identical weights, plot.
 add_test(NAME test_sweep
-         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/sweep.sh $<TARGET_FILE:downhill>
+         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/scenario/sweep.sh $<TARGET_FILE:downhill>
                  ${PROJECT_SOURCE_DIR})
 set_tests_properties(test_sweep PROPERTIES TIMEOUT 300 ENVIRONMENT "${DOWNHILL_TEST_ENV}")

@@ -1,1 +1,1 @@
-downhill_test(test_data test_data.c)
+downhill_test(test_data unit/test_data.c)

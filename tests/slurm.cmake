@@ -3,7 +3,7 @@
 # (bash scripts/install-deps.sh --tests installs slurm-wlm and munge). Needs root.
 # Runs alone: its time-limit scenario depends on wall-clock timing. About 3 minutes.
 add_test(NAME test_slurm
-         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/slurm.sh $<TARGET_FILE:downhill>)
+         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/scenario/slurm.sh $<TARGET_FILE:downhill>)
 set_tests_properties(test_slurm PROPERTIES
                      LABELS slurm
                      SKIP_RETURN_CODE 77

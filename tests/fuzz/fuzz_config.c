@@ -4,7 +4,7 @@
  * text again), which is what a run file's stored config and `downhill eval` rely on. */
 #include "fuzz_util.h"
 
-#include "config.h"
+#include "run/config.h"
 
 /* one_line: every error is one non-empty line. */
 static void one_line(const Err *e)

@@ -4,9 +4,9 @@
 
 #include <hdf5.h>
 
-#include "data.h"
-#include "h5io.h"
-#include "model.h"
+#include "io/data.h"
+#include "io/h5io.h"
+#include "net/model.h"
 
 #define MAX_READ_BYTES (4u << 20) /* h5in_read reads at most this many bytes */
 

@@ -5,8 +5,8 @@
  * the first `split` bytes after the 3-byte header are the image file, the rest the labels. */
 #include "fuzz_util.h"
 
-#include "data.h"
-#include "shard.h"
+#include "io/data.h"
+#include "train/shard.h"
 
 #define MAX_SHARD_BYTES (4u << 20) /* the harness loads at most this many pixel bytes */
 

@@ -5,8 +5,8 @@
  *      --libs hdf5-openmpi inih zlib) -fopenmp -lm -o /tmp/seeds && /tmp/seeds tests/fuzz/corpus/h5 */
 #include <stdio.h>
 
-#include "h5io.h"
-#include "model.h"
+#include "io/h5io.h"
+#include "net/model.h"
 
 int main(int argc, char **argv)
 {

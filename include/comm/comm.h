@@ -1,0 +1,78 @@
+/* comm.h: everything that talks between ranks; the only module that includes <mpi.h>.
+ * Other modules get rank and size as plain integers. */
+#ifndef DOWNHILL_COMM_H
+#define DOWNHILL_COMM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "core/common.h"
+
+/* comm_init: starts MPI (also works without mpirun: one rank); fills rank and size. */
+void comm_init(int *argc, char ***argv, int *rank, int *size);
+
+/* comm_node_ranks: how many ranks share this rank's node (shared memory). */
+int comm_node_ranks(void);
+
+/* comm_finalize: shuts MPI down; call once on every rank before exiting. */
+void comm_finalize(void);
+
+/* comm_set_watchdog: a collective that waits longer than `seconds` makes this rank print
+ * its rank, host, phase and step and abort the job (exit code 3). Default 600 s. */
+void comm_set_watchdog(double seconds);
+
+/* comm_set_phase: names what this rank does now (a static string), for the watchdog. */
+void comm_set_phase(const char *name, int64_t step);
+
+/* comm_agree: all ranks pass their status (0 ok, non-zero failed); returns the lowest
+ * failing rank, or -1 when every rank succeeded. The one collective for errors. */
+int comm_agree(int status);
+
+/* comm_check: comm_agree on status; returns 0 when every rank succeeded, else -1 on
+ * every rank, with e->msg kept only on the lowest failing rank (emptied elsewhere) so
+ * the error is printed once. */
+int comm_check(int status, Err *e);
+
+/* comm_sum_i64: element-wise integer sum of buf over all ranks, in place (exact). Ranks of
+ * one node add each other's sums in a shared-memory window; across nodes (or with
+ * DOWNHILL_NODE_SUM=0) downhill's own Rabenseifner allreduce; all under the watchdog. */
+void comm_sum_i64(int64_t *buf, size_t n);
+
+/* comm_sum_path: how comm_sum_i64 sums, the same on every rank: "node shared memory" (one
+ * node), "node shared memory, messages between nodes", or "messages" (point-to-point only). */
+const char *comm_sum_path(void);
+
+/* comm_sum_u64: element-wise sum modulo 2^64 of buf over all ranks, in place. */
+void comm_sum_u64(uint64_t *buf, size_t n);
+
+/* comm_sum_real: element-wise floating-point sum of buf over all ranks, in place (MPI's
+ * MPI_Iallreduce under the watchdog). */
+void comm_sum_real(Real *buf, size_t n);
+
+/* comm_sum_real_plain: the same by MPI's own blocking MPI_Allreduce, without the watchdog:
+ * the plain float allreduce a user would write, as the benchmarks' reference. */
+void comm_sum_real_plain(Real *buf, size_t n);
+
+/* Element-wise reductions of double arrays. */
+typedef enum { COMM_MIN, COMM_MAX, COMM_SUM } CommOp;
+
+/* comm_reduce_doubles: buf[i] <- op over all ranks of buf[i], in place, on every rank. */
+void comm_reduce_doubles(double *buf, size_t n, CommOp op);
+
+/* comm_max_double: the largest x over all ranks. */
+double comm_max_double(double x);
+
+/* comm_min_u64 / comm_max_u64: smallest / largest x over all ranks. */
+uint64_t comm_min_u64(uint64_t x);
+uint64_t comm_max_u64(uint64_t x);
+
+/* comm_bcast: broadcasts n bytes from root. */
+void comm_bcast(void *buf, size_t n, int root);
+
+/* comm_gather_bytes: rank 0 receives n bytes from every rank into out (size * n bytes;
+ * out is ignored on other ranks). */
+void comm_gather_bytes(const void *buf, size_t n, void *out);
+
+/* comm_time: wall-clock seconds (MPI_Wtime). */
+double comm_time(void);
+
+#endif

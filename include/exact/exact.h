@@ -1,0 +1,71 @@
+/* exact.h: exact, order-independent sums. Values are rounded once to 64-bit fixed point
+ * (scale 2^32) and added as integers, so neither the thread schedule nor the MPI
+ * reduction order can change a single bit of the result. */
+#ifndef DOWNHILL_EXACT_H
+#define DOWNHILL_EXACT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "core/common.h"
+
+#define EXACT_SCALE_BITS 32
+
+/* The fixed-point format for a sum of at most `terms` rounded values. */
+typedef struct {
+    double scale;     /* 2^EXACT_SCALE_BITS */
+    double inv_scale; /* 1 / scale */
+    double limit;     /* largest |scaled value| one term may have: the total stays < 2^62 */
+} Fixed;
+
+/* exact_fixed: the format for sums of up to `terms` values. */
+Fixed exact_fixed(int64_t terms);
+
+/* exact_singles: 1 if each of the groups [start[g], start[g + 1]) holds one example (a
+ * group may be empty: the short lanes of an epoch's last batch). */
+int exact_singles(const int *start, int groups);
+
+/* exact_add_rows: acc[j] += round(x[i][j] * scale) for each of the rows i of x (rows,
+ * cols); returns how many values were non-finite or beyond the limit (those add 0). */
+size_t exact_add_rows(int64_t *restrict acc, const Real *x, int rows, int cols, const Fixed *f);
+
+/* exact_outer: for each group g of rows [start[g], start[g+1]) of d (n, n_out) and
+ * x (n, n_in): acc[j][k] += round(scale * s) with s the group's float sum of d[i][j] x[i][k]
+ * in the order of i (one fused multiply-add per term, from 0), the same bits as summing the
+ * group into a zeroed buffer and rounding each value with exact_round. bound (n_out *
+ * groups) is scratch. Returns how many sums were non-finite or beyond the limit. */
+size_t exact_outer(int64_t *restrict acc, const Real *d, const Real *x, const int *start,
+                   int groups, int n_out, int n_in, const Fixed *f, double *bound);
+
+/* exact_round: round(x * scale); counts into *bad when x is non-finite or beyond the limit. */
+int64_t exact_round(double x, const Fixed *f, int64_t *bad);
+
+/* exact_descend: theta[i] <- theta[i] - step * value(sum[i]) and sum[i] <- 0 for i < n: a
+ * gradient-descent update from exact sums (step = learning rate / examples), leaving the
+ * sums ready for the next step (one thread: the trainer gives each thread a share). */
+void exact_descend(Real *restrict theta, int64_t *restrict sum, size_t n, double step,
+                   const Fixed *f);
+
+/* exact_value: the real value of a fixed-point integer. */
+double exact_value(int64_t v, const Fixed *f);
+
+#if defined(__AVX512F__) && defined(__AVX512DQ__) && defined(__AVX512VL__)
+#include <immintrin.h>
+#define EXACT_DESCEND8 1
+/* exact_descend8: exact_descend for the lanes k of eight sums in v (whole, never stored):
+ * theta[q] <- theta[q] - step * (v[q] inv), the same roundings (to double, one fused
+ * multiply-add, to Real). */
+static inline void exact_descend8(Real *theta, __m512i v, __mmask8 k, double step, double inv)
+{
+    __m512d y = _mm512_mul_pd(_mm512_cvtepi64_pd(v), _mm512_set1_pd(inv));
+#ifdef DOWNHILL_DOUBLE
+    __m512d th = _mm512_maskz_loadu_pd(k, theta);
+    _mm512_mask_storeu_pd(theta, k, _mm512_fnmadd_pd(_mm512_set1_pd(step), y, th));
+#else
+    __m512d th = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(k, theta));
+    _mm256_mask_storeu_ps(theta, k,
+                          _mm512_cvtpd_ps(_mm512_fnmadd_pd(_mm512_set1_pd(step), y, th)));
+#endif
+}
+#endif
+
+#endif

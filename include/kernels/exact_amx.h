@@ -1,0 +1,56 @@
+/* exact_amx.h: integer outer products on Intel AMX tiles (AMX-INT8): sum_i D[i][j] b[i][k]
+ * for bytes b and |D| <= EXACT_AMX_MAX, split into four signed bytes, or (wide) |D| <=
+ * EXACT_AMX_WIDE_MAX, split into eight: D = L + 2^32 H with four bytes each; the same
+ * integers as any other order or instruction set. Used by exact_input where the CPU and the
+ * OS allow it (DOWNHILL_AMX=0 in the environment turns it off). */
+#ifndef DOWNHILL_EXACT_AMX_H
+#define DOWNHILL_EXACT_AMX_H
+
+#include <stdint.h>
+#include "core/common.h"
+
+#define EXACT_AMX_MAX 2139062143LL /* 127 * (1 + 2^8 + 2^16 + 2^24): four signed bytes */
+#define EXACT_AMX_WIDE_MAX (EXACT_AMX_MAX * 4294967296LL) /* eight: H within EXACT_AMX_MAX */
+#define EXACT_AMX_WHOLE 256 /* examples whose sums the tiles hold whole (FLUSH_BLOCKS * 64) */
+
+/* Scratch for up to cap examples of n_in bytes and n_out deltas. */
+typedef struct {
+    int ready;         /* 1: AMX tiles usable by this process (CPU, OS, not turned off) */
+    int blocks;        /* blocks of 64 examples the scratch holds */
+    uint8_t *quads;    /* (blocks * 16, n_in padded to 16, 4) bytes of 4 examples, interleaved */
+    int8_t *digits;    /* (row blocks of 16, blocks, 8, 16, 64) the bytes of D (of L, H) */
+    uint8_t *zeros;    /* (n_in) a missing example's bytes */
+    int32_t *tiles;    /* (2 + 2, 4, 16, 16) tile results: two pieces (a software pipeline),
+                        * L's then H's */
+} ExactAmx;
+
+/* exact_amx_init: scratch (empty, ready = 0, when AMX is not usable); -1 out of memory. */
+int exact_amx_init(ExactAmx *s, int cap, int n_in, int n_out, Err *e);
+void exact_amx_free(ExactAmx *s);
+
+/* Where the sums of columns [0, cols) of a range go (rows j of n_out): column k < split to
+ * acc[0][j stride[0] + k], column k >= split to acc[1][j stride[1] + k - split]. With theta
+ * set (and the sums zero, and one call making them whole), the sums are not stored but
+ * spent at once: theta <- theta - step * (sum * inv), exact_descend's arithmetic, theta[r]
+ * laid out as acc[r]. */
+typedef struct {
+    int64_t *acc[2];
+    int stride[2];
+    int split;        /* a multiple of 16 for exact_amx_outer (>= cols: one region) */
+    Real *theta[2];   /* NULL: add to acc */
+    double step, inv; /* for theta */
+} ColSums;
+
+/* exact_amx_pack: the input bytes of columns [c0, c0 + cols) of n examples (n <= cap) laid
+ * out for the tiles; before exact_amx_outer (it reads no delta, so it can run while the
+ * deltas are still on their way from another core). Only when s->ready. */
+void exact_amx_pack(ExactAmx *s, const uint8_t *const *rows, int n, int c0, int cols);
+
+/* exact_amx_outer: the sums of column k += sum_i D[j ld + i] rows[i][c0 + k] for k < cols,
+ * into dst, for the n examples and columns exact_amx_pack laid out, every |D| <=
+ * EXACT_AMX_MAX, or with wide every |D| <= EXACT_AMX_WIDE_MAX (twice the tile products).
+ * Only when s->ready. */
+void exact_amx_outer(const ColSums *dst, const int64_t *D, int ld, int n, int n_out, int cols,
+                     int wide, ExactAmx *s);
+
+#endif

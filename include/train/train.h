@@ -1,0 +1,117 @@
+/* train.h: data-parallel gradient descent. The global batch is `lanes` lanes (example i
+ * is in lane i % lanes); each lane is shuffled every epoch from (seed, epoch, lane); rank r
+ * holds a contiguous block of lane groups. Each group's gradient is summed in floating
+ * point in a fixed order, then all groups are added exactly (fixed point), so the weights
+ * are bitwise the same for any number of ranks and threads. Within a rank (exact sums) a
+ * step has three phases: the first layer's block sums of every lane (threads split W1's
+ * two column blocks), the rest of each example's forward and backward pass (threads
+ * split the lanes), then the first layer's gradient and update (by blocks again) and the
+ * other parameters' (by slices; on one rank at small batches by the even threads alone,
+ * while the odd ones load the next step's inputs). trainer_steps runs many steps in one
+ * OpenMP parallel region. */
+#ifndef DOWNHILL_TRAIN_H
+#define DOWNHILL_TRAIN_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include "core/barrier.h"
+#include "core/common.h"
+#include "run/config.h"
+#include "io/data.h"
+#include "train/evaluate.h"
+#include "exact/exact.h"
+#include "exact/exact_input.h"
+#include "net/model.h"
+#include "core/timer.h"
+
+/* Entries after the gradient in the step sums: batch cost, examples, bad values, and the
+ * ranks asking to stop or to checkpoint (agreed in the step's one collective). */
+enum { SUM_COST = 0, SUM_COUNT = 1, SUM_BAD = 2, SUM_STOP = 3, SUM_CKPT = 4, SUM_EXTRA = 5 };
+
+/* Requests a rank passes to trainer_step; the step returns those of any rank. */
+enum { STEP_STOP = 1, STEP_CHECKPOINT = 2, STEP_DIVERGED = 4 };
+
+/* What one thread owns during a step. */
+typedef struct {
+    Workspace ws;
+    Real *grad;            /* (n_params) float gradient of the current group (or thread sum) */
+    int64_t *acc;          /* (n_params + SUM_EXTRA) exact partial sums */
+    const uint8_t **rows;  /* (ws.cap) pixel rows of the current chunk of groups */
+    uint8_t *labels;       /* (ws.cap) labels of the current chunk */
+    int *start;            /* (ws.cap + 1) first example of each group of the chunk */
+    int64_t *slot;         /* (ws.cap) each chunk example's lane, counted from the rank's first */
+    ExactInput cols;       /* scratch of this thread's columns of the first layer's gradient */
+    double *costs;         /* (ws.cap) cost of each example of the chunk */
+    double cost;           /* float path: summed cost */
+    int64_t count;         /* float path: examples */
+    PhaseTimes times;      /* this thread's data, forward and backward time */
+    int64_t loaded;        /* the step whose inputs first_load put in ws.x ahead (-1: none) */
+} ThreadState;
+
+/* A training run in progress on one rank. */
+typedef struct {
+    const Config *cfg;     /* not owned */
+    int rank, ranks, threads;
+    Model model;
+    Dataset train, test;
+    int64_t n_train;         /* training examples used */
+    int64_t lanes;           /* global batch B (n_train for full batch) */
+    int64_t group;           /* lanes per exactly-summed group */
+    int64_t n_groups;        /* groups in a step, over all ranks */
+    int64_t group0, group1;  /* this rank's groups [group0, group1) */
+    int64_t steps_per_epoch;
+    int64_t step;            /* updates done so far */
+    int64_t shuffled_epoch;  /* epoch whose lane order is in `order` (-1: none) */
+    double lr_scale;         /* factor on the scheduled learning rate (rollbacks lower it) */
+    uint64_t fingerprint;    /* order-independent hash of the training examples (all ranks) */
+    int64_t *order;          /* (train.rows) per lane, the shuffled lane positions */
+    ThreadState *ts;         /* (threads) */
+    int64_t *sum;            /* (n_params + SUM_EXTRA) exact step sums */
+    int64_t slots;           /* lanes this rank holds */
+    int64_t *D;              /* (n[1], slots) the step's rounded first-layer deltas, by lane */
+    const uint8_t **epoch_rows; /* (steps_per_epoch, slots) the pixel row of each lane at each
+                                 * position of the shuffled epoch (a short lane's: unused) */
+    Real *part;              /* (2, slots, n[1]) the first layer's block sums, by lane */
+    int64_t ahead;           /* the step whose block sums a step formed ahead (-1: none) */
+    Real *fsum;              /* (n_params + SUM_EXTRA) float step sums (reduction = float) */
+    Fixed fixed;
+    Barrier *barrier;        /* where the threads of a step wait for each other */
+    PhaseTimes times;        /* this rank's time per phase since the last take */
+    double epoch_cost;       /* summed batch costs of the current epoch */
+    int64_t epoch_count;     /* examples seen in the current epoch */
+} Trainer;
+
+/* trainer_init: validates c against the data, loads this rank's shards, initialises the
+ * model; collective, errors agreed across ranks. Free with trainer_free. */
+int trainer_init(Trainer *t, const Config *c, int rank, int ranks, int threads, Err *e);
+
+/* trainer_free: releases everything trainer_init allocated (safe after a failed init). */
+void trainer_free(Trainer *t);
+
+/* trainer_step: one update with the gradient of the next global batch (collective);
+ * `requests` (STEP_* bits) of this rank are OR-ed over all ranks into *agreed. When the
+ * batch cost or gradient is not finite (or too large) no update is made and *agreed has
+ * STEP_DIVERGED, on every rank alike. */
+int trainer_step(Trainer *t, int requests, int *agreed, Err *e);
+
+/* A rank's requests (STEP_* bits) before a step, asked by trainer_steps of its caller. */
+typedef int (*StepPoll)(void *ctx);
+
+/* trainer_steps: up to n steps as trainer_step, in one OpenMP parallel region, each asking
+ * poll(ctx) (NULL: none) for this rank's requests; stops after a step whose *agreed is not
+ * 0 (a request of any rank, or STEP_DIVERGED). t->step tells how many steps updated. */
+int trainer_steps(Trainer *t, int64_t n, StepPoll poll, void *ctx, int *agreed, Err *e);
+
+/* trainer_restore: continues from a checkpoint: weights, step, the epoch's running cost
+ * and the learning-rate factor. */
+void trainer_restore(Trainer *t, const Real *params, int64_t step, double epoch_cost,
+                     int64_t epoch_count, double lr_scale);
+
+/* trainer_take_times: this rank's seconds per phase since the last call (thread phases:
+ * the slowest thread), and resets them. */
+void trainer_take_times(Trainer *t, PhaseTimes *out);
+
+/* trainer_take_epoch_cost: mean batch cost of the current epoch so far, and resets it. */
+double trainer_take_epoch_cost(Trainer *t);
+
+#endif

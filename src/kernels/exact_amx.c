@@ -1,0 +1,365 @@
+/* exact_amx.c: C[j][k] += sum_i A[j][i] B[i][k] on AMX tiles, TDPBSUD (signed bytes of D
+ * times unsigned input bytes, 4 products per int32 lane). Tiles: C0..C3 (one per byte of
+ * D, tmm0-3), A (tmm4, tmm6), B (tmm5); a step covers 16 rows x 16 columns x 64 examples. */
+#define _DEFAULT_SOURCE /* syscall */
+#include "kernels/exact_amx.h"
+#include "exact/exact.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__AMX_TILE__) && defined(__AMX_INT8__) && defined(__AVX512F__) && \
+    defined(__AVX512DQ__) && defined(__AVX512VL__)
+#include <cpuid.h>
+#include <immintrin.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#define HAVE_AMX 1
+#define ARCH_REQ_XCOMP_PERM 0x1023
+#define XFEATURE_XTILEDATA 18
+/* Blocks summed in the int32 tiles before widen: a digit sum is at most 4 * 64 examples *
+ * 128 * 255 = 8,355,840, and widen's t0 + 2^8 t1 at most 257 times that, 2,147,450,880,
+ * below 2^31. */
+#define FLUSH_BLOCKS (EXACT_AMX_WHOLE / 64)
+#endif
+
+#ifdef HAVE_AMX
+#define EX 64    /* examples per block (the K of a tile product) */
+#define TILE 16  /* rows and columns of a result tile */
+#define PLANES 8 /* digit planes of a block: L's four bytes, then H's (wide) */
+#define PLANE (TILE * EX)
+#define H_TILES (2 * 4 * TILE * TILE) /* H's four tiles: after both pieces' four of L */
+
+static int pad16(int n)
+{
+    return (n + TILE - 1) / TILE * TILE;
+}
+
+/* amx_usable: the CPU has AMX-TILE and AMX-INT8, the OS grants the tile state, and
+ * DOWNHILL_AMX is not "0". Asked once per process. */
+static int amx_usable(void)
+{
+    static int state; /* 0 unknown, 1 yes, -1 no */
+    if (state == 0) {
+        unsigned a, b, c, d;
+        const char *env = getenv("DOWNHILL_AMX");
+        int cpu = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (d >> 24 & 1) && (d >> 25 & 1);
+        int off = env && strcmp(env, "0") == 0;
+        state = cpu && !off && syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0
+                    ? 1
+                    : -1;
+    }
+    return state == 1;
+}
+#endif
+
+int exact_amx_init(ExactAmx *s, int cap, int n_in, int n_out, Err *e)
+{
+    memset(s, 0, sizeof *s);
+#ifdef HAVE_AMX
+    if (!amx_usable())
+        return 0;
+    s->blocks = (cap + EX - 1) / EX;
+    size_t blocks = (size_t)s->blocks, row_blocks = (size_t)pad16(n_out) / TILE;
+    s->quads = alloc_array(blocks * EX * (size_t)pad16(n_in), 1, "workspace input quads", e);
+    s->digits = alloc_array(row_blocks * blocks * PLANES * PLANE, 1, "workspace delta bytes", e);
+    s->zeros = alloc_array((size_t)n_in, 1, "workspace zero row", e);
+    s->tiles = alloc_array(2 * PLANES * TILE * TILE, sizeof(int32_t), "workspace tiles", e);
+    if (!s->quads || !s->digits || !s->zeros || !s->tiles) {
+        exact_amx_free(s);
+        return -1;
+    }
+    s->ready = 1;
+#else
+    (void)cap, (void)n_in, (void)n_out, (void)e;
+#endif
+    return 0;
+}
+
+void exact_amx_free(ExactAmx *s)
+{
+    free(s->quads);
+    free(s->digits);
+    free(s->zeros);
+    free(s->tiles);
+    memset(s, 0, sizeof *s);
+}
+
+#ifdef HAVE_AMX
+/* pack_quads: the bytes of columns [c0, c0 + cols) of examples 4q .. 4q + 3 interleaved per
+ * column (B tile rows), for the blocks of 64 examples in use; missing examples and padding
+ * columns 0. */
+static void pack_quads(ExactAmx *s, const uint8_t *const *rows, int n, int c0, int cols)
+{
+    int np = pad16(cols), quads = (n + EX - 1) / EX * (EX / 4); /* whole blocks */
+    for (int q = 0; q < quads; q++) {
+        const uint8_t *r[4];
+        for (int u = 0; u < 4; u++)
+            r[u] = 4 * q + u < n ? rows[4 * q + u] + c0 : s->zeros;
+        uint8_t *out = s->quads + (size_t)q * np * 4;
+        int k = 0;
+        for (; k + 16 <= cols; k += 16) { /* a 4 x 16 byte transpose */
+            __m128i a = _mm_loadu_si128((const __m128i *)(r[0] + k));
+            __m128i b = _mm_loadu_si128((const __m128i *)(r[1] + k));
+            __m128i c = _mm_loadu_si128((const __m128i *)(r[2] + k));
+            __m128i d = _mm_loadu_si128((const __m128i *)(r[3] + k));
+            __m128i ab0 = _mm_unpacklo_epi8(a, b), ab1 = _mm_unpackhi_epi8(a, b);
+            __m128i cd0 = _mm_unpacklo_epi8(c, d), cd1 = _mm_unpackhi_epi8(c, d);
+            __m128i *o = (__m128i *)(out + (size_t)k * 4);
+            _mm_storeu_si128(o, _mm_unpacklo_epi16(ab0, cd0));
+            _mm_storeu_si128(o + 1, _mm_unpackhi_epi16(ab0, cd0));
+            _mm_storeu_si128(o + 2, _mm_unpacklo_epi16(ab1, cd1));
+            _mm_storeu_si128(o + 3, _mm_unpackhi_epi16(ab1, cd1));
+        }
+        for (; k < np; k++)
+            for (int u = 0; u < 4; u++)
+                out[(size_t)k * 4 + u] = k < cols ? r[u][k] : 0;
+    }
+}
+
+/* pack_plane4: pack_digits' four digits of L (high 0) or of H (high 1) into their planes:
+ * sixteen examples at a time where VBMI can pick their four digits in one permutation
+ * (neighbours in D's row j; each digit's bytes stored along the row), else eight. */
+static inline __attribute__((always_inline)) void pack_plane4(ExactAmx *s, const int64_t *D,
+                                                              int ld, int n, int n_out, int high)
+{
+    const __m512i bias = _mm512_set1_epi64(0x80808080LL);
+#ifdef __AVX512VBMI__
+    uint8_t order[64]; /* output byte 16 p + q: digit p of example q of two vectors of 8 */
+    for (int o = 0; o < 64; o++)
+        order[o] = (uint8_t)(8 * (o % 16) + o / 16);
+    const __m512i pick = _mm512_loadu_si512(order);
+#endif
+    for (int j = 0; j < n_out; j++) {
+        int i = 0;
+        /* row j of the first plane in the first block (block b: PLANES PLANE b further) */
+        int8_t *row = s->digits + ((size_t)(j / TILE) * s->blocks * PLANES * TILE +
+                                   (size_t)(j % TILE)) * EX + (high ? 4 * PLANE : 0);
+#ifdef __AVX512VBMI__
+        for (; i + 16 <= n; i += 16) {
+            const int64_t *d = D + (size_t)j * ld + i;
+            __m512i a = _mm512_add_epi64(_mm512_loadu_si512(d), bias);
+            __m512i b = _mm512_add_epi64(_mm512_loadu_si512(d + 8), bias);
+            if (high) { /* H, biased in turn */
+                a = _mm512_add_epi64(_mm512_srai_epi64(a, 32), bias);
+                b = _mm512_add_epi64(_mm512_srai_epi64(b, 32), bias);
+            }
+            __m512i v = _mm512_permutex2var_epi8(_mm512_xor_si512(a, bias), pick,
+                                                 _mm512_xor_si512(b, bias));
+            int8_t *at = row + (size_t)(i / EX) * PLANES * PLANE + i % EX;
+            _mm_storeu_si128((__m128i *)at, _mm512_castsi512_si128(v));
+            _mm_storeu_si128((__m128i *)(at + PLANE), _mm512_extracti32x4_epi32(v, 1));
+            _mm_storeu_si128((__m128i *)(at + 2 * PLANE), _mm512_extracti32x4_epi32(v, 2));
+            _mm_storeu_si128((__m128i *)(at + 3 * PLANE), _mm512_extracti32x4_epi32(v, 3));
+        }
+#endif
+        for (; i < n; i += 8) { /* along a tile row: example after example */
+            int8_t *at = row + (size_t)(i / EX) * PLANES * PLANE + i % EX;
+            __mmask8 k = (__mmask8)(n - i >= 8 ? 0xff : (1u << (n - i)) - 1);
+            __m512i v = _mm512_add_epi64(_mm512_maskz_loadu_epi64(k, D + (size_t)j * ld + i), bias);
+            if (high)
+                v = _mm512_add_epi64(_mm512_srai_epi64(v, 32), bias);
+            __m512i w = _mm512_xor_si512(v, bias);
+            for (int p = 0; p < 4; p++)
+                _mm512_mask_cvtepi64_storeu_epi8(at + (size_t)p * PLANE, k,
+                                                 _mm512_srli_epi64(w, 8 * p));
+        }
+    }
+}
+
+/* pack_digits: D = d0 + 2^8 d1 + 2^16 d2 + 2^24 d3 with signed bytes d (A tiles: row j,
+ * example i within its block); missing examples and rows 0. With |D| <= EXACT_AMX_MAX,
+ * D + 0x80808080 lies in [0, 2^32) and its bytes are d + 128: d = byte ^ 0x80. Wide: the
+ * same for L, the low 32 bits of D + 0x80808080 less the bias, into planes 0-3, and for
+ * H = (D + 0x80808080) >> 32 (D = L + 2^32 H) into planes 4-7. */
+static void pack_digits(ExactAmx *s, const int64_t *D, int ld, int n, int n_out, int wide)
+{
+    int row_blocks = pad16(n_out) / TILE, used = (n + EX - 1) / EX;
+    if (n % EX != 0 || n_out % TILE != 0) /* padding: some bytes are not written below */
+        for (int rb = 0; rb < row_blocks; rb++)
+            for (int b = 0; b < used; b++)
+                memset(s->digits + ((size_t)rb * s->blocks + b) * PLANES * PLANE, 0,
+                       (size_t)(wide ? 8 : 4) * PLANE);
+    pack_plane4(s, D, ld, n, n_out, 0);
+    if (wide)
+        pack_plane4(s, D, ld, n, n_out, 1);
+}
+
+/* widen4: row r of four byte tiles at t weighted 2^0, 2^8, 2^16, 2^24, as 64-bit sums of
+ * columns 0-7 (v[0]) and 8-15 (v[1]): (t0 + 2^8 t1) and (t2 + 2^8 t3) in int32 (|t| < 2^15
+ * per example, at most FLUSH_BLOCKS * 64 examples), then 64-bit. */
+static inline void widen4(const int32_t *t, int r, __m512i v[2])
+{
+    const int32_t *tr = t + r * TILE;
+    __m512i lo = _mm512_add_epi32(_mm512_loadu_si512(tr),
+                                  _mm512_slli_epi32(_mm512_loadu_si512(tr + 256), 8));
+    __m512i hi = _mm512_add_epi32(_mm512_loadu_si512(tr + 512),
+                                  _mm512_slli_epi32(_mm512_loadu_si512(tr + 768), 8));
+    for (int h = 0; h < 2; h++) {
+        __m256i l = h ? _mm512_extracti64x4_epi64(lo, 1) : _mm512_castsi512_si256(lo);
+        __m256i u = h ? _mm512_extracti64x4_epi64(hi, 1) : _mm512_castsi512_si256(hi);
+        v[h] = _mm512_add_epi64(_mm512_cvtepi32_epi64(l),
+                                _mm512_slli_epi64(_mm512_cvtepi32_epi64(u), 16));
+    }
+}
+
+/* widen: the sums of rows [j0, j0 + 16) x columns [c0, c0 + 16) (inside n_out x cols; where
+ * dst puts them, or spent on dst->theta) += the byte tiles at t (widen4), with wide plus
+ * 2^32 times H's four (at t + H_TILES). */
+static inline __attribute__((always_inline)) void widen(const ColSums *dst, const int32_t *t,
+                                                        int wide, int j0, int c0, int n_out,
+                                                        int cols)
+{
+    int r2 = c0 >= dst->split; /* the column block lies in one region */
+    int64_t *acc = dst->acc[r2] - (r2 ? dst->split : 0);
+    Real *theta = dst->theta[r2] ? dst->theta[r2] - (r2 ? dst->split : 0) : NULL;
+    int stride = dst->stride[r2];
+    int m = cols - c0 < TILE ? cols - c0 : TILE;
+    __mmask8 k0 = (__mmask8)(m >= 8 ? 0xff : (1u << m) - 1);
+    __mmask8 k1 = (__mmask8)(m >= 16 ? 0xff : m > 8 ? (1u << (m - 8)) - 1 : 0);
+    for (int r = 0; r < TILE && j0 + r < n_out; r++) {
+        size_t at = (size_t)(j0 + r) * stride + c0;
+        __m512i vs[2], hs[2];
+        widen4(t, r, vs);
+        if (wide)
+            widen4(t + H_TILES, r, hs);
+        for (int h = 0; h < 2; h++) {
+            __mmask8 k = h ? k1 : k0;
+            __m512i v = vs[h];
+            if (wide) /* wrapping adds: exact whenever the sum fits in 64 bits */
+                v = _mm512_add_epi64(v, _mm512_slli_epi64(hs[h], 32));
+            if (theta)
+                exact_descend8(theta + at + 8 * h, v, k, dst->step, dst->inv);
+            else
+                _mm512_mask_storeu_epi64(
+                    acc + at + 8 * h, k,
+                    _mm512_add_epi64(_mm512_maskz_loadu_epi64(k, acc + at + 8 * h), v));
+        }
+    }
+}
+
+/* Tile shapes: 16 rows of 64 bytes for all (C: 16 int32; A: 64 examples; B: 16 quads). */
+typedef struct {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} TileConfig;
+
+static void tiles_configure(void)
+{
+    TileConfig c;
+    memset(&c, 0, sizeof c);
+    c.palette = 1;
+    for (int t = 0; t < 7; t++) {
+        c.rows[t] = TILE;
+        c.colsb[t] = 64;
+    }
+    _tile_loadconfig(&c);
+}
+
+/* block_product: C0..C3 of rows block rb, columns block cb, over example blocks [b0, b1),
+ * from digit planes plane0 .. plane0 + 3. */
+static void block_product(const ExactAmx *s, int rb, int cb, int b0, int b1, int np, int plane0)
+{
+    for (int b = b0; b < b1; b++) {
+        const int8_t *a = s->digits + (((size_t)rb * s->blocks + b) * PLANES + plane0) * PLANE;
+        _tile_loadd(5, s->quads + ((size_t)b * (EX / 4) * np + (size_t)cb * TILE) * 4, np * 4);
+        _tile_loadd(4, a, EX);
+        _tile_dpbsud(0, 4, 5);
+        _tile_loadd(6, a + TILE * EX, EX);
+        _tile_dpbsud(1, 6, 5);
+        _tile_loadd(4, a + 2 * TILE * EX, EX);
+        _tile_dpbsud(2, 4, 5);
+        _tile_loadd(6, a + 3 * TILE * EX, EX);
+        _tile_dpbsud(3, 6, 5);
+    }
+}
+
+/* One tile product of exact_amx_outer: rows block rb, columns block cb, example blocks
+ * [b0, b1). */
+typedef struct {
+    int rb, cb, b0, b1;
+} Piece;
+
+/* piece_start: C0..C3 of the piece formed from planes plane0 .. plane0 + 3 (the tile unit
+ * runs on while the core goes on). */
+static void piece_start(const ExactAmx *s, Piece p, int np, int plane0)
+{
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
+    block_product(s, p.rb, p.cb, p.b0, p.b1, np, plane0);
+}
+
+/* piece_store: C0..C3 to t (4 tiles of 16 x 16 int32). */
+static void piece_store(int32_t *t)
+{
+    _tile_stored(0, t, TILE * 4);
+    _tile_stored(1, t + TILE * TILE, TILE * 4);
+    _tile_stored(2, t + 2 * TILE * TILE, TILE * 4);
+    _tile_stored(3, t + 3 * TILE * TILE, TILE * 4);
+}
+
+void exact_amx_pack(ExactAmx *s, const uint8_t *const *rows, int n, int c0, int cols)
+{
+    pack_quads(s, rows, n, c0, cols);
+}
+
+/* outer_pieces: exact_amx_outer's tile products and widening, piece after piece: the
+ * previous piece is widened while the tiles form the next (a software pipeline); wide a
+ * constant at each call, so each loop is compiled for it. */
+static inline __attribute__((always_inline)) void outer_pieces(const ColSums *dst, int n,
+                                                               int n_out, int cols, int wide,
+                                                               ExactAmx *s)
+{
+    int np = pad16(cols), used = (n + EX - 1) / EX;
+    const size_t tsize = 4 * TILE * TILE;
+    Piece prev = {-1, 0, 0, 0};
+    int buf = 0;
+    for (int rb = 0; rb < pad16(n_out) / TILE; rb++)
+        for (int cb = 0; cb < np / TILE; cb++)
+            for (int b0 = 0; b0 < used; b0 += FLUSH_BLOCKS) {
+                Piece p = {rb, cb, b0, b0 + FLUSH_BLOCKS < used ? b0 + FLUSH_BLOCKS : used};
+                piece_start(s, p, np, 0);
+                if (prev.rb >= 0)
+                    widen(dst, s->tiles + (buf ^ 1) * tsize, wide, prev.rb * TILE,
+                          prev.cb * TILE, n_out, cols);
+                piece_store(s->tiles + buf * tsize);
+                if (wide) { /* H's products */
+                    piece_start(s, p, np, 4);
+                    piece_store(s->tiles + buf * tsize + H_TILES);
+                }
+                buf ^= 1;
+                prev = p;
+            }
+    if (prev.rb >= 0)
+        widen(dst, s->tiles + (buf ^ 1) * tsize, wide, prev.rb * TILE, prev.cb * TILE, n_out,
+              cols);
+}
+
+void exact_amx_outer(const ColSums *dst, const int64_t *D, int ld, int n, int n_out, int cols,
+                     int wide, ExactAmx *s)
+{
+    pack_digits(s, D, ld, n, n_out, wide);
+    tiles_configure();
+    if (wide)
+        outer_pieces(dst, n, n_out, cols, 1, s);
+    else
+        outer_pieces(dst, n, n_out, cols, 0, s);
+    _tile_release();
+}
+#else
+void exact_amx_pack(ExactAmx *s, const uint8_t *const *rows, int n, int c0, int cols)
+{
+    (void)s, (void)rows, (void)n, (void)c0, (void)cols;
+    abort(); /* never called: s->ready is 0 without AMX */
+}
+
+void exact_amx_outer(const ColSums *dst, const int64_t *D, int ld, int n, int n_out, int cols,
+                     int wide, ExactAmx *s)
+{
+    (void)dst, (void)D, (void)ld, (void)n, (void)n_out, (void)cols, (void)wide, (void)s;
+    abort(); /* never called: s->ready is 0 without AMX */
+}
+#endif

@@ -1,0 +1,609 @@
+/* config.c: the run configuration. One const table describes every key (section, name,
+ * type, field, default, help, accepted values); parsing, defaults, validation and the
+ * resolved INI text are all driven by it. INI syntax is libinih's (Debian build). */
+#include "run/config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define LAYER_SIZE_MAX 1048576
+#define INI_LINE_LIMIT 65536 /* longest INI line read whole (paths are far shorter) */
+#define VALUE_TEXT_MAX (CONFIG_PATH_MAX + 64)
+
+typedef enum { KEY_PATH, KEY_TEXT, KEY_INT, KEY_UINT, KEY_DOUBLE, KEY_LAYERS, KEY_SCHEDULE, KEY_REDUCTION,
+               KEY_BOOL } KeyType;
+
+/* Range rule of a double key. */
+typedef enum { DBL_POSITIVE, DBL_NONNEGATIVE, DBL_UNIT } DoubleRule;
+
+typedef struct {
+    const char *section;
+    const char *name;
+    KeyType type;
+    size_t offset;        /* of the field in Config (KEY_LAYERS: of layers[]) */
+    int64_t int_min;      /* KEY_INT: smallest accepted value */
+    DoubleRule dbl_rule;  /* KEY_DOUBLE: accepted range */
+    const char *def;      /* default, as INI text */
+    const char *accepted; /* completes "expected ..." in error messages */
+    const char *help;     /* one-line comment printed above the key */
+} KeySpec;
+
+static const char *const schedule_names[] = {"constant", "step", "cosine"};
+static const char *const reduction_names[] = {"exact", "float"};
+static const char *const bool_names[] = {"false", "true", "no", "yes", "0", "1", "off", "on"};
+static const char *const section_names[] = {"data", "model", "train", "output", "checkpoint"};
+
+#define N_SCHEDULES (sizeof schedule_names / sizeof schedule_names[0])
+#define N_REDUCTIONS (sizeof reduction_names / sizeof reduction_names[0])
+#define N_BOOLS (sizeof bool_names / sizeof bool_names[0])
+#define N_SECTIONS (sizeof section_names / sizeof section_names[0])
+
+#define FASHION "/usr/share/datasets/fashion-mnist/"
+#define OFF(field) offsetof(Config, field)
+
+static const KeySpec keys[] = {
+    {"data", "train_images", KEY_PATH, OFF(train_images), 0, 0, FASHION "train-images-idx3-ubyte.gz",
+     "a non-empty path", "training images: IDX file (plain or .gz) or downhill HDF5 input file"},
+    {"data", "train_labels", KEY_PATH, OFF(train_labels), 0, 0, FASHION "train-labels-idx1-ubyte.gz",
+     "a non-empty path", "training labels: IDX file (plain or .gz) or downhill HDF5 input file"},
+    {"data", "test_images", KEY_PATH, OFF(test_images), 0, 0, FASHION "t10k-images-idx3-ubyte.gz",
+     "a non-empty path", "test images: IDX file (plain or .gz) or downhill HDF5 input file"},
+    {"data", "test_labels", KEY_PATH, OFF(test_labels), 0, 0, FASHION "t10k-labels-idx1-ubyte.gz",
+     "a non-empty path", "test labels: IDX file (plain or .gz) or downhill HDF5 input file"},
+    {"data", "train_limit", KEY_INT, OFF(train_limit), 0, 0, "0", "an integer >= 0",
+     "use only the first N training examples; 0 = all (integer >= 0)"},
+    {"data", "test_limit", KEY_INT, OFF(test_limit), 0, 0, "0", "an integer >= 0",
+     "use only the first N test examples; 0 = all (integer >= 0)"},
+    {"model", "layers", KEY_LAYERS, OFF(layers), 0, 0, "784,16,16,10",
+     "2 to 16 comma-separated integers in 1..1048576",
+     "layer sizes, inputs first: 2 to 16 comma-separated integers in 1..1048576"},
+    {"model", "seed", KEY_UINT, OFF(seed), 0, 0, "1", "an unsigned 64-bit integer",
+     "initialisation and shuffling seed (unsigned 64-bit integer)"},
+    {"train", "epochs", KEY_INT, OFF(epochs), 0, 0, "10", "an integer >= 0",
+     "passes over the training set; 0 = only write and evaluate the initial model (integer >= 0)"},
+    {"train", "batch_size", KEY_INT, OFF(batch_size), 0, 0, "10", "an integer >= 0",
+     "global mini-batch size summed over all ranks; 0 = full batch (integer >= 0)"},
+    {"train", "learning_rate", KEY_DOUBLE, OFF(learning_rate), 0, DBL_POSITIVE, "1.0",
+     "a finite number > 0", "peak learning rate eta (finite number > 0)"},
+    {"train", "schedule", KEY_SCHEDULE, OFF(schedule), 0, 0, "cosine", "one of constant, step, cosine",
+     "learning-rate schedule after warmup: constant | step | cosine"},
+    {"train", "warmup_epochs", KEY_DOUBLE, OFF(warmup_epochs), 0, DBL_NONNEGATIVE, "0",
+     "a finite number >= 0", "linear warmup length in epochs, may be fractional; 0 = none (finite number >= 0)"},
+    {"train", "step_every", KEY_INT, OFF(step_every), 1, 0, "1", "an integer >= 1",
+     "step schedule: multiply the rate by step_factor every N epochs (integer >= 1)"},
+    {"train", "step_factor", KEY_DOUBLE, OFF(step_factor), 0, DBL_UNIT, "0.5",
+     "a finite number in (0, 1]", "step schedule: factor applied every step_every epochs (number in (0, 1])"},
+    {"train", "min_lr", KEY_DOUBLE, OFF(min_lr), 0, DBL_NONNEGATIVE, "0", "a finite number >= 0",
+     "cosine schedule: final learning rate, <= learning_rate (finite number >= 0)"},
+    {"train", "reduction", KEY_REDUCTION, OFF(reduction), 0, 0, "exact", "one of exact, float",
+     "gradient sum across ranks: exact (bitwise reproducible at any rank count) | float (plain allreduce)"},
+    {"train", "exact_group", KEY_INT, OFF(exact_group), 1, 0, "1", "an integer >= 1",
+     "exact reduction: lanes whose gradient (but the first layer's weights) is summed in "
+     "floating point before the exact sum (integer >= 1)"},
+    {"train", "watchdog_seconds", KEY_DOUBLE, OFF(watchdog_seconds), 0, DBL_POSITIVE, "600",
+     "a finite number > 0", "abort the job when a collective waits longer than this (seconds)"},
+    {"train", "max_rollbacks", KEY_INT, OFF(max_rollbacks), 0, 0, "0", "an integer >= 0",
+     "on divergence (non-finite cost or gradient): 0 = stop; N = roll back to the last "
+     "checkpoint up to N times, lowering the learning rate"},
+    {"train", "rollback_factor", KEY_DOUBLE, OFF(rollback_factor), 0, DBL_UNIT, "0.5",
+     "a finite number in (0, 1]", "learning-rate factor applied at each rollback"},
+    {"output", "file", KEY_PATH, OFF(output_file), 0, 0, "downhill-run.h5", "a non-empty path",
+     "HDF5 run file written by the run (non-empty path)"},
+    {"output", "overwrite", KEY_BOOL, OFF(overwrite), 0, 0, "false", "true or false",
+     "replace an existing output.file (a resumed run always continues its own); --force sets it"},
+    {"checkpoint", "prefix", KEY_TEXT, OFF(ckpt_prefix), 0, 0, "", "a path prefix, or empty",
+     "checkpoint files are PREFIX.ckpt-STEP.h5; empty = output.file without its .h5"},
+    {"checkpoint", "every_steps", KEY_INT, OFF(ckpt_every_steps), 0, 0, "0", "an integer >= 0",
+     "write a checkpoint every N update steps; 0 = off (integer >= 0)"},
+    {"checkpoint", "every_epochs", KEY_INT, OFF(ckpt_every_epochs), 0, 0, "1", "an integer >= 0",
+     "write a checkpoint every N epochs; 0 = off (integer >= 0)"},
+    {"checkpoint", "every_seconds", KEY_DOUBLE, OFF(ckpt_every_seconds), 0, DBL_NONNEGATIVE, "0",
+     "a finite number >= 0", "write a checkpoint every N seconds of wall time; 0 = off"},
+    {"checkpoint", "keep", KEY_INT, OFF(ckpt_keep), 1, 0, "2", "an integer >= 1",
+     "keep the newest N checkpoints of the run, delete older ones (integer >= 1)"},
+    {"checkpoint", "verify_every", KEY_INT, OFF(ckpt_verify_every), 0, 0, "0", "an integer >= 0",
+     "compare a hash of the weights across ranks every N steps; 0 = after restore and at the end only"},
+    {"checkpoint", "resume", KEY_TEXT, OFF(resume), 0, 0, "", "empty, auto, or a checkpoint path",
+     "continue from a checkpoint: a file, auto (the newest of this run, or a fresh start), empty = no"},
+};
+
+#define N_KEYS (sizeof keys / sizeof keys[0])
+
+/* ---- small string helpers ---------------------------------------------------------- */
+
+static int is_blank(char ch)
+{
+    return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n' || ch == '\f' || ch == '\v';
+}
+
+/* trim_copy: the len characters at src without surrounding whitespace into dst (size n);
+ * -1 (dst empty) if they do not fit. */
+static int trim_copy(char *dst, size_t n, const char *src, size_t len)
+{
+    while (len > 0 && is_blank(src[0])) {
+        src++;
+        len--;
+    }
+    while (len > 0 && is_blank(src[len - 1]))
+        len--;
+    dst[0] = '\0';
+    if (len >= n)
+        return -1;
+    memcpy(dst, src, len);
+    dst[len] = '\0';
+    return 0;
+}
+
+/* ---- value parsers: all strict, whole-string ---------------------------------------- */
+
+static int parse_int64(const char *s, int64_t *out)
+{
+    if (*s == '\0' || is_blank(*s))
+        return -1;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno != 0 || *end != '\0')
+        return -1;
+    *out = (int64_t)v;
+    return 0;
+}
+
+static int parse_uint64(const char *s, uint64_t *out)
+{
+    if (*s == '\0' || *s == '-' || is_blank(*s))
+        return -1;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0 || *end != '\0')
+        return -1;
+    *out = (uint64_t)v;
+    return 0;
+}
+
+static int parse_double(const char *s, double *out)
+{
+    if (*s == '\0' || is_blank(*s))
+        return -1;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    /* ERANGE with a finite result is underflow (e.g. a subnormal min_lr): keep it */
+    if ((errno != 0 && errno != ERANGE) || *end != '\0' || !isfinite(v))
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int double_in_range(double v, DoubleRule rule)
+{
+    switch (rule) {
+    case DBL_POSITIVE: return v > 0.0;
+    case DBL_NONNEGATIVE: return v >= 0.0;
+    case DBL_UNIT: return v > 0.0 && v <= 1.0;
+    }
+    return 0;
+}
+
+static int parse_enum(const char *s, const char *const *names, size_t n, int *out)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(s, names[i]) == 0) {
+            *out = (int)i;
+            return 0;
+        }
+    return -1;
+}
+
+/* parse_layers: "784, 16,16 ,10" into sizes[]; *why says what is wrong on failure. */
+static int parse_layers(const char *s, int *sizes, int *n_out, const char **why)
+{
+    int n = 0;
+    const char *p = s;
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        char tok[32];
+        int64_t v;
+        if (n == CONFIG_MAX_LAYERS) {
+            *why = "too many sizes";
+            return -1;
+        }
+        int fits = trim_copy(tok, sizeof tok, p, len) == 0;
+        if (!fits || parse_int64(tok, &v) != 0) {
+            *why = fits && tok[0] == '\0' ? "empty size" : "not an integer";
+            return -1;
+        }
+        if (v < 1 || v > LAYER_SIZE_MAX) {
+            *why = "size out of range";
+            return -1;
+        }
+        sizes[n++] = (int)v;
+        if (!comma)
+            break;
+        p = comma + 1;
+    }
+    if (n < 2) {
+        *why = "fewer than 2 sizes";
+        return -1;
+    }
+    *n_out = n;
+    return 0;
+}
+
+/* path_storable: a path that INI text can carry unchanged (no control characters, no
+ * ';' that libinih would take for a comment). */
+static int path_storable(const char *s)
+{
+    for (const char *p = s; *p; p++) {
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return 0;
+        if (*p == ';' && (p == s || is_blank(p[-1])))
+            return 0;
+    }
+    return 1;
+}
+
+/* ---- applying one key ---------------------------------------------------------------- */
+
+static int set_path(char *field, const KeySpec *k, const char *v, Err *e)
+{
+    if (strlen(v) >= CONFIG_PATH_MAX)
+        return err_set(e, "config: %s.%s: path of %zu characters is longer than the limit of %d",
+                       k->section, k->name, strlen(v), CONFIG_PATH_MAX - 1);
+    if (v[0] == '\0' && k->type == KEY_PATH)
+        return err_set(e, "config: %s.%s is empty: expected %s", k->section, k->name, k->accepted);
+    if (!path_storable(v))
+        return err_set(e, "config: %s.%s = \"%s\": paths may not contain control characters or a "
+                          "';' at the start or after a space", k->section, k->name, v);
+    strcpy(field, v);
+    return 0;
+}
+
+static int set_layers(Config *c, const KeySpec *k, const char *v, Err *e)
+{
+    int sizes[CONFIG_MAX_LAYERS];
+    int n;
+    const char *why = "";
+    if (parse_layers(v, sizes, &n, &why) != 0)
+        return err_set(e, "config: %s.%s = \"%s\": %s; expected %s", k->section, k->name, v, why,
+                       k->accepted);
+    memcpy(c->layers, sizes, sizeof sizes);
+    c->n_layers = n;
+    return 0;
+}
+
+static int bad_value(const KeySpec *k, const char *v, Err *e)
+{
+    return err_set(e, "config: %s.%s = \"%s\": expected %s", k->section, k->name, v, k->accepted);
+}
+
+/* set_value: parses text v (already trimmed) into the field of key k; c is untouched on error. */
+static int set_value(Config *c, const KeySpec *k, const char *v, Err *e)
+{
+    void *field = (char *)c + k->offset;
+    int64_t i;
+    uint64_t u;
+    double d;
+    int idx;
+    switch (k->type) {
+    case KEY_PATH:
+    case KEY_TEXT: return set_path(field, k, v, e);
+    case KEY_LAYERS: return set_layers(c, k, v, e);
+    case KEY_INT:
+        if (parse_int64(v, &i) != 0 || i < k->int_min)
+            return bad_value(k, v, e);
+        *(int64_t *)field = i;
+        return 0;
+    case KEY_UINT:
+        if (parse_uint64(v, &u) != 0)
+            return bad_value(k, v, e);
+        *(uint64_t *)field = u;
+        return 0;
+    case KEY_DOUBLE:
+        if (parse_double(v, &d) != 0 || !double_in_range(d, k->dbl_rule))
+            return bad_value(k, v, e);
+        *(double *)field = d;
+        return 0;
+    case KEY_SCHEDULE:
+        if (parse_enum(v, schedule_names, N_SCHEDULES, &idx) != 0)
+            return bad_value(k, v, e);
+        *(ScheduleKind *)field = (ScheduleKind)idx;
+        return 0;
+    case KEY_REDUCTION:
+        if (parse_enum(v, reduction_names, N_REDUCTIONS, &idx) != 0)
+            return bad_value(k, v, e);
+        *(ReductionKind *)field = (ReductionKind)idx;
+        return 0;
+    case KEY_BOOL:
+        if (parse_enum(v, bool_names, N_BOOLS, &idx) != 0)
+            return bad_value(k, v, e);
+        *(int *)field = idx % 2; /* odd entries are the true spellings */
+        return 0;
+    }
+    return err_set(e, "config: %s.%s: internal error: unknown key type", k->section, k->name);
+}
+
+static int section_known(const char *section)
+{
+    for (size_t i = 0; i < N_SECTIONS; i++)
+        if (strcmp(section, section_names[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* unknown_key: the error for a key missing from a known section, listing that section's keys. */
+static int unknown_key(const char *section, const char *name, Err *e)
+{
+    char list[512] = "";
+    size_t used = 0;
+    for (size_t i = 0; i < N_KEYS; i++) {
+        if (strcmp(keys[i].section, section) != 0)
+            continue;
+        int w = snprintf(list + used, sizeof list - used, "%s%s", used ? ", " : "", keys[i].name);
+        if (w < 0 || (size_t)w >= sizeof list - used)
+            break;
+        used += (size_t)w;
+    }
+    return err_set(e, "config: unknown key \"%s.%s\" (known keys in [%s]: %s)", section, name,
+                   section, list);
+}
+
+/* apply_key: looks up section.name in the table and sets it from text value. */
+static int apply_key(Config *c, const char *section, const char *name, const char *value, Err *e)
+{
+    if (section[0] == '\0')
+        return err_set(e, "config: key \"%s\" is outside any section (sections: [data], [model], "
+                          "[train], [output])", name);
+    if (!section_known(section))
+        return err_set(e, "config: unknown section [%s] (known sections: data, model, train, output)",
+                       section);
+    for (size_t i = 0; i < N_KEYS; i++)
+        if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].name, name) == 0)
+            return set_value(c, &keys[i], value, e);
+    return unknown_key(section, name, e);
+}
+
+/* ---- INI files and text ------------------------------------------------------------- */
+
+/* What the libinih handler works on: a scratch copy of the configuration and the first error. */
+typedef struct {
+    Config *c;
+    Err err;
+    int failed;
+} ParseState;
+
+static int ini_handler_fn(void *user, const char *section, const char *name, const char *value)
+{
+    ParseState *st = user;
+    if (st->failed)
+        return 0;
+    if (apply_key(st->c, section, name, value, &st->err) != 0) {
+        st->failed = 1;
+        return 0;
+    }
+    return 1;
+}
+
+/* ini_options_set: Debian's libinih reads its options from globals at run time; set the
+ * ones this parser relies on (long lines read whole, stop at the first error, no
+ * Python-style continuation lines) before every parse. */
+static void ini_options_set(void)
+{
+    ini_use_stack = false;
+    ini_allow_realloc = true;
+    ini_max_line = INI_LINE_LIMIT;
+    ini_stop_on_first_error = true;
+    ini_allow_multiline = false;
+    ini_allow_no_value = false;
+}
+
+/* finish_parse: turns libinih's result into an error naming origin:line, or commits scratch. */
+static int finish_parse(Config *c, const Config *scratch, const ParseState *st, int rc,
+                        const char *origin, Err *e)
+{
+    if (rc == 0 && !st->failed) {
+        *c = *scratch;
+        return 0;
+    }
+    if (rc == -2)
+        return err_set(e, "%s: out of memory reading the configuration", origin);
+    if (st->failed)
+        return err_set(e, "%s:%d: %s", origin, rc, st->err.msg);
+    return err_set(e, "%s:%d: config: syntax error: expected \"[section]\", \"key = value\", "
+                      "a comment (# or ;) or a blank line", origin, rc);
+}
+
+int config_load_file(Config *c, const char *path, Err *e)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return err_set(e, "cannot open config file %s: %s", path, strerror(errno));
+    if (S_ISDIR(sb.st_mode))
+        return err_set(e, "cannot open config file %s: it is a directory, expected an INI file", path);
+    Config scratch = *c;
+    ParseState st = {.c = &scratch, .failed = 0};
+    ini_options_set();
+    errno = 0;
+    int rc = ini_parse(path, ini_handler_fn, &st);
+    if (rc == -1)
+        return err_set(e, "cannot open config file %s: %s", path, strerror(errno ? errno : EIO));
+    return finish_parse(c, &scratch, &st, rc, path, e);
+}
+
+int config_load_string(Config *c, const char *text, Err *e)
+{
+    Config scratch = *c;
+    ParseState st = {.c = &scratch, .failed = 0};
+    ini_options_set();
+    int rc = ini_parse_string(text, ini_handler_fn, &st);
+    return finish_parse(c, &scratch, &st, rc, "config text", e);
+}
+
+/* ---- defaults, overrides, validation ------------------------------------------------- */
+
+void config_defaults(Config *c)
+{
+    memset(c, 0, sizeof *c);
+    for (size_t i = 0; i < N_KEYS; i++) {
+        Err e;
+        if (set_value(c, &keys[i], keys[i].def, &e) != 0) {
+            /* the table's defaults are constants: reaching this is a programming error */
+            fprintf(stderr, "downhill: bad default in config table: %s\n", e.msg);
+            abort();
+        }
+    }
+}
+
+static int malformed_set(const char *assignment, Err *e)
+{
+    return err_set(e, "config: --set \"%s\": expected the form --set section.key=value "
+                      "(e.g. --set train.epochs=20)", assignment);
+}
+
+int config_set(Config *c, const char *assignment, Err *e)
+{
+    const char *eq = strchr(assignment, '=');
+    const char *dot = strchr(assignment, '.');
+    if (!eq || !dot || dot > eq)
+        return malformed_set(assignment, e);
+    char section[64], name[64];
+    if (trim_copy(section, sizeof section, assignment, (size_t)(dot - assignment)) != 0 ||
+        trim_copy(name, sizeof name, dot + 1, (size_t)(eq - dot - 1)) != 0 ||
+        section[0] == '\0' || name[0] == '\0')
+        return malformed_set(assignment, e);
+    size_t vlen = strlen(eq + 1);
+    char *value = alloc_array(vlen + 1, 1, "config: --set value", e);
+    if (!value)
+        return -1;
+    trim_copy(value, vlen + 1, eq + 1, vlen);
+    int rc = apply_key(c, section, name, value, e);
+    free(value);
+    return rc;
+}
+
+/* format_value: the INI text of key k's value in c (re-parses to the identical value). */
+static void format_value(const Config *c, const KeySpec *k, char *out, size_t n)
+{
+    const void *field = (const char *)c + k->offset;
+    out[0] = '\0';
+    switch (k->type) {
+    case KEY_PATH:
+    case KEY_TEXT: snprintf(out, n, "%.*s", CONFIG_PATH_MAX - 1, (const char *)field); break;
+    case KEY_INT: snprintf(out, n, "%lld", (long long)*(const int64_t *)field); break;
+    case KEY_UINT: snprintf(out, n, "%llu", (unsigned long long)*(const uint64_t *)field); break;
+    case KEY_DOUBLE: snprintf(out, n, "%.17g", *(const double *)field); break;
+    case KEY_SCHEDULE: snprintf(out, n, "%s", config_schedule_name(c->schedule)); break;
+    case KEY_REDUCTION: snprintf(out, n, "%s", config_reduction_name(c->reduction)); break;
+    case KEY_BOOL: snprintf(out, n, "%s", *(const int *)field ? "true" : "false"); break;
+    case KEY_LAYERS: {
+        size_t used = 0;
+        int count = c->n_layers < 0 ? 0 : c->n_layers > CONFIG_MAX_LAYERS ? CONFIG_MAX_LAYERS : c->n_layers;
+        for (int i = 0; i < count && used < n; i++)
+            used += (size_t)snprintf(out + used, n - used, "%s%d", i ? "," : "", c->layers[i]);
+        break;
+    }
+    }
+}
+
+int config_validate(const Config *c, Err *e)
+{
+    if (c->n_layers < 2 || c->n_layers > CONFIG_MAX_LAYERS)
+        return err_set(e, "config: model.layers has %d sizes: expected 2 to %d", c->n_layers,
+                       CONFIG_MAX_LAYERS);
+    /* every key again through its own parser, so a Config built in code obeys the same rules */
+    for (size_t i = 0; i < N_KEYS; i++) {
+        const KeySpec *k = &keys[i];
+        if (k->type == KEY_PATH && !memchr((const char *)c + k->offset, '\0', CONFIG_PATH_MAX))
+            return err_set(e, "config: %s.%s: path is not terminated", k->section, k->name);
+        char text[VALUE_TEXT_MAX];
+        Config scratch = *c;
+        format_value(c, k, text, sizeof text);
+        if (set_value(&scratch, k, text, e) != 0)
+            return -1;
+    }
+    if (c->schedule == SCHEDULE_COSINE && c->min_lr > c->learning_rate)
+        return err_set(e, "config: train.min_lr = %.17g is above train.learning_rate = %.17g: the "
+                          "cosine schedule decays from learning_rate down to min_lr",
+                       c->min_lr, c->learning_rate);
+    return 0;
+}
+
+/* ---- resolved INI text ---------------------------------------------------------------- */
+
+typedef struct {
+    char *p;
+    size_t len, cap;
+    int failed;
+} TextBuf;
+
+static void text_append(TextBuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void text_append(TextBuf *b, const char *fmt, ...)
+{
+    if (b->failed)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (w < 0) {
+        b->failed = 1;
+        return;
+    }
+    if (b->len + (size_t)w + 1 > b->cap) {
+        size_t cap = (b->cap ? b->cap * 2 : 4096) + (size_t)w;
+        char *p = realloc(b->p, cap);
+        if (!p) {
+            b->failed = 1;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    va_start(ap, fmt);
+    vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)w;
+}
+
+char *config_to_ini(const Config *c)
+{
+    TextBuf b = {NULL, 0, 0, 0};
+    const char *section = "";
+    text_append(&b, "# downhill %s configuration\n", DOWNHILL_VERSION);
+    for (size_t i = 0; i < N_KEYS; i++) {
+        const KeySpec *k = &keys[i];
+        char text[VALUE_TEXT_MAX];
+        if (strcmp(section, k->section) != 0) {
+            section = k->section;
+            text_append(&b, "\n[%s]\n", section);
+        }
+        format_value(c, k, text, sizeof text);
+        text_append(&b, "# %s\n%s = %s\n", k->help, k->name, text);
+    }
+    if (b.failed) {
+        free(b.p);
+        return NULL;
+    }
+    return b.p;
+}
+
+const char *config_schedule_name(ScheduleKind k)
+{
+    return (unsigned)k < N_SCHEDULES ? schedule_names[k] : "unknown";
+}
+
+const char *config_reduction_name(ReductionKind k)
+{
+    return (unsigned)k < N_REDUCTIONS ? reduction_names[k] : "unknown";
+}

@@ -1,0 +1,676 @@
+/* run.c: the training and evaluation runs behind `downhill train` and `downhill eval`. */
+#include "run/run.h"
+
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "run/checkpoint.h"
+#include "comm/comm.h"
+#include "io/h5io.h"
+#include "train/schedule.h"
+
+#define EVAL_CHUNK 256
+
+/* One training run on one rank: the trainer, the run file, the history, the clocks. */
+typedef struct {
+    const Config *cfg;
+    Trainer t;
+    H5Run *file;           /* rank 0 only */
+    FILE *log;             /* rank 0 only, else NULL */
+    Workspace *ws;         /* (threads) evaluation workspaces */
+    HistoryRow *history;   /* (n_history) epoch 0 .. last completed epoch */
+    int64_t n_history, cap_history;
+    int64_t last_ckpt_step;  /* step of the newest checkpoint written (-1: none) */
+    double last_ckpt_time;   /* when it was written (comm_time) */
+    double epoch_t0;         /* start of this process's part of the current epoch */
+    double ckpt_seconds;     /* checkpoint time inside the current epoch */
+    int64_t epoch_count0;    /* trainer epoch_count at epoch_t0 */
+    int64_t rollbacks;       /* rollbacks after divergence so far */
+    double phase_min[PHASE_COUNT], phase_avg[PHASE_COUNT], phase_max[PHASE_COUNT];
+                             /* seconds per phase summed over this process's epochs */
+} Run;
+
+/* warn_oversubscribed: ranks x threads on this node beyond its cores make every step
+ * crawl (OpenMP and MPI both spin-wait); rank 0 says so. */
+static void warn_oversubscribed(const Run *r)
+{
+    int node = comm_node_ranks();
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (r->log && cores > 0 && (long)node * r->t.threads > cores)
+        fprintf(r->log, "warning: %d ranks x %d threads on a node with %ld cores: "
+                        "oversubscribed, steps will be very slow; set OMP_NUM_THREADS so "
+                        "that ranks x threads <= cores\n", node, r->t.threads, cores);
+}
+
+/* warn_float_threads: the float reduction sums every gradient value across the threads of
+ * a rank each step, so more threads make it slower (measured here: 2 threads 3x slower
+ * than 1 at batch 10, 0.93x at batch 64); rank 0 says so. */
+static void warn_float_threads(const Run *r)
+{
+    if (r->log && r->cfg->reduction == REDUCTION_FLOAT && r->t.threads > 1)
+        fprintf(r->log, "warning: train.reduction = float with %d threads per rank: it sums "
+                        "all %zu gradient values across the threads every step and is slower "
+                        "than one thread; use train.reduction = exact (faster with threads, "
+                        "and reproducible) or OMP_NUM_THREADS=1\n",
+                r->t.threads, r->t.model.layout.n_params);
+}
+
+/* print_header: the resolved configuration and the machine shape (rank 0). */
+static void print_header(const Run *r)
+{
+    const Trainer *t = &r->t;
+    if (!r->log)
+        return;
+    char *ini = config_to_ini(r->cfg);
+    fprintf(r->log, "downhill %s: training\n# resolved configuration\n%s\n", DOWNHILL_VERSION,
+            ini ? ini : "(out of memory)\n");
+    free(ini);
+    int by = t->ranks > 1 && r->cfg->reduction == REDUCTION_EXACT; /* how the sums travel */
+    fprintf(r->log, "ranks: %d, threads per rank: %d, parameters: %zu (%s), reduction: %s%s%s\n",
+            t->ranks, t->threads, t->model.layout.n_params, REAL_NAME,
+            config_reduction_name(r->cfg->reduction), by ? ", by " : "",
+            by ? comm_sum_path() : "");
+    fprintf(r->log, "training examples: %lld, test examples: %lld, batch: %lld (%lld steps per "
+                    "epoch), exact groups of %lld lanes\n",
+            (long long)t->n_train, (long long)t->test.shard.n, (long long)t->lanes,
+            (long long)t->steps_per_epoch, (long long)t->group);
+    fprintf(r->log, "%6s %12s %12s %9s %9s %12s\n", "epoch", "train_cost", "test_cost",
+            "test_acc", "seconds", "samples/s");
+    fflush(r->log);
+}
+
+static void print_row(const Run *r, const HistoryRow *row)
+{
+    if (!r->log)
+        return;
+    fprintf(r->log, "%6lld %12.6f %12.6f %9.4f %9.3f %12.0f\n", (long long)row->epoch,
+            row->train_cost, row->test_cost, row->test_accuracy, row->seconds,
+            row->samples_per_second);
+    fflush(r->log);
+}
+
+/* add_history: appends a row to the in-memory history (every rank keeps it). */
+static int add_history(Run *r, const HistoryRow *row, Err *e)
+{
+    if (r->n_history == r->cap_history) {
+        int64_t cap = r->cap_history ? 2 * r->cap_history : 64;
+        HistoryRow *grown = realloc(r->history, (size_t)cap * sizeof *grown);
+        if (!grown)
+            return err_set(e, "out of memory for the history");
+        r->history = grown;
+        r->cap_history = cap;
+    }
+    r->history[r->n_history++] = *row;
+    return 0;
+}
+
+/* record: keeps the row, and rank 0 appends it and the weights to the run file. */
+static int record(Run *r, const HistoryRow *row, Err *e)
+{
+    int status = add_history(r, row, e);
+    if (status == 0 && r->file) {
+        status = h5run_write_model(r->file, r->t.model.params, e);
+        if (status == 0)
+            status = h5run_append_history(r->file, row, e);
+    }
+    print_row(r, row);
+    return comm_check(status, e);
+}
+
+/* open_run_file: rank 0 creates the run file and writes the history so far. */
+static int open_run_file(Run *r, Err *e)
+{
+    int status = 0;
+    if (r->t.rank == 0) {
+        char *ini = config_to_ini(r->cfg);
+        RunAttrs attrs = {ini ? ini : "", r->t.ranks, r->t.threads, r->cfg->seed};
+        status = h5run_create(r->cfg->output_file, &attrs, &r->t.model.layout, &r->file, e);
+        free(ini);
+        if (status == 0 && r->n_history > 0)
+            status = h5run_write_model(r->file, r->t.model.params, e);
+        for (int64_t i = 0; status == 0 && i < r->n_history; i++)
+            status = h5run_append_history(r->file, &r->history[i], e);
+    }
+    return comm_check(status, e);
+}
+
+/* check_replicas: every rank must hold the same weights; returns their hash. */
+static int check_replicas(const Trainer *t, uint64_t *hash, Err *e)
+{
+    uint64_t h = model_hash(&t->model), lo = comm_min_u64(h), hi = comm_max_u64(h);
+    int differs = lo != hi ? comm_agree(h != lo) : -1; /* the lowest rank off the minimum */
+    *hash = h;
+    if (lo == hi)
+        return 0;
+    err_set(e, "replica check failed at step %lld: rank %d holds weights with hash %016llx, "
+               "others %016llx: the ranks have diverged (a bug or a hardware fault)",
+            (long long)t->step, differs, (unsigned long long)hi, (unsigned long long)lo);
+    return comm_check(t->rank == 0, e);
+}
+
+/* checkpoint_state: the trainer's state and the history, as stored in a checkpoint. */
+static CkptState checkpoint_state(const Run *r, char *config_text)
+{
+    const Trainer *t = &r->t;
+    CkptState s = {t->step, t->steps_per_epoch, t->lanes, t->n_train, t->group,
+                   (int32_t)r->cfg->reduction, r->cfg->seed, t->fingerprint, t->epoch_cost,
+                   t->epoch_count, t->lr_scale, r->rollbacks, r->n_history, r->history,
+                   config_text};
+    return s;
+}
+
+/* write_checkpoint: rank 0 writes the checkpoint of the current step and prunes old ones. */
+static int write_checkpoint(Run *r, const char *why, Err *e)
+{
+    double t0 = comm_time();
+    comm_set_phase("the checkpoint write", r->t.step);
+    int status = 0;
+    if (r->t.rank == 0) {
+        char path[CONFIG_PATH_MAX + 32], *ini = config_to_ini(r->cfg);
+        CkptState s = checkpoint_state(r, ini ? ini : "");
+        status = checkpoint_path(r->cfg, r->t.step, path, sizeof path, e);
+        if (status == 0)
+            status = h5ckpt_write(path, &r->t.model.layout, r->t.model.params, &s, e);
+        free(ini);
+        if (status == 0) {
+            int pruned = checkpoint_prune(r->cfg, r->t.step);
+            if (r->log)
+                fprintf(r->log, "checkpoint: %s at step %lld (%s), %.1f ms%s\n", path,
+                        (long long)r->t.step, why, 1e3 * (comm_time() - t0),
+                        pruned ? ", older ones pruned" : "");
+        }
+    }
+    if (comm_check(status, e) != 0)
+        return -1;
+    r->last_ckpt_step = r->t.step;
+    r->last_ckpt_time = comm_time();
+    r->ckpt_seconds += r->last_ckpt_time - t0;
+    r->t.times.seconds[PHASE_CHECKPOINT] += r->last_ckpt_time - t0;
+    return 0;
+}
+
+/* record_timing: the epoch's seconds per phase, min/avg/max over ranks, into /timing and
+ * the run's totals. Collective. */
+static int record_timing(Run *r, Err *e)
+{
+    PhaseTimes mine;
+    double lo[PHASE_COUNT], avg[PHASE_COUNT], hi[PHASE_COUNT], values[3 * PHASE_COUNT];
+    const char *names[3 * PHASE_COUNT];
+    char name_buf[3 * PHASE_COUNT][32];
+    trainer_take_times(&r->t, &mine);
+    memcpy(lo, mine.seconds, sizeof lo);
+    memcpy(avg, mine.seconds, sizeof avg);
+    memcpy(hi, mine.seconds, sizeof hi);
+    comm_reduce_doubles(lo, PHASE_COUNT, COMM_MIN);
+    comm_reduce_doubles(avg, PHASE_COUNT, COMM_SUM);
+    comm_reduce_doubles(hi, PHASE_COUNT, COMM_MAX);
+    for (int p = 0; p < PHASE_COUNT; p++) {
+        avg[p] /= r->t.ranks;
+        r->phase_min[p] += lo[p];
+        r->phase_avg[p] += avg[p];
+        r->phase_max[p] += hi[p];
+        const double *stat[3] = {lo, avg, hi};
+        for (int k = 0; k < 3; k++) {
+            snprintf(name_buf[3 * p + k], sizeof name_buf[0], "%s_%s", phase_name((Phase)p),
+                     k == 0 ? "min" : k == 1 ? "avg" : "max");
+            names[3 * p + k] = name_buf[3 * p + k];
+            values[3 * p + k] = stat[k][p];
+        }
+    }
+    int status = r->file ? h5run_append_timing(r->file, names, values, 3 * PHASE_COUNT, e) : 0;
+    return comm_check(status, e);
+}
+
+/* print_timing: where the time went, summed over the epochs (rank 0). */
+static void print_timing(const Run *r)
+{
+    double total = 0;
+    for (int p = 0; p < PHASE_COUNT; p++)
+        total += r->phase_avg[p];
+    if (!r->log || total <= 0)
+        return;
+    fprintf(r->log, "time per phase over %d ranks (seconds summed over epochs):\n"
+                    "%12s %10s %10s %10s %7s\n", r->t.ranks, "phase", "min", "avg", "max",
+            "share");
+    for (int p = 0; p < PHASE_COUNT; p++)
+        fprintf(r->log, "%12s %10.4f %10.4f %10.4f %6.1f%%\n", phase_name((Phase)p),
+                r->phase_min[p], r->phase_avg[p], r->phase_max[p],
+                100.0 * r->phase_avg[p] / total);
+}
+
+/* initial_row: epoch 0, the scores of the initialised model. */
+static int initial_row(Run *r, HistoryRow *row, Err *e)
+{
+    Score train, test;
+    Trainer *t = &r->t;
+    if (evaluate(&t->model, &t->train, r->ws, t->threads, &train, e) != 0 ||
+        evaluate(&t->model, &t->test, r->ws, t->threads, &test, e) != 0)
+        return -1;
+    *row = (HistoryRow){0, train.cost, test.cost, test.accuracy, 0, 0};
+    return 0;
+}
+
+/* finish_epoch: at an epoch boundary, scores the test set and records the epoch's row. */
+static int finish_epoch(Run *r, Err *e)
+{
+    Trainer *t = &r->t;
+    comm_set_phase("the test evaluation", t->step);
+    double t1 = comm_time();
+    int64_t examples = t->epoch_count - r->epoch_count0;
+    Score test;
+    if (evaluate(&t->model, &t->test, r->ws, t->threads, &test, e) != 0)
+        return -1;
+    double now = comm_time(), steps = t1 - r->epoch_t0 - r->ckpt_seconds;
+    t->times.seconds[PHASE_EVALUATION] += now - t1;
+    HistoryRow row = {t->step / t->steps_per_epoch, trainer_take_epoch_cost(t), test.cost,
+                      test.accuracy, now - r->epoch_t0 - r->ckpt_seconds,
+                      steps > 0 ? (double)examples / steps : 0};
+    r->epoch_t0 = now;
+    r->ckpt_seconds = 0;
+    r->epoch_count0 = 0;
+    if (record(r, &row, e) != 0)
+        return -1;
+    return record_timing(r, e);
+}
+
+/* checkpoint_due: why a checkpoint is due after this step, or NULL. */
+static const char *checkpoint_due(const Run *r, int agreed, int epoch_end, int64_t total)
+{
+    const Config *c = r->cfg;
+    int64_t step = r->t.step, epoch = step / r->t.steps_per_epoch;
+    if (agreed & STEP_STOP)
+        return "signal";
+    if (step == total)
+        return "end of run";
+    if (c->ckpt_every_steps > 0 && step % c->ckpt_every_steps == 0)
+        return "every_steps";
+    if (epoch_end && c->ckpt_every_epochs > 0 && epoch % c->ckpt_every_epochs == 0)
+        return "every_epochs";
+    if (agreed & STEP_CHECKPOINT)
+        return "every_seconds";
+    return NULL;
+}
+
+/* local_requests: this rank's wish to stop (a signal) or to checkpoint (rank 0's clock);
+ * a StepPoll (ctx: the Run). */
+static int local_requests(void *ctx)
+{
+    const Run *r = ctx;
+    int req = checkpoint_signal_pending() ? STEP_STOP : 0;
+    double every = r->cfg->ckpt_every_seconds;
+    if (r->t.rank == 0 && every > 0 && comm_time() - r->last_ckpt_time >= every)
+        req |= STEP_CHECKPOINT;
+    return req;
+}
+
+static int restore(Run *r, const char *path, Err *e);
+
+/* roll_back: after a divergence, continues from the newest checkpoint with a lower learning
+ * rate, or stops with an error once train.max_rollbacks is used up. Collective. */
+static int roll_back(Run *r, Err *e)
+{
+    Trainer *t = &r->t;
+    double lr = schedule_lr(r->cfg, t->step, t->steps_per_epoch) * t->lr_scale;
+    char path[CONFIG_PATH_MAX + 32];
+    if (r->rollbacks >= r->cfg->max_rollbacks || r->last_ckpt_step < 0) {
+        err_set(e, "step %lld (epoch %lld): the cost or gradient is not finite (or too large): "
+                   "the learning rate %g is probably too large; lower train.learning_rate "
+                   "(or set train.max_rollbacks); the last checkpoint is kept intact",
+                (long long)t->step + 1, (long long)(t->step / t->steps_per_epoch) + 1, lr);
+        return comm_check(1, e); /* every rank knows: rank 0 reports */
+    }
+    int64_t done = r->rollbacks + 1;
+    double scale = t->lr_scale * r->cfg->rollback_factor;
+    if (checkpoint_path(r->cfg, r->last_ckpt_step, path, sizeof path, e) != 0)
+        return comm_check(1, e);
+    if (r->log)
+        fprintf(r->log, "diverged at step %lld (learning rate %g): rollback %lld of %lld to "
+                        "%s, learning rate x %g\n",
+                (long long)t->step + 1, lr, (long long)done, (long long)r->cfg->max_rollbacks,
+                path, scale);
+    Err close_err;
+    h5run_close(r->file, &close_err);
+    r->file = NULL;
+    r->n_history = 0;
+    if (restore(r, path, e) != 0)
+        return -1;
+    t->lr_scale = scale;
+    r->rollbacks = done;
+    return open_run_file(r, e);
+}
+
+/* steps_to_event: steps from now to the next step after which the run has work: the end
+ * of an epoch or of the run, a checkpoint or a replica check by step count. */
+static int64_t steps_to_event(const Run *r, int64_t total)
+{
+    const Config *c = r->cfg;
+    int64_t step = r->t.step, n = total - step;
+    int64_t every[3] = {r->t.steps_per_epoch, c->ckpt_every_steps, c->ckpt_verify_every};
+    for (int k = 0; k < 3; k++)
+        if (every[k] > 0 && every[k] - step % every[k] < n)
+            n = every[k] - step % every[k];
+    return n;
+}
+
+/* train_steps: steps until the configured end or an agreed stop; *stopped tells which. */
+static int train_steps(Run *r, int *stopped, Err *e)
+{
+    Trainer *t = &r->t;
+    int64_t total = r->cfg->epochs * t->steps_per_epoch;
+    uint64_t hash;
+    *stopped = 0;
+    r->epoch_t0 = comm_time();
+    r->epoch_count0 = t->epoch_count;
+    while (t->step < total && !*stopped) {
+        int agreed; /* the steps up to the next event in one call (one parallel region) */
+        if (trainer_steps(t, steps_to_event(r, total), local_requests, r, &agreed, e) != 0)
+            return -1;
+        if (agreed & STEP_DIVERGED) {
+            if (roll_back(r, e) != 0)
+                return -1;
+            continue;
+        }
+        int epoch_end = t->step % t->steps_per_epoch == 0;
+        if (epoch_end && finish_epoch(r, e) != 0)
+            return -1;
+        const char *why = checkpoint_due(r, agreed, epoch_end, total);
+        if (why && write_checkpoint(r, why, e) != 0)
+            return -1;
+        int64_t every = r->cfg->ckpt_verify_every;
+        if (every > 0 && t->step % every == 0 && check_replicas(t, &hash, e) != 0)
+            return -1;
+        *stopped = (agreed & STEP_STOP) != 0;
+    }
+    if (!*stopped && r->last_ckpt_step != t->step)
+        return write_checkpoint(r, "end of run", e);
+    return 0;
+}
+
+/* has_line: whether text holds the line (len bytes) as one whole line. */
+static int has_line(const char *text, const char *line, size_t len)
+{
+    for (const char *p = text; *p; p += strcspn(p, "\n") + (p[strcspn(p, "\n")] == '\n'))
+        if (strcspn(p, "\n") == len && strncmp(p, line, len) == 0)
+            return 1;
+    return 0;
+}
+
+/* print_changes: the configuration lines that differ from the checkpoint's (rank 0). */
+static void print_changes(FILE *log, const char *then, const char *now)
+{
+    if (!log || !then || !now)
+        return;
+    for (const char *line = now; *line;) {
+        size_t len = strcspn(line, "\n");
+        int key = len > 0 && line[0] != '#' && line[0] != '[' && memchr(line, '=', len);
+        if (key && !has_line(then, line, len))
+            fprintf(log, "resume: changed: %.*s\n", (int)len, line);
+        line += len + (line[len] == '\n');
+    }
+}
+
+/* check_checkpoint: rank 0's checks of a read checkpoint against this run. */
+static int check_checkpoint(const Run *r, const char *path, const Layout *lay, CkptState *s,
+                            Err *e)
+{
+    const Trainer *t = &r->t;
+    Config then;
+    config_defaults(&then);
+    if (config_load_string(&then, s->config_text ? s->config_text : "", e) != 0)
+        return -1;
+    if (checkpoint_compatible(r->cfg, &then, path, e) != 0)
+        return -1;
+    if (lay->n_params != t->model.layout.n_params)
+        return err_set(e, "cannot resume from %s: its layers differ (model.layers)", path);
+    if (s->data_fingerprint != t->fingerprint || s->n_train != t->n_train ||
+        s->lanes != t->lanes || s->steps_per_epoch != t->steps_per_epoch)
+        return err_set(e, "cannot resume from %s: the training data differ from the "
+                          "checkpoint's (data.train_images, data.train_labels and "
+                          "data.train_limit must name the same examples)", path);
+    char *now = config_to_ini(r->cfg);
+    print_changes(r->log, s->config_text, now);
+    free(now);
+    return 0;
+}
+
+/* share_checkpoint: rank 0's weights, position and history, broadcast to every rank. */
+static int share_checkpoint(Run *r, Real *params, CkptState *s, Err *e)
+{
+    int64_t scalars[4] = {s->step, s->epoch_count, s->n_history, s->rollbacks};
+    double reals[2] = {s->epoch_cost, s->lr_scale};
+    comm_bcast(scalars, sizeof scalars, 0);
+    comm_bcast(reals, sizeof reals, 0);
+    comm_bcast(params, r->t.model.layout.n_params * sizeof(Real), 0);
+    HistoryRow *rows = r->t.rank == 0 ? s->history
+                                      : alloc_array((size_t)scalars[2], sizeof *rows, "history", e);
+    if (comm_check(rows == NULL && scalars[2] > 0, e) != 0)
+        return -1;
+    comm_bcast(rows, (size_t)scalars[2] * sizeof *rows, 0);
+    int status = 0;
+    for (int64_t i = 0; status == 0 && i < scalars[2]; i++)
+        status = add_history(r, &rows[i], e);
+    if (r->t.rank != 0)
+        free(rows);
+    if (comm_check(status, e) != 0)
+        return -1;
+    trainer_restore(&r->t, params, scalars[0], reals[0], scalars[1], reals[1]);
+    r->rollbacks = scalars[3];
+    return 0;
+}
+
+/* restore: continues from the checkpoint at path (every rank calls it). */
+static int restore(Run *r, const char *path, Err *e)
+{
+    Layout lay;
+    Real *params = NULL;
+    CkptState s = {0};
+    int status = 0;
+    if (r->t.rank == 0) {
+        status = h5ckpt_read(path, &lay, &params, &s, e);
+        if (status == 0)
+            status = check_checkpoint(r, path, &lay, &s, e);
+    } else {
+        params = alloc_array(r->t.model.layout.n_params, sizeof(Real), "restored weights", e);
+        status = params == NULL;
+    }
+    if (comm_check(status, e) == 0)
+        status = share_checkpoint(r, params, &s, e);
+    else
+        status = -1;
+    free(params);
+    free(s.history);
+    free(s.config_text);
+    uint64_t hash;
+    if (status == 0)
+        status = check_replicas(&r->t, &hash, e);
+    if (status == 0 && r->log)
+        fprintf(r->log, "resumed from %s at step %lld (epoch %lld, step %lld of %lld), weights "
+                        "hash %016llx on all %d ranks\n",
+                path, (long long)r->t.step, (long long)(r->t.step / r->t.steps_per_epoch) + 1,
+                (long long)(r->t.step % r->t.steps_per_epoch), (long long)r->t.steps_per_epoch,
+                (unsigned long long)hash, r->t.ranks);
+    r->last_ckpt_step = r->t.step;
+    return status;
+}
+
+/* resume_path: the checkpoint to continue from (rank 0 decides, all learn it); "" = none. */
+static int resume_path(const Run *r, char *path, size_t n, Err *e)
+{
+    const char *want = r->cfg->resume;
+    int status = 0;
+    path[0] = '\0';
+    if (r->t.rank == 0 && strcmp(want, "auto") == 0) {
+        status = checkpoint_find_latest(r->cfg, path, n, e);
+        if (status == 0 && !path[0] && r->log)
+            fprintf(r->log, "resume: no checkpoint of this run yet: starting fresh\n");
+    } else if (r->t.rank == 0) {
+        snprintf(path, n, "%s", want);
+    }
+    if (comm_check(status, e) != 0)
+        return -1;
+    comm_bcast(path, n, 0);
+    return 0;
+}
+
+/* start: from the checkpoint to resume, or from the initial model (epoch 0 row). */
+static int start(Run *r, Err *e)
+{
+    char path[CONFIG_PATH_MAX + 32];
+    if (resume_path(r, path, sizeof path, e) != 0)
+        return -1;
+    if (path[0])
+        return restore(r, path, e);
+    HistoryRow row;
+    if (initial_row(r, &row, e) != 0 || add_history(r, &row, e) != 0)
+        return -1;
+    print_row(r, &row);
+    /* rollbacks need a checkpoint to return to, even before the first trigger */
+    return r->cfg->max_rollbacks > 0 ? write_checkpoint(r, "start", e) : 0;
+}
+
+/* alloc_workspaces: one evaluation workspace per thread. */
+static int alloc_workspaces(Run *r, Err *e)
+{
+    r->ws = calloc((size_t)r->t.threads, sizeof *r->ws);
+    int status = r->ws ? 0 : err_set(e, "out of memory for evaluation workspaces");
+    for (int i = 0; status == 0 && i < r->t.threads; i++)
+        status = workspace_init(&r->ws[i], &r->t.model.layout, EVAL_CHUNK, e);
+    return comm_check(status, e);
+}
+
+/* summarise: the final numbers and the check that every rank holds the same weights. */
+static int summarise(Run *r, int stopped, TrainSummary *out, Err *e)
+{
+    const HistoryRow *last = &r->history[r->n_history - 1];
+    out->epochs = last->epoch;
+    out->train_cost = last->train_cost;
+    out->test = (Score){last->test_cost, last->test_accuracy, r->t.test.shard.n};
+    out->stopped = stopped;
+    out->step = r->t.step;
+    if (check_replicas(&r->t, &out->hash, e) != 0)
+        return -1;
+    if (r->log && stopped)
+        fprintf(r->log, "stopped by signal %d at step %lld after writing a checkpoint: "
+                        "resubmit with --resume auto to continue (exit code %d)\n",
+                checkpoint_signal_pending(), (long long)r->t.step, EXIT_RESUBMIT);
+    print_timing(r);
+    if (r->log && !stopped)
+        fprintf(r->log, "final weights: hash %016llx, identical on all %d ranks; wrote %s\n",
+                (unsigned long long)out->hash, r->t.ranks, r->cfg->output_file);
+    return 0;
+}
+
+static void run_free(Run *r)
+{
+    for (int i = 0; r->ws && i < r->t.threads; i++)
+        workspace_free(&r->ws[i]);
+    free(r->ws);
+    free(r->history);
+    trainer_free(&r->t);
+}
+
+/* check_output: never replace an existing run file unless asked (or resuming this run). */
+static int check_output(const Config *c, int rank, Err *e)
+{
+    int status = 0;
+    if (rank == 0 && !c->overwrite && !c->resume[0] && access(c->output_file, F_OK) == 0)
+        status = err_set(e, "output.file %s exists: not replacing it (pass --force or "
+                            "--set output.overwrite=true, choose another output.file, or "
+                            "--resume auto to continue that run)", c->output_file);
+    return comm_check(status, e);
+}
+
+int train_run(const Config *c, int rank, int ranks, FILE *log, TrainSummary *out, Err *e)
+{
+    Run r = {.cfg = c, .log = rank == 0 ? log : NULL, .last_ckpt_step = -1};
+    int stopped = 0;
+    comm_set_watchdog(c->watchdog_seconds);
+    comm_set_phase("start-up", 0);
+    checkpoint_signals_install();
+    if (check_output(c, rank, e) != 0)
+        return -1;
+    int status = trainer_init(&r.t, c, rank, ranks, omp_get_max_threads(), e);
+    r.last_ckpt_time = comm_time();
+    if (status == 0) {
+        print_header(&r);
+        warn_oversubscribed(&r);
+        warn_float_threads(&r);
+        status = alloc_workspaces(&r, e);
+    }
+    if (status == 0)
+        status = start(&r, e);
+    if (status == 0)
+        status = open_run_file(&r, e);
+    if (status == 0)
+        status = train_steps(&r, &stopped, e);
+    if (status == 0)
+        status = summarise(&r, stopped, out, e);
+    Err close_err;
+    int closed = h5run_close(r.file, &close_err);
+    if (comm_check(closed, &close_err) != 0 && status == 0) {
+        *e = close_err;
+        status = -1;
+    }
+    run_free(&r);
+    return status;
+}
+
+/* load_eval_set: every rank reads the model and its block of the data set. */
+static int load_eval_set(const char *model_path, const char *images, const char *labels,
+                         int64_t limit, int rank, int ranks, Model *m, Dataset *d, Err *e)
+{
+    DataInfo info;
+    char *text = NULL;
+    Config c;
+    int status = h5run_read_model(model_path, &m->layout, &m->params, &text, e);
+    if (status == 0 && !images) { /* default: the test set the run was trained with */
+        config_defaults(&c);
+        status = config_load_string(&c, text ? text : "", e);
+        images = c.test_images;
+        labels = c.test_labels;
+    }
+    free(text);
+    if (status == 0)
+        status = data_probe(images, labels, &info, e);
+    if (status == 0 && limit > info.count)
+        status = err_set(e, "--limit %lld exceeds the %lld examples of %s", (long long)limit,
+                         (long long)info.count, images);
+    if (status == 0 && info.dim != m->layout.n[0])
+        status = err_set(e, "%s has %d inputs but the images of %s have %d pixels", model_path,
+                         m->layout.n[0], images, info.dim);
+    if (comm_check(status, e) != 0)
+        return -1;
+    Shard s = shard_block(limit > 0 ? limit : info.count, rank, ranks);
+    int n_out = m->layout.n[m->layout.n_layers - 1];
+    return comm_check(data_load(images, labels, &s, n_out, d, e), e);
+}
+
+int eval_run(const char *model_path, const char *images, const char *labels, int64_t limit,
+             int rank, int ranks, FILE *log, Score *out, Err *e)
+{
+    Model m = {0};
+    Dataset d = {0};
+    int threads = omp_get_max_threads();
+    Workspace *ws = calloc((size_t)threads, sizeof *ws);
+    int status = load_eval_set(model_path, images, labels, limit, rank, ranks, &m, &d, e);
+    if (status == 0) {
+        int ok = ws != NULL;
+        for (int i = 0; ok && i < threads; i++)
+            ok = workspace_init(&ws[i], &m.layout, EVAL_CHUNK, e) == 0;
+        status = comm_check(!ok, e);
+    }
+    if (status == 0)
+        status = evaluate(&m, &d, ws, threads, out, e);
+    if (status == 0 && rank == 0 && log)
+        fprintf(log, "model: %s\ndata: %s (%lld examples)\ncost: %.6f\naccuracy: %.4f\n",
+                model_path, images ? images : "the run's data.test_images", (long long)out->count,
+                out->cost, out->accuracy);
+    for (int i = 0; ws && i < threads; i++)
+        workspace_free(&ws[i]);
+    free(ws);
+    data_free(&d);
+    model_free(&m);
+    return status;
+}

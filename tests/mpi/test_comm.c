@@ -1,0 +1,69 @@
+/* test_comm: the exact sums' allreduce (comm_sum_i64: the node's shared window, or with
+ * DOWNHILL_NODE_SUM=0 downhill's own Rabenseifner algorithm) against sums every rank
+ * computes alone, for message lengths around the splits (0, 1, fewer values than ranks,
+ * odd lengths, the trainer's 13,007), three rounds each, on whatever rank count it is
+ * launched with (CTest: 2 to 7, powers of two and not; both paths). */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "comm/comm.h"
+
+/* value: what rank r contributes at position i: large, of both signs, < 2^58 in size. */
+static int64_t value(int r, size_t i)
+{
+    uint64_t h = (uint64_t)(r + 1) * 0x9E3779B97F4A7C15ULL ^ (uint64_t)i * 0xC2B2AE3D27D4EB4FULL;
+    h ^= h >> 29;
+    h *= 0xBF58476D1CE4E5B9ULL;
+    h ^= h >> 32;
+    return (int64_t)(h >> 6) - ((int64_t)1 << 57);
+}
+
+/* check_sums: comm_sum_i64 of n values (round k: each rank's values shifted by k) against
+ * the sums computed here; returns 1 on a wrong sum. */
+static int check_sums(int rank, int size, size_t n, size_t k)
+{
+    int64_t *buf = malloc((n ? n : 1) * sizeof *buf);
+    if (!buf)
+        return 1;
+    for (size_t i = 0; i < n; i++)
+        buf[i] = value(rank, i + k);
+    comm_sum_i64(buf, n);
+    size_t wrong = 0;
+    for (size_t i = 0; i < n; i++) {
+        int64_t want = 0;
+        for (int r = 0; r < size; r++)
+            want += value(r, i + k);
+        wrong += buf[i] != want;
+    }
+    if (wrong)
+        fprintf(stderr, "FAIL: rank %d of %d: %zu of %zu sums wrong (round %zu)\n", rank, size,
+                wrong, n, k);
+    free(buf);
+    return wrong != 0;
+}
+
+int main(int argc, char **argv)
+{
+    int rank, size, fails = 0;
+    comm_init(&argc, &argv, &rank, &size);
+    /* DOWNHILL_NODE_SUM=0: the point-to-point algorithm; else (all ranks on this machine)
+     * the node's shared window. */
+    const char *env = getenv("DOWNHILL_NODE_SUM"), *path = comm_sum_path();
+    const char *want = env && strcmp(env, "0") == 0 ? "messages" : "node";
+    if (strncmp(path, want, strlen(want)) != 0) {
+        fprintf(stderr, "FAIL: rank %d: the sums take the %s path, not %s\n", rank, path, want);
+        fails++;
+    }
+    const size_t lengths[] = {0, 1, 2, 3, 5, 7, 64, 1001, 13007, 100003};
+    for (size_t t = 0; t < sizeof lengths / sizeof *lengths; t++)
+        for (size_t k = 0; k < 3; k++) /* again: the node path's two sets in turn */
+            fails += check_sums(rank, size, lengths[t], k);
+    int first = comm_agree(fails);
+    if (rank == 0)
+        printf("%s: comm_sum_i64 on %d ranks (%s path)\n", first < 0 ? "PASS" : "FAIL", size,
+               path);
+    comm_finalize();
+    return first < 0 ? 0 : 1;
+}

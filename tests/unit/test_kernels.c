@@ -1,0 +1,430 @@
+/* test_kernels: the fast kernels against their plain definitions. Input bytes become
+ * exactly (float)b / 255; the first layer's exact weight gradient (int16-pair kernel) gives
+ * the same integers as plain int64 loops for odd sizes, long batches, large and bad deltas;
+ * column ranges of it land in two regions, or are spent on weights as exact_descend would;
+ * model_gradient_exact, read back in its units, equals the float gradient; the vectorised
+ * sigmoid is within 4 ulp of the exact one (NaN kept). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "exact/exact_input.h"
+#include "net/model.h"
+#include "core/rng.h"
+
+static int fails;
+
+#define CHECK(ok, ...)                                                                      \
+    do {                                                                                    \
+        if (!(ok)) {                                                                        \
+            fprintf(stderr, "FAIL: " __VA_ARGS__);                                          \
+            fputc('\n', stderr);                                                            \
+            fails++;                                                                        \
+        }                                                                                   \
+    } while (0)
+
+/* bytes_scaled: every byte value through model_load_inputs is (Real)b / 255. */
+static void bytes_scaled(void)
+{
+    const int sizes[] = {256, 1};
+    Layout lay;
+    Workspace w;
+    Err e;
+    uint8_t row[256];
+    for (int b = 0; b < 256; b++)
+        row[b] = (uint8_t)b;
+    const uint8_t *rows[1] = {row};
+    if (layout_init(&lay, sizes, 2, &e) != 0 || workspace_init(&w, &lay, 1, &e) != 0) {
+        CHECK(0, "bytes_scaled setup: %s", e.msg);
+        return;
+    }
+    model_load_inputs(&lay, &w, rows, 1);
+    for (int b = 0; b < 256; b++)
+        CHECK(w.x[b] == (Real)b / (Real)255, "byte %d scaled to %.9g, want %.9g", b,
+              (double)w.x[b], (double)((Real)b / (Real)255));
+    workspace_free(&w);
+}
+
+/* delta: a random delta of magnitude about 2^-scale_bits; some special values. */
+static Real delta(Rng *r, int kind)
+{
+    double u = rng_uniform(r) * 2 - 1;
+    switch (kind) {
+    case 1: return (Real)(u * 0.6);               /* around the int16-halves limit, 0.5 */
+    case 2: return (Real)(u * 40);                /* far beyond it: reference path */
+    case 3: return rng_uniform(r) < 0.01 ? (Real)NAN : (Real)(u * 1e-3); /* bad values */
+    case 4: return (Real)ldexp(-2147385344.0, -32); /* halves -32766, -32768: largest sums */
+    case 5: return (Real)(u * 0.25); /* within the AMX digits' range: the sums can be spent */
+    case 6: return (Real)(u * 2040); /* near exact_input_round's limit: eight AMX digits */
+    default: return (Real)(u * ldexp(1.0, -(int)(rng_uniform(r) * 30)));
+    }
+}
+
+/* outer_case: exact_input_outer against exact_input_outer_ref for one shape; amx 0 keeps
+ * the vector path even where AMX tiles are usable. */
+static void outer_case(int n, int n_out, int n_in, int kind, uint64_t seed, int amx)
+{
+    Rng r;
+    rng_init(&r, seed);
+    uint8_t *img = malloc((size_t)n * n_in);
+    const uint8_t **rows = malloc(sizeof *rows * (size_t)n);
+    Real *d = malloc(sizeof *d * (size_t)n * n_out);
+    size_t cells = (size_t)n_out * n_in;
+    int64_t *got = calloc(cells, sizeof *got), *want = calloc(cells, sizeof *want);
+    ExactInput s;
+    Err e;
+    if (!img || !rows || !d || !got || !want || exact_input_init(&s, n, n_in, n_out, &e) != 0) {
+        CHECK(0, "outer_case setup");
+        exit(1);
+    }
+    s.amx.ready &= amx;
+    for (size_t i = 0; i < (size_t)n * n_in; i++)
+        img[i] = kind == 4 ? 255 : rng_uniform(&r) < 0.3 ? 0 : (uint8_t)(rng_next(&r) & 255);
+    for (int i = 0; i < n; i++)
+        rows[i] = img + (size_t)i * n_in;
+    size_t nans = 0;
+    for (size_t i = 0; i < (size_t)n * n_out; i++) {
+        d[i] = delta(&r, kind);
+        nans += isnan(d[i]);
+    }
+    for (size_t i = 0; i < cells; i++) /* start from a non-zero sum */
+        got[i] = want[i] = (int64_t)(rng_next(&r) >> 20) - (1LL << 43);
+    Fixed f = exact_fixed(n);
+    size_t bad_got = exact_input_outer(got, d, rows, n, n_out, n_in, &f, &s);
+    size_t bad_want = exact_input_outer_ref(want, d, rows, n, n_out, n_in, &f);
+    size_t diff = 0;
+    for (size_t i = 0; i < cells; i++)
+        diff += got[i] != want[i];
+    CHECK(diff == 0 && bad_got == bad_want,
+          "exact_input_outer n=%d n_out=%d n_in=%d kind %d amx %d: %zu of %zu sums differ, "
+          "bad %zu vs %zu", n, n_out, n_in, kind, s.amx.ready, diff, cells, bad_got, bad_want);
+    CHECK(bad_want == nans, "n=%d kind %d: %zu NaN deltas, %zu counted bad", n, kind,
+          nans, bad_want);
+    exact_input_free(&s);
+    free(img);
+    free(rows);
+    free(d);
+    free(got);
+    free(want);
+}
+
+/* cols_case: exact_input_cols for columns [c0, c1) into two regions split at `split` (with
+ * padded rows), against exact_input_outer_ref; with spend, the sums spent on weights must
+ * equal exact_descend of the reference sums, bit for bit, when the call says it spent them
+ * (AMX, at most EXACT_AMX_WHOLE examples, none on the reference path). pack 1: the inputs
+ * laid out ahead by exact_input_pack; 2: laid out for other columns, which the call must
+ * not take. */
+static void cols_case(int n, int n_out, int n_in, int c0, int split, int c1, int kind,
+                      uint64_t seed, int amx, int spend, int pack)
+{
+    Rng r;
+    rng_init(&r, seed);
+    int w[2] = {split - c0 + 3, c1 - split + 5}; /* padded rows */
+    size_t cells = (size_t)n_out * n_in, size[2] = {(size_t)n_out * w[0], (size_t)n_out * w[1]};
+    uint8_t *img = malloc((size_t)n * n_in);
+    const uint8_t **rows = malloc(sizeof *rows * (size_t)n);
+    Real *d = malloc(sizeof *d * (size_t)n * n_out), *theta[2], *start[2];
+    int ld = n + 3; /* the deltas' rows, padded */
+    int64_t *D = malloc(sizeof *D * (size_t)ld * n_out), *ref = calloc(cells, sizeof *ref), *acc[2];
+    ExactInput s;
+    Err e;
+    for (int q = 0; q < 2; q++) {
+        acc[q] = calloc(size[q], sizeof *acc[q]);
+        theta[q] = malloc(sizeof(Real) * size[q]);
+        start[q] = malloc(sizeof(Real) * size[q]);
+    }
+    if (!img || !rows || !d || !D || !ref || !acc[0] || !acc[1] || !theta[0] || !theta[1] ||
+        !start[0] || !start[1] || exact_input_init(&s, n, n_in, n_out, &e) != 0) {
+        CHECK(0, "cols_case setup");
+        exit(1);
+    }
+    s.amx.ready &= amx;
+    for (size_t i = 0; i < (size_t)n * n_in; i++)
+        img[i] = rng_uniform(&r) < 0.3 ? 0 : (uint8_t)(rng_next(&r) & 255);
+    for (int i = 0; i < n; i++)
+        rows[i] = img + (size_t)i * n_in;
+    for (size_t i = 0; i < (size_t)n * n_out; i++)
+        d[i] = delta(&r, kind);
+    for (int q = 0; q < 2; q++)
+        for (size_t i = 0; i < size[q]; i++)
+            theta[q][i] = start[q][i] = (Real)(rng_uniform(&r) - 0.5);
+    Fixed f = exact_fixed(n);
+    (void)exact_input_outer_ref(ref, d, rows, n, n_out, n_in, &f);
+    (void)exact_input_round(D, ld, d, n, n_out, &f);
+    double step = 0.37 / n / EXACT_INPUT_DIV;
+    ColSums dst = {.acc = {acc[0], acc[1]}, .stride = {w[0], w[1]}, .split = split,
+                   .theta = {spend ? theta[0] : NULL, spend ? theta[1] : NULL}, .step = step,
+                   .inv = f.inv_scale};
+    if (pack)
+        exact_input_pack(&s, rows, n, pack == 1 ? c0 : c0 + 16, c1);
+    int spent = exact_input_cols(&dst, D, ld, rows, n, n_out, c0, c1, &s);
+    size_t diff = 0, stray = 0;
+    for (int j = 0; j < n_out; j++)
+        for (int q = 0; q < 2; q++)
+            for (int k = 0; k < w[q]; k++) {
+                int col = (q ? split : c0) + k, inside = col < (q ? c1 : split);
+                size_t at = (size_t)j * w[q] + k;
+                int64_t want = inside ? ref[(size_t)j * n_in + col] : 0;
+                Real t = start[q][at];
+                if (spent && inside) /* the weight as exact_descend leaves it; no sum kept */
+                    exact_descend(&t, &want, 1, step, &f);
+                diff += acc[q][at] != (spent ? 0 : want) || memcmp(&theta[q][at], &t, sizeof t);
+                stray += !inside && acc[q][at] != 0;
+            }
+    int wide = 0; /* deltas beyond the int16 halves (the AMX tiles take them all) */
+    for (int j = 0; j < n_out; j++)
+        for (int i = 0; i < n; i++) {
+            int64_t v = D[(size_t)j * ld + i];
+            wide |= v > 2147418112LL || v < -2147418112LL;
+        }
+    int on_amx = s.amx.ready && n >= 32;
+    int expect = spend && (on_amx ? n <= EXACT_AMX_WHOLE
+                                  : exact_input_vector_spends() && n <= 240 && !wide);
+    CHECK(diff == 0 && stray == 0 && spent == expect,
+          "exact_input_cols n=%d n_out=%d cols [%d, %d | %d, %d) kind %d amx %d spend %d pack "
+          "%d: %zu values differ, %zu written outside, spent %d (expected %d)", n, n_out, c0,
+          split, split, c1, kind, s.amx.ready, spend, pack, diff, stray, spent, expect);
+    exact_input_free(&s);
+    for (int q = 0; q < 2; q++) {
+        free(acc[q]);
+        free(theta[q]);
+        free(start[q]);
+    }
+    free(img);
+    free(rows);
+    free(d);
+    free(D);
+    free(ref);
+}
+
+/* w1_layout: W1 in its two column blocks: layout_w1_export gives the row-major matrix whose
+ * entry (j, k) model_init drew from stream j n0 + k, import undoes it, and layout_hash is the
+ * FNV-1a of the parameters in that (the files') order. */
+static void w1_layout(void)
+{
+    const int sizes[] = {784, 16, 16, 10};
+    Model m;
+    Err e;
+    if (model_init(&m, sizes, 4, 11, &e) != 0) {
+        CHECK(0, "w1_layout setup: %s", e.msg);
+        return;
+    }
+    const Layout *lay = &m.layout;
+    size_t w1 = lay->b_off[1];
+    Real *rows = malloc(sizeof *rows * lay->n_params), *back = malloc(sizeof *back * lay->n_params);
+    if (!rows || !back)
+        exit(1);
+    layout_w1_export(lay, m.params, rows);
+    memcpy(rows + w1, m.params + w1, sizeof *rows * (lay->n_params - w1));
+    size_t wrong = 0;
+    for (size_t i = 0; i < w1; i++) {
+        Rng r;
+        rng_init(&r, rng_mix(11, 0x77656967687473ULL, i));
+        wrong += rows[i] != (Real)(1.0 / sqrt(784.0) * rng_normal(&r)); /* as model_init */
+    }
+    memcpy(back, m.params, sizeof *back * lay->n_params);
+    memset(back, 0, sizeof *back * w1);
+    layout_w1_import(lay, rows, back);
+    uint64_t h = 0xcbf29ce484222325ULL;
+    const unsigned char *b = (const unsigned char *)rows;
+    for (size_t q = 0; q < lay->n_params * sizeof(Real); q++)
+        h = (h ^ b[q]) * 0x100000001b3ULL;
+    CHECK(wrong == 0 && lay->split == 400, "w1_layout: %zu of %zu weights not at their row-major "
+          "place (split %d)", wrong, w1, lay->split);
+    CHECK(memcmp(back, m.params, sizeof *back * lay->n_params) == 0, "w1_layout: import(export) "
+          "differs from the parameters");
+    CHECK(layout_hash(lay, m.params) == h, "w1_layout: layout_hash is not the hash of the "
+          "files' order");
+    free(rows);
+    free(back);
+    model_free(&m);
+}
+
+/* gradient_units: model_gradient_exact read back in its units equals model_gradient. */
+static void gradient_units(void)
+{
+    const int sizes[] = {784, 16, 16, 10}, n = 37;
+    Model m;
+    Workspace w;
+    Err e;
+    if (model_init(&m, sizes, 4, 3, &e) != 0 || workspace_init(&w, &m.layout, n, &e) != 0) {
+        CHECK(0, "gradient_units setup: %s", e.msg);
+        return;
+    }
+    Rng r;
+    rng_init(&r, 11);
+    uint8_t *img = malloc((size_t)n * 784), labels[37];
+    const uint8_t *rows[37];
+    for (int i = 0; i < n * 784; i++)
+        img[i] = (uint8_t)(rng_next(&r) & 255);
+    for (int i = 0; i < n; i++) {
+        rows[i] = img + (size_t)i * 784;
+        labels[i] = (uint8_t)(i % 10);
+    }
+    size_t np = m.layout.n_params, w1 = 784 * 16;
+    Real *grad = calloc(np, sizeof *grad);
+    int64_t *acc = calloc(np, sizeof *acc);
+    int start[2] = {0, n};
+    Fixed f = exact_fixed(n);
+    model_load_inputs(&m.layout, &w, rows, n);
+    model_forward(&m, &w, n);
+    model_deltas(&m, &w, labels, n);
+    model_gradient(&m, &w, n, grad);
+    CHECK(model_gradient_exact(&m, &w, start, 1, acc, &f) == 0, "gradient_units: bad values");
+    double worst = 0;
+    for (size_t i = 0; i < np; i++) {
+        double v = exact_value(acc[i], &f) / (i < w1 ? EXACT_INPUT_DIV : 1);
+        double err = fabs(v - (double)grad[i]) / (1e-6 + fabs((double)grad[i]));
+        worst = err > worst ? err : worst;
+    }
+    CHECK(worst < 1e-3, "exact gradient differs from the float gradient by %.3g (relative)",
+          worst);
+    free(img);
+    free(grad);
+    free(acc);
+    workspace_free(&w);
+    model_free(&m);
+}
+
+/* sigmoid_accuracy: a network whose outputs are sigmoid(bias) (zero weights) against
+ * 1 / (1 + e^-z) in long double, for z from -100 to 100 and NaN: within 4 ulp, or
+ * FLT_MIN absolute below FLT_MIN. */
+static void sigmoid_accuracy(void)
+{
+    enum { N = 4001 };
+    const int sizes[] = {1, N};
+    Model m;
+    Workspace w;
+    Err e;
+    if (model_init(&m, sizes, 2, 1, &e) != 0 || workspace_init(&w, &m.layout, 1, &e) != 0) {
+        CHECK(0, "sigmoid_accuracy setup: %s", e.msg);
+        return;
+    }
+    Real *W = m.params + m.layout.w_off[1], *b = m.params + m.layout.b_off[1];
+    for (int j = 0; j < N; j++) {
+        W[j] = 0;
+        b[j] = (Real)(-100.0 + 0.05 * j);
+    }
+    b[17] = (Real)NAN;
+    uint8_t pixel = 200;
+    const uint8_t *rows[1] = {&pixel};
+    model_load_inputs(&m.layout, &w, rows, 1);
+    model_forward(&m, &w, 1);
+    double worst = 0;
+    for (int j = 0; j < N; j++) {
+        double a = (double)w.a[1][j];
+        if (j == 17) {
+            CHECK(isnan(a), "sigmoid(NaN) = %g, want NaN", a);
+            continue;
+        }
+        long double want = 1.0L / (1.0L + expl(-(long double)b[j]));
+        double ulp = (double)nextafterf((float)want, INFINITY) - (double)(float)want;
+        /* below FLT_MIN (z < -87) only the absolute error counts: e^-z is clamped */
+        double err = want < 0x1p-126L ? fabs(a - (double)want) / 0x1p-126 * 4
+                                      : fabs(a - (double)want) / ulp;
+        worst = err > worst ? err : worst;
+    }
+    CHECK(worst <= 4, "sigmoid: %.2f ulp from the exact value (at most 4)", worst);
+    workspace_free(&w);
+    model_free(&m);
+}
+
+/* chunk_grouping: model_gradient_exact over one chunk of groups (some empty: the short
+ * lanes of an epoch's last batch) equals one call per group. */
+static void chunk_grouping(const int *start, int groups)
+{
+    const int sizes[] = {784, 16, 16, 10}, n = start[groups];
+    Model m;
+    Workspace w;
+    Err e;
+    if (model_init(&m, sizes, 4, 5, &e) != 0 || workspace_init(&w, &m.layout, n, &e) != 0) {
+        CHECK(0, "chunk_grouping setup: %s", e.msg);
+        return;
+    }
+    Rng r;
+    rng_init(&r, 21);
+    uint8_t img[9 * 784], labels[9];
+    const uint8_t *rows[9];
+    for (int i = 0; i < n * 784; i++)
+        img[i] = (uint8_t)(rng_next(&r) & 255);
+    for (int i = 0; i < n; i++) {
+        rows[i] = img + (size_t)i * 784;
+        labels[i] = (uint8_t)((i * 7) % 10);
+    }
+    size_t np = m.layout.n_params;
+    int64_t *whole = calloc(np, sizeof *whole), *parts = calloc(np, sizeof *parts);
+    Fixed f = exact_fixed(64);
+    model_load_inputs(&m.layout, &w, rows, n);
+    model_forward(&m, &w, n);
+    model_deltas(&m, &w, labels, n);
+    model_gradient_exact(&m, &w, start, groups, whole, &f);
+    for (int g = 0; g < groups; g++) {
+        int one[2] = {0, start[g + 1] - start[g]};
+        if (one[1] == 0)
+            continue;
+        model_load_inputs(&m.layout, &w, rows + start[g], one[1]);
+        model_forward(&m, &w, one[1]);
+        model_deltas(&m, &w, labels + start[g], one[1]);
+        model_gradient_exact(&m, &w, one, 1, parts, &f);
+    }
+    size_t diff = 0;
+    for (size_t i = 0; i < np; i++)
+        diff += whole[i] != parts[i];
+    CHECK(diff == 0, "chunk_grouping: %zu of %zu sums depend on how groups share a chunk", diff,
+          np);
+    free(whole);
+    free(parts);
+    workspace_free(&w);
+    model_free(&m);
+}
+
+int main(void)
+{
+    const int mixed[] = {0, 4, 5, 5, 8, 8, 9}, four_then_empty[] = {0, 4, 4, 4, 4};
+    chunk_grouping(mixed, 6);
+    chunk_grouping(four_then_empty, 4); /* 4 examples in 4 groups, yet not one per group */
+    sigmoid_accuracy();
+    bytes_scaled();
+    const int ns[] = {1, 2, 3, 10, 64, 255, 300};
+    const int outs[] = {1, 4, 10, 16, 17};
+    const int ins[] = {1, 15, 16, 47, 48, 49, 784};
+    uint64_t seed = 1;
+    for (size_t a = 0; a < sizeof ns / sizeof *ns; a++)
+        for (size_t b = 0; b < sizeof outs / sizeof *outs; b++)
+            for (size_t c = 0; c < sizeof ins / sizeof *ins; c++)
+                for (int amx = 0; amx < 2; amx++)
+                    outer_case(ns[a], outs[b], ins[c], (int)(seed % 7), seed, amx), seed++;
+    for (int kind = 0; kind < 7; kind++) /* every kind of delta on the real shape */
+        for (int amx = 0; amx < 2; amx++)
+            outer_case(64, 16, 784, kind, 1000 + (uint64_t)kind, amx);
+    for (int amx = 0; amx < 2; amx++) /* int32 sums at their bound, several windows */
+        outer_case(600, 16, 784, 4, 2000, amx);
+    const int shapes[][7] = {/* n, n_out, n_in, c0, split, c1, kind */
+                             {64, 16, 784, 0, 400, 784, 5},   {64, 16, 784, 400, 784, 784, 5},
+                             {64, 16, 784, 0, 400, 400, 1},   {100, 10, 784, 16, 400, 700, 5},
+                             {256, 16, 784, 0, 400, 784, 5},  {300, 16, 784, 0, 400, 784, 5},
+                             {64, 16, 784, 0, 400, 784, 2},   {10, 16, 784, 0, 400, 784, 5},
+                             {33, 17, 49, 5, 21, 49, 3},      {64, 16, 784, 384, 400, 784, 0},
+                             {300, 17, 784, 0, 400, 784, 6},  {64, 16, 784, 16, 400, 700, 6}};
+    int n_cols = 0;
+    for (size_t a = 0; a < sizeof shapes / sizeof *shapes; a++)
+        for (int amx = 0; amx < 2; amx++)
+            for (int spend = 0; spend < 2; spend++)
+                for (int pack = 0; pack < 3; pack++, n_cols++) {
+                    const int *h = shapes[a];
+                    cols_case(h[0], h[1], h[2], h[3], h[4], h[5], h[6], 3000 + (uint64_t)a, amx,
+                              spend, pack);
+                }
+    gradient_units();
+    w1_layout();
+    if (fails) {
+        fprintf(stderr, "test_kernels: %d failure(s)\n", fails);
+        return 1;
+    }
+    printf("test_kernels: ok (bytes, sigmoid, grouping, %zu exact first-layer cases, %d column "
+           "cases, gradient units, W1 layout)\n",
+           sizeof ns / sizeof *ns * sizeof outs / sizeof *outs * sizeof ins / sizeof *ins * 2 + 16,
+           n_cols);
+    return 0;
+}
