@@ -4,6 +4,7 @@
  * error stack printing and reports one-line messages naming the file and the object. */
 #define _POSIX_C_SOURCE 200809L /* fsync, O_DIRECTORY */
 #include "io/h5io.h"
+#include "core/hash.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -37,8 +38,6 @@
 #define HISTORY_CHUNK 64
 #define NAME_LEN 32
 #define SHAPE_LEN 64
-#define FNV_BASIS 0xcbf29ce484222325ULL
-#define FNV_PRIME 0x100000001b3ULL
 
 /* /history columns, in HistoryRow order; column 0 (epoch) is int64, the rest float64. */
 static const char *const history_names[HISTORY_COLUMNS] = {
@@ -122,16 +121,6 @@ static char *str_copy(const char *s, Err *e)
 static hid_t real_type(void)
 {
     return sizeof(Real) == sizeof(double) ? H5T_NATIVE_DOUBLE : H5T_NATIVE_FLOAT;
-}
-
-static uint64_t fnv1a(uint64_t h, const void *buf, size_t n)
-{
-    const unsigned char *p = buf;
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= FNV_PRIME;
-    }
-    return h;
 }
 
 /* fmt_shape: "(d0, d1, ...)" into buf. */
@@ -1418,7 +1407,7 @@ static int info_dataset(hid_t model, const char *name, uint64_t *hash, FILE *out
     H5_CHECK(H5Dread(ds, size == 4 ? H5T_NATIVE_FLOAT : H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL,
                      H5P_DEFAULT, buf),
              name);
-    *hash = fnv1a(*hash, buf, (size_t)points * size);
+    *hash = hash_fnv1a(*hash, buf, (size_t)points * size);
     rc = 0;
 done:
     free(buf);
@@ -1432,7 +1421,7 @@ static int info_model(hid_t f, FILE *out, uint64_t *hash_out, const char *path, 
 {
     int sizes[MODEL_MAX_LAYERS], n, rc = -1;
     long long params = 0;
-    uint64_t hash = FNV_BASIS;
+    uint64_t hash = HASH_FNV_BASIS;
     char name[NAME_LEN];
     hid_t model = H5I_INVALID_HID;
     Layout lay;

@@ -2,6 +2,7 @@
  * Every floating-point sum runs in an order fixed by the source (no reassociation), so
  * the same examples always give the same bits, whatever thread or rank computes them. */
 #include "net/model.h"
+#include "core/hash.h"
 #include "core/rng.h"
 
 #include <math.h>
@@ -80,14 +81,12 @@ void layout_w1_import(const Layout *lay, const Real *w1, Real *params)
 
 uint64_t layout_hash(const Layout *lay, const Real *params)
 {
-    uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a 64 */
+    uint64_t h = HASH_FNV_BASIS;
     for (size_t i = 0; i < lay->n_params; i++) {
         size_t at = i;
         if (i < lay->b_off[1]) /* W1 in the file's row-major order */
             at = layout_weight(lay, 1, (int)(i / (size_t)lay->n[0]), (int)(i % (size_t)lay->n[0]));
-        const unsigned char *b = (const unsigned char *)&params[at];
-        for (size_t q = 0; q < sizeof(Real); q++)
-            h = (h ^ b[q]) * 0x100000001b3ULL;
+        h = hash_fnv1a(h, &params[at], sizeof(Real));
     }
     return h;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "comm/comm.h"
+#include "core/hash.h"
 #include "core/rng.h"
 #include "train/schedule.h"
 
@@ -169,9 +170,7 @@ static uint64_t data_fingerprint(const Dataset *d)
     uint64_t sum = 0;
     for (int64_t row = 0; row < d->rows; row++) {
         const uint8_t *px = d->images + (size_t)row * (size_t)d->info.dim;
-        uint64_t h = 0xcbf29ce484222325ULL;
-        for (int k = 0; k < d->info.dim; k++)
-            h = (h ^ px[k]) * 0x100000001b3ULL;
+        uint64_t h = hash_fnv1a(HASH_FNV_BASIS, px, (size_t)d->info.dim);
         sum += rng_mix((uint64_t)shard_global(&d->shard, row), d->labels[row], h);
     }
     comm_sum_u64(&sum, 1);

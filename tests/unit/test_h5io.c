@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "io/h5io.h"
+#include "core/hash.h"
 
 #define PATH_LEN 512
 #define CONFIG_TEXT "[model]\nlayers = 5 4 3\n\n[train]\nseed = 42\n"
@@ -78,13 +79,7 @@ static void make_layout(Layout *lay, const int *sizes, int n)
 
 static uint64_t fnv1a(const void *buf, size_t n)
 {
-    const unsigned char *p = buf;
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
+    return hash_fnv1a(HASH_FNV_BASIS, buf, n);
 }
 
 /* copy_file: copies the first `limit` bytes of src (all when limit < 0); returns its size. */

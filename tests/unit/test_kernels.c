@@ -11,6 +11,7 @@
 
 #include "exact/exact_input.h"
 #include "net/model.h"
+#include "core/hash.h"
 #include "core/rng.h"
 
 static int fails;
@@ -226,10 +227,7 @@ static void w1_layout(void)
     memcpy(back, m.params, sizeof *back * lay->n_params);
     memset(back, 0, sizeof *back * w1);
     layout_w1_import(lay, rows, back);
-    uint64_t h = 0xcbf29ce484222325ULL;
-    const unsigned char *b = (const unsigned char *)rows;
-    for (size_t q = 0; q < lay->n_params * sizeof(Real); q++)
-        h = (h ^ b[q]) * 0x100000001b3ULL;
+    uint64_t h = hash_fnv1a(HASH_FNV_BASIS, rows, lay->n_params * sizeof(Real));
     CHECK(wrong == 0 && lay->split == 400, "w1_layout: %zu of %zu weights not at their row-major "
           "place (split %d)", wrong, w1, lay->split);
     CHECK(memcmp(back, m.params, sizeof *back * lay->n_params) == 0, "w1_layout: import(export) "
