@@ -4,8 +4,10 @@
 # allocation (jobs/scaling.sbatch), or with any launcher command.
 #
 # usage: scripts/sweep.sh [options]
-#   --bin PATH          downhill binary (default: $DOWNHILL, else build/downhill)
-#   --config FILE       base config (default: configs/fashion-mnist.ini)
+#   --bin PATH          downhill binary (default: $DOWNHILL, else the repository's
+#                       build/downhill, or the installed downhill beside this command)
+#   --config FILE       base config (default: configs/fashion-mnist.ini of the repository
+#                       or of the install)
 #   --ranks "1 2 4"     rank counts P
 #   --threads "1"       OpenMP threads per rank (each combination is run)
 #   --modes "strong weak"
@@ -29,9 +31,15 @@ set -euo pipefail
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; }
 
-here=$(cd "$(dirname "$0")/.." && pwd)
-bin=${DOWNHILL:-$here/build/downhill}
-config=$here/configs/fashion-mnist.ini
+# run from the repository (scripts/sweep.sh) or installed (PREFIX/bin/downhill-sweep)
+here=$(cd "$(dirname "$0")" && pwd)
+if [ -x "$here/downhill" ]; then # installed: the binary beside it, configs in share/
+    bin=${DOWNHILL:-$here/downhill}
+    config=$here/../share/downhill/configs/fashion-mnist.ini
+else
+    bin=${DOWNHILL:-$(dirname "$here")/build/downhill}
+    config=$(dirname "$here")/configs/fashion-mnist.ini
+fi
 ranks="1 2 4"
 threads="1"
 modes="strong weak"

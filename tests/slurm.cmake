@@ -10,3 +10,11 @@ set_tests_properties(test_slurm PROPERTIES
                      RUN_SERIAL TRUE
                      TIMEOUT 600
                      ENVIRONMENT "FASHION_DIR=${FASHION_DIR}")
+
+# `cmake --install` to a temporary prefix, `module load downhill` (Lmod) in a clean shell, a
+# training, the plots, the sweep and the installed train.sbatch on a local SLURM. Label
+# `install`; skipped (77) without Lmod or SLURM. Needs root (the SLURM fixture).
+add_test(NAME test_install
+         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/scenario/install.sh ${PROJECT_BINARY_DIR})
+set_tests_properties(test_install PROPERTIES LABELS install SKIP_RETURN_CODE 77 RUN_SERIAL TRUE
+                     TIMEOUT 300 ENVIRONMENT "FASHION_DIR=${FASHION_DIR}")

@@ -13,9 +13,10 @@ typedef float Real; /* compute precision: float32 (default) */
 #define REAL_NAME "float32"
 #endif
 
-#ifndef DOWNHILL_VERSION
-#define DOWNHILL_VERSION "0.0.0"
-#endif
+/* downhill_version: the release and, for a build from git, the commit
+ * ("0.1.0+g1a2b3c4d5e6f"); printed by --version and written into run files and checkpoints. */
+const char *downhill_version(void);
+#define DOWNHILL_VERSION downhill_version()
 
 /* One error message; fallible functions take an Err * and fill it on failure. */
 typedef struct {
