@@ -72,3 +72,22 @@ add_test(NAME test_sweep
          COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/scenario/sweep.sh $<TARGET_FILE:downhill>
                  ${PROJECT_SOURCE_DIR})
 set_tests_properties(test_sweep PROPERTIES TIMEOUT 300 ENVIRONMENT "${DOWNHILL_TEST_ENV}")
+
+# The engine against the reference step (src/reference/step_ref.c), bit for bit, after every
+# step: 1, 2, 4 ranks x 1, 2 threads, AMX tiles on and off.
+add_executable(test_reference mpi/test_reference.c)
+target_link_libraries(test_reference PRIVATE downhill_core)
+foreach(shape 1x1 1x2 2x1 2x2 4x1)
+  string(REPLACE "x" ";" pt ${shape})
+  list(GET pt 0 np)
+  list(GET pt 1 nt)
+  foreach(amx 1 0)
+    set(name test_reference_${shape})
+    if(amx EQUAL 0)
+      set(name ${name}_noamx)
+    endif()
+    downhill_mpi_test(${name} ${np} $<TARGET_FILE:test_reference>)
+    set_tests_properties(${name} PROPERTIES SKIP_RETURN_CODE 77 ENVIRONMENT
+      "${DOWNHILL_TEST_ENV};FASHION_DIR=${FASHION_DIR};OMP_NUM_THREADS=${nt};DOWNHILL_AMX=${amx}")
+  endforeach()
+endforeach()
