@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "io/h5io.h"
+#include "io/ckptfile.h"
 
 static volatile sig_atomic_t pending_signal;
 

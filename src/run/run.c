@@ -8,7 +8,8 @@
 
 #include "run/checkpoint.h"
 #include "comm/comm.h"
-#include "io/h5io.h"
+#include "io/ckptfile.h"
+#include "io/runfile.h"
 #include "train/schedule.h"
 
 #define EVAL_CHUNK 256
