@@ -59,7 +59,7 @@ static uint64_t params_hash(const Layout *lay, const Real *params)
     return layout_hash(lay, params);
 }
 
-/* ---- writing ------------------------------------------------------------------------ */
+/* ---- writing ------------------------------------------------------------------------- */
 
 static int ckpt_write_state(hid_t f, const CkptState *s, const char *path, Err *e)
 {
@@ -180,7 +180,7 @@ done:
     return rc;
 }
 
-/* ---- reading ------------------------------------------------------------------------ */
+/* ---- reading ------------------------------------------------------------------------- */
 
 /* ckpt_check_header: format is downhill-checkpoint, of the version this build reads. */
 int ckpt_check_header(hid_t f, const char *path, Err *e)

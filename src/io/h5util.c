@@ -7,7 +7,7 @@
 
 #define EXTENDIBLE_CHUNK_ROWS 64 /* chunk of the extendible /history and /timing columns */
 
-/* ---- error reporting and handles ---------------------------------------------------- */
+/* ---- error reporting and handles ----------------------------------------------------- */
 
 void h5_quiet(void)
 {

@@ -30,7 +30,7 @@ static const char *const section_names[] = {"data", "model", "train", "output", 
 #define N_BOOLS (sizeof bool_names / sizeof bool_names[0])
 #define N_SECTIONS (sizeof section_names / sizeof section_names[0])
 
-/* ---- small string helpers ---------------------------------------------------------- */
+/* ---- small string helpers ------------------------------------------------------------ */
 
 static int is_blank(char ch)
 {
@@ -55,7 +55,7 @@ static int trim_copy(char *dst, size_t n, const char *src, size_t len)
     return 0;
 }
 
-/* ---- value parsers: all strict, whole-string ---------------------------------------- */
+/* ---- value parsers: all strict, whole-string ----------------------------------------- */
 
 static int parse_int64(const char *s, int64_t *out)
 {
@@ -286,7 +286,7 @@ static int apply_key(Config *c, const char *section, const char *name, const cha
     return unknown_key(section, name, e);
 }
 
-/* ---- INI files and text ------------------------------------------------------------- */
+/* ---- INI files and text -------------------------------------------------------------- */
 
 /* What the libinih handler works on: a scratch copy of the configuration and the first error. */
 typedef struct {
@@ -451,7 +451,7 @@ int config_validate(const Config *c, Err *e)
     return 0;
 }
 
-/* ---- resolved INI text ---------------------------------------------------------------- */
+/* ---- resolved INI text --------------------------------------------------------------- */
 
 typedef struct {
     char *p;
