@@ -10,7 +10,8 @@
 #include "cmd/commbench.h"
 #include "run/config.h"
 #include "io/data.h"
-#include "io/h5io.h"
+#include "io/info.h"
+#include "io/inputfile.h"
 #include "run/run.h"
 
 enum { EXIT_ERROR = 1, EXIT_USAGE = 2 };

@@ -1,5 +1,5 @@
 /* data.c: MNIST-format IDX files (plain or gzip, read with zlib) and downhill HDF5 input
- * files (through h5io); each rank streams the file once and keeps only its shard. */
+ * files (through inputfile.h); each rank streams the file once and keeps only its shard. */
 #define _POSIX_C_SOURCE 200809L
 #include "io/data.h"
 
@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
-#include "io/h5io.h"
+#include "io/inputfile.h"
 
 #define IDX_IMAGES_MAGIC 0x00000803u
 #define IDX_LABELS_MAGIC 0x00000801u

@@ -1,4 +1,5 @@
-/* checkpoint.c: checkpoint file names, discovery, pruning, resume rules and signals. */
+/* checkpoint.c: checkpoint policy (see checkpoint.h): signals, triggers, file names,
+ * writing and pruning, discovery, resume rules and the check of a loaded checkpoint. */
 #define _POSIX_C_SOURCE 200809L
 #include "run/checkpoint.h"
 
@@ -9,8 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#include "io/h5io.h"
 
 static volatile sig_atomic_t pending_signal;
 
@@ -34,6 +33,28 @@ int checkpoint_signal_pending(void)
 {
     return pending_signal;
 }
+
+/* ---- triggers ------------------------------------------------------------------------ */
+
+const char *checkpoint_due(const Config *c, int64_t step, int64_t steps_per_epoch,
+                           int64_t total, int agreed)
+{
+    int64_t epoch = step / steps_per_epoch;
+    int epoch_end = step % steps_per_epoch == 0;
+    if (agreed & STEP_STOP)
+        return "signal";
+    if (step == total)
+        return "end of run";
+    if (c->ckpt_every_steps > 0 && step % c->ckpt_every_steps == 0)
+        return "every_steps";
+    if (epoch_end && c->ckpt_every_epochs > 0 && epoch % c->ckpt_every_epochs == 0)
+        return "every_epochs";
+    if (agreed & STEP_CHECKPOINT)
+        return "every_seconds";
+    return NULL;
+}
+
+/* ---- file names ---------------------------------------------------------------------- */
 
 /* prefix_of: the configured prefix, or output.file without a trailing ".h5". */
 static void prefix_of(const Config *c, char *out, size_t n)
@@ -123,24 +144,42 @@ static int64_t *list_steps(const Config *c, size_t *count)
     return steps;
 }
 
-int checkpoint_find_latest(const Config *c, char *out, size_t n, Err *e)
+/* ---- writing and pruning ------------------------------------------------------------- */
+
+/* state_of: the training state of t as a checkpoint stores it (history and config_text
+ * point to the caller's). */
+static CkptState state_of(const Config *c, const Trainer *t, int64_t rollbacks,
+                          HistoryRow *history, int64_t n_history, char *config_text)
 {
-    size_t count;
-    int64_t *steps = list_steps(c, &count);
-    out[0] = '\0';
-    for (size_t i = 0; i < count; i++) {
-        Err skip;
-        if (checkpoint_path(c, steps[i], out, n, e) != 0) {
-            free(steps);
-            return -1;
-        }
-        if (h5ckpt_step(out, &skip) == steps[i])
-            break; /* complete and readable */
-        fprintf(stderr, "downhill: note: skipping unreadable checkpoint %s: %s\n", out, skip.msg);
-        out[0] = '\0';
-    }
-    free(steps);
-    return 0;
+    return (CkptState){
+        .step = t->step,
+        .steps_per_epoch = t->steps_per_epoch,
+        .lanes = t->lanes,
+        .n_train = t->n_train,
+        .exact_group = t->group,
+        .reduction = (int32_t)c->reduction,
+        .seed = c->seed,
+        .data_fingerprint = t->fingerprint,
+        .epoch_cost = t->epoch_cost,
+        .epoch_count = t->epoch_count,
+        .lr_scale = t->lr_scale,
+        .rollbacks = rollbacks,
+        .n_history = n_history,
+        .history = history,
+        .config_text = config_text,
+    };
+}
+
+int checkpoint_write(const Config *c, const Trainer *t, int64_t rollbacks, HistoryRow *history,
+                     int64_t n_history, char *path, size_t n, Err *e)
+{
+    char *ini = config_to_ini(c);
+    CkptState s = state_of(c, t, rollbacks, history, n_history, ini ? ini : "");
+    int status = checkpoint_path(c, t->step, path, n, e);
+    if (status == 0)
+        status = h5ckpt_write(path, &t->model.layout, t->model.params, &s, e);
+    free(ini);
+    return status == 0 ? checkpoint_prune(c, t->step) : -1;
 }
 
 int checkpoint_prune(const Config *c, int64_t newest_step)
@@ -164,6 +203,42 @@ int checkpoint_prune(const Config *c, int64_t newest_step)
     return deleted;
 }
 
+/* ---- resuming ------------------------------------------------------------------------ */
+
+int checkpoint_find_latest(const Config *c, char *out, size_t n, Err *e)
+{
+    size_t count;
+    int64_t *steps = list_steps(c, &count);
+    out[0] = '\0';
+    for (size_t i = 0; i < count; i++) {
+        Err skip;
+        if (checkpoint_path(c, steps[i], out, n, e) != 0) {
+            free(steps);
+            return -1;
+        }
+        if (h5ckpt_step(out, &skip) == steps[i])
+            break; /* complete and readable */
+        fprintf(stderr, "downhill: note: skipping unreadable checkpoint %s: %s\n", out, skip.msg);
+        out[0] = '\0';
+    }
+    free(steps);
+    return 0;
+}
+
+int checkpoint_resume_path(const Config *c, FILE *log, char *path, size_t n, Err *e)
+{
+    path[0] = '\0';
+    if (strcmp(c->resume, "auto") != 0) {
+        snprintf(path, n, "%s", c->resume);
+        return 0;
+    }
+    if (checkpoint_find_latest(c, path, n, e) != 0)
+        return -1;
+    if (!path[0] && log)
+        fprintf(log, "resume: no checkpoint of this run yet: starting fresh\n");
+    return 0;
+}
+
 /* same_layers: whether two configurations have the same layer sizes. */
 static int same_layers(const Config *a, const Config *b)
 {
@@ -171,7 +246,9 @@ static int same_layers(const Config *a, const Config *b)
            memcmp(a->layers, b->layers, sizeof(int) * (size_t)a->n_layers) == 0;
 }
 
-int checkpoint_compatible(const Config *now, const Config *then, const char *path, Err *e)
+/* compatible: refuses to resume with keys that would change the trajectory, naming the
+ * key; `then` is the checkpoint's configuration. */
+static int compatible(const Config *now, const Config *then, const char *path, Err *e)
 {
     const char *key = NULL;
     if (!same_layers(now, then))
@@ -192,4 +269,49 @@ int checkpoint_compatible(const Config *now, const Config *then, const char *pat
                       "would change the training trajectory (layers, seed, batch size, exact "
                       "group, reduction and training data must stay; epochs, schedule length, "
                       "checkpoint settings may change)", path, key);
+}
+
+/* has_line: whether text holds the line (len bytes) as one whole line. */
+static int has_line(const char *text, const char *line, size_t len)
+{
+    for (const char *p = text; *p; p += strcspn(p, "\n") + (p[strcspn(p, "\n")] == '\n'))
+        if (strcspn(p, "\n") == len && strncmp(p, line, len) == 0)
+            return 1;
+    return 0;
+}
+
+/* print_changes: the configuration lines that differ from the checkpoint's. */
+static void print_changes(FILE *log, const char *then, const char *now)
+{
+    if (!log || !then || !now)
+        return;
+    for (const char *line = now; *line;) {
+        size_t len = strcspn(line, "\n");
+        int key = len > 0 && line[0] != '#' && line[0] != '[' && memchr(line, '=', len);
+        if (key && !has_line(then, line, len))
+            fprintf(log, "resume: changed: %.*s\n", (int)len, line);
+        line += len + (line[len] == '\n');
+    }
+}
+
+int checkpoint_validate(const Config *c, const Trainer *t, const char *path, const Layout *lay,
+                        const CkptState *s, FILE *log, Err *e)
+{
+    Config then;
+    config_defaults(&then);
+    if (config_load_string(&then, s->config_text ? s->config_text : "", e) != 0)
+        return -1;
+    if (compatible(c, &then, path, e) != 0)
+        return -1;
+    if (lay->n_params != t->model.layout.n_params)
+        return err_set(e, "cannot resume from %s: its layers differ (model.layers)", path);
+    if (s->data_fingerprint != t->fingerprint || s->n_train != t->n_train ||
+        s->lanes != t->lanes || s->steps_per_epoch != t->steps_per_epoch)
+        return err_set(e, "cannot resume from %s: the training data differ from the "
+                          "checkpoint's (data.train_images, data.train_labels and "
+                          "data.train_limit must name the same examples)", path);
+    char *now = config_to_ini(c);
+    print_changes(log, s->config_text, now);
+    free(now);
+    return 0;
 }

@@ -1,7 +1,9 @@
-/* config.c: the run configuration. One const table describes every key (section, name,
- * type, field, default, help, accepted values); parsing, defaults, validation and the
- * resolved INI text are all driven by it. INI syntax is libinih's (Debian build). */
+/* config.c: the run configuration. One const table (config_keys.c) describes every key
+ * (section, name, type, field, default, help, accepted values); parsing, defaults,
+ * validation and the resolved INI text are all driven by it. INI syntax is libinih's
+ * (Debian build). */
 #include "run/config.h"
+#include "config_keys.h"
 
 #include <errno.h>
 #include <ini.h>
@@ -18,24 +20,6 @@
 #define INI_LINE_LIMIT 65536 /* longest INI line read whole (paths are far shorter) */
 #define VALUE_TEXT_MAX (CONFIG_PATH_MAX + 64)
 
-typedef enum { KEY_PATH, KEY_TEXT, KEY_INT, KEY_UINT, KEY_DOUBLE, KEY_LAYERS, KEY_SCHEDULE, KEY_REDUCTION,
-               KEY_BOOL } KeyType;
-
-/* Range rule of a double key. */
-typedef enum { DBL_POSITIVE, DBL_NONNEGATIVE, DBL_UNIT } DoubleRule;
-
-typedef struct {
-    const char *section;
-    const char *name;
-    KeyType type;
-    size_t offset;        /* of the field in Config (KEY_LAYERS: of layers[]) */
-    int64_t int_min;      /* KEY_INT: smallest accepted value */
-    DoubleRule dbl_rule;  /* KEY_DOUBLE: accepted range */
-    const char *def;      /* default, as INI text */
-    const char *accepted; /* completes "expected ..." in error messages */
-    const char *help;     /* one-line comment printed above the key */
-} KeySpec;
-
 static const char *const schedule_names[] = {"constant", "step", "cosine"};
 static const char *const reduction_names[] = {"exact", "float"};
 static const char *const bool_names[] = {"false", "true", "no", "yes", "0", "1", "off", "on"};
@@ -46,78 +30,7 @@ static const char *const section_names[] = {"data", "model", "train", "output", 
 #define N_BOOLS (sizeof bool_names / sizeof bool_names[0])
 #define N_SECTIONS (sizeof section_names / sizeof section_names[0])
 
-#define FASHION "/usr/share/datasets/fashion-mnist/"
-#define OFF(field) offsetof(Config, field)
-
-static const KeySpec keys[] = {
-    {"data", "train_images", KEY_PATH, OFF(train_images), 0, 0, FASHION "train-images-idx3-ubyte.gz",
-     "a non-empty path", "training images: IDX file (plain or .gz) or downhill HDF5 input file"},
-    {"data", "train_labels", KEY_PATH, OFF(train_labels), 0, 0, FASHION "train-labels-idx1-ubyte.gz",
-     "a non-empty path", "training labels: IDX file (plain or .gz) or downhill HDF5 input file"},
-    {"data", "test_images", KEY_PATH, OFF(test_images), 0, 0, FASHION "t10k-images-idx3-ubyte.gz",
-     "a non-empty path", "test images: IDX file (plain or .gz) or downhill HDF5 input file"},
-    {"data", "test_labels", KEY_PATH, OFF(test_labels), 0, 0, FASHION "t10k-labels-idx1-ubyte.gz",
-     "a non-empty path", "test labels: IDX file (plain or .gz) or downhill HDF5 input file"},
-    {"data", "train_limit", KEY_INT, OFF(train_limit), 0, 0, "0", "an integer >= 0",
-     "use only the first N training examples; 0 = all (integer >= 0)"},
-    {"data", "test_limit", KEY_INT, OFF(test_limit), 0, 0, "0", "an integer >= 0",
-     "use only the first N test examples; 0 = all (integer >= 0)"},
-    {"model", "layers", KEY_LAYERS, OFF(layers), 0, 0, "784,16,16,10",
-     "2 to 16 comma-separated integers in 1..1048576",
-     "layer sizes, inputs first: 2 to 16 comma-separated integers in 1..1048576"},
-    {"model", "seed", KEY_UINT, OFF(seed), 0, 0, "1", "an unsigned 64-bit integer",
-     "initialisation and shuffling seed (unsigned 64-bit integer)"},
-    {"train", "epochs", KEY_INT, OFF(epochs), 0, 0, "10", "an integer >= 0",
-     "passes over the training set; 0 = only write and evaluate the initial model (integer >= 0)"},
-    {"train", "batch_size", KEY_INT, OFF(batch_size), 0, 0, "10", "an integer >= 0",
-     "global mini-batch size summed over all ranks; 0 = full batch (integer >= 0)"},
-    {"train", "learning_rate", KEY_DOUBLE, OFF(learning_rate), 0, DBL_POSITIVE, "1.0",
-     "a finite number > 0", "peak learning rate eta (finite number > 0)"},
-    {"train", "schedule", KEY_SCHEDULE, OFF(schedule), 0, 0, "cosine", "one of constant, step, cosine",
-     "learning-rate schedule after warmup: constant | step | cosine"},
-    {"train", "warmup_epochs", KEY_DOUBLE, OFF(warmup_epochs), 0, DBL_NONNEGATIVE, "0",
-     "a finite number >= 0", "linear warmup length in epochs, may be fractional; 0 = none (finite number >= 0)"},
-    {"train", "step_every", KEY_INT, OFF(step_every), 1, 0, "1", "an integer >= 1",
-     "step schedule: multiply the rate by step_factor every N epochs (integer >= 1)"},
-    {"train", "step_factor", KEY_DOUBLE, OFF(step_factor), 0, DBL_UNIT, "0.5",
-     "a finite number in (0, 1]", "step schedule: factor applied every step_every epochs (number in (0, 1])"},
-    {"train", "min_lr", KEY_DOUBLE, OFF(min_lr), 0, DBL_NONNEGATIVE, "0", "a finite number >= 0",
-     "cosine schedule: final learning rate, <= learning_rate (finite number >= 0)"},
-    {"train", "reduction", KEY_REDUCTION, OFF(reduction), 0, 0, "exact", "one of exact, float",
-     "gradient sum across ranks: exact (bitwise reproducible at any rank count) | float (plain allreduce)"},
-    {"train", "exact_group", KEY_INT, OFF(exact_group), 1, 0, "1", "an integer >= 1",
-     "exact reduction: lanes whose gradient (but the first layer's weights) is summed in "
-     "floating point before the exact sum (integer >= 1)"},
-    {"train", "watchdog_seconds", KEY_DOUBLE, OFF(watchdog_seconds), 0, DBL_POSITIVE, "600",
-     "a finite number > 0", "abort the job when a collective waits longer than this (seconds)"},
-    {"train", "max_rollbacks", KEY_INT, OFF(max_rollbacks), 0, 0, "0", "an integer >= 0",
-     "on divergence (non-finite cost or gradient): 0 = stop; N = roll back to the last "
-     "checkpoint up to N times, lowering the learning rate"},
-    {"train", "rollback_factor", KEY_DOUBLE, OFF(rollback_factor), 0, DBL_UNIT, "0.5",
-     "a finite number in (0, 1]", "learning-rate factor applied at each rollback"},
-    {"output", "file", KEY_PATH, OFF(output_file), 0, 0, "downhill-run.h5", "a non-empty path",
-     "HDF5 run file written by the run (non-empty path)"},
-    {"output", "overwrite", KEY_BOOL, OFF(overwrite), 0, 0, "false", "true or false",
-     "replace an existing output.file (a resumed run always continues its own); --force sets it"},
-    {"checkpoint", "prefix", KEY_TEXT, OFF(ckpt_prefix), 0, 0, "", "a path prefix, or empty",
-     "checkpoint files are PREFIX.ckpt-STEP.h5; empty = output.file without its .h5"},
-    {"checkpoint", "every_steps", KEY_INT, OFF(ckpt_every_steps), 0, 0, "0", "an integer >= 0",
-     "write a checkpoint every N update steps; 0 = off (integer >= 0)"},
-    {"checkpoint", "every_epochs", KEY_INT, OFF(ckpt_every_epochs), 0, 0, "1", "an integer >= 0",
-     "write a checkpoint every N epochs; 0 = off (integer >= 0)"},
-    {"checkpoint", "every_seconds", KEY_DOUBLE, OFF(ckpt_every_seconds), 0, DBL_NONNEGATIVE, "0",
-     "a finite number >= 0", "write a checkpoint every N seconds of wall time; 0 = off"},
-    {"checkpoint", "keep", KEY_INT, OFF(ckpt_keep), 1, 0, "2", "an integer >= 1",
-     "keep the newest N checkpoints of the run, delete older ones (integer >= 1)"},
-    {"checkpoint", "verify_every", KEY_INT, OFF(ckpt_verify_every), 0, 0, "0", "an integer >= 0",
-     "compare a hash of the weights across ranks every N steps; 0 = after restore and at the end only"},
-    {"checkpoint", "resume", KEY_TEXT, OFF(resume), 0, 0, "", "empty, auto, or a checkpoint path",
-     "continue from a checkpoint: a file, auto (the newest of this run, or a fresh start), empty = no"},
-};
-
-#define N_KEYS (sizeof keys / sizeof keys[0])
-
-/* ---- small string helpers ---------------------------------------------------------- */
+/* ---- small string helpers ------------------------------------------------------------ */
 
 static int is_blank(char ch)
 {
@@ -142,7 +55,7 @@ static int trim_copy(char *dst, size_t n, const char *src, size_t len)
     return 0;
 }
 
-/* ---- value parsers: all strict, whole-string ---------------------------------------- */
+/* ---- value parsers: all strict, whole-string ----------------------------------------- */
 
 static int parse_int64(const char *s, int64_t *out)
 {
@@ -346,10 +259,10 @@ static int unknown_key(const char *section, const char *name, Err *e)
 {
     char list[512] = "";
     size_t used = 0;
-    for (size_t i = 0; i < N_KEYS; i++) {
-        if (strcmp(keys[i].section, section) != 0)
+    for (size_t i = 0; i < config_n_keys; i++) {
+        if (strcmp(config_keys[i].section, section) != 0)
             continue;
-        int w = snprintf(list + used, sizeof list - used, "%s%s", used ? ", " : "", keys[i].name);
+        int w = snprintf(list + used, sizeof list - used, "%s%s", used ? ", " : "", config_keys[i].name);
         if (w < 0 || (size_t)w >= sizeof list - used)
             break;
         used += (size_t)w;
@@ -367,13 +280,13 @@ static int apply_key(Config *c, const char *section, const char *name, const cha
     if (!section_known(section))
         return err_set(e, "config: unknown section [%s] (known sections: data, model, train, output)",
                        section);
-    for (size_t i = 0; i < N_KEYS; i++)
-        if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].name, name) == 0)
-            return set_value(c, &keys[i], value, e);
+    for (size_t i = 0; i < config_n_keys; i++)
+        if (strcmp(config_keys[i].section, section) == 0 && strcmp(config_keys[i].name, name) == 0)
+            return set_value(c, &config_keys[i], value, e);
     return unknown_key(section, name, e);
 }
 
-/* ---- INI files and text ------------------------------------------------------------- */
+/* ---- INI files and text -------------------------------------------------------------- */
 
 /* What the libinih handler works on: a scratch copy of the configuration and the first error. */
 typedef struct {
@@ -454,9 +367,9 @@ int config_load_string(Config *c, const char *text, Err *e)
 void config_defaults(Config *c)
 {
     memset(c, 0, sizeof *c);
-    for (size_t i = 0; i < N_KEYS; i++) {
+    for (size_t i = 0; i < config_n_keys; i++) {
         Err e;
-        if (set_value(c, &keys[i], keys[i].def, &e) != 0) {
+        if (set_value(c, &config_keys[i], config_keys[i].def, &e) != 0) {
             /* the table's defaults are constants: reaching this is a programming error */
             fprintf(stderr, "downhill: bad default in config table: %s\n", e.msg);
             abort();
@@ -521,8 +434,8 @@ int config_validate(const Config *c, Err *e)
         return err_set(e, "config: model.layers has %d sizes: expected 2 to %d", c->n_layers,
                        CONFIG_MAX_LAYERS);
     /* every key again through its own parser, so a Config built in code obeys the same rules */
-    for (size_t i = 0; i < N_KEYS; i++) {
-        const KeySpec *k = &keys[i];
+    for (size_t i = 0; i < config_n_keys; i++) {
+        const KeySpec *k = &config_keys[i];
         if (k->type == KEY_PATH && !memchr((const char *)c + k->offset, '\0', CONFIG_PATH_MAX))
             return err_set(e, "config: %s.%s: path is not terminated", k->section, k->name);
         char text[VALUE_TEXT_MAX];
@@ -538,7 +451,7 @@ int config_validate(const Config *c, Err *e)
     return 0;
 }
 
-/* ---- resolved INI text ---------------------------------------------------------------- */
+/* ---- resolved INI text --------------------------------------------------------------- */
 
 typedef struct {
     char *p;
@@ -581,8 +494,8 @@ char *config_to_ini(const Config *c)
     TextBuf b = {NULL, 0, 0, 0};
     const char *section = "";
     text_append(&b, "# downhill %s configuration\n", DOWNHILL_VERSION);
-    for (size_t i = 0; i < N_KEYS; i++) {
-        const KeySpec *k = &keys[i];
+    for (size_t i = 0; i < config_n_keys; i++) {
+        const KeySpec *k = &config_keys[i];
         char text[VALUE_TEXT_MAX];
         if (strcmp(section, k->section) != 0) {
             section = k->section;

@@ -6,9 +6,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "run/checkpoint.h"
 #include "comm/comm.h"
-#include "io/h5io.h"
+#include "io/ckptfile.h"
+#include "io/runfile.h"
+#include "run/checkpoint.h"
+#include "run/progress.h"
 #include "train/schedule.h"
 
 #define EVAL_CHUNK 256
@@ -31,65 +33,6 @@ typedef struct {
     double phase_min[PHASE_COUNT], phase_avg[PHASE_COUNT], phase_max[PHASE_COUNT];
                              /* seconds per phase summed over this process's epochs */
 } Run;
-
-/* warn_oversubscribed: ranks x threads on this node beyond its cores make every step
- * crawl (OpenMP and MPI both spin-wait); rank 0 says so. */
-static void warn_oversubscribed(const Run *r)
-{
-    int node = comm_node_ranks();
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    if (r->log && cores > 0 && (long)node * r->t.threads > cores)
-        fprintf(r->log, "warning: %d ranks x %d threads on a node with %ld cores: "
-                        "oversubscribed, steps will be very slow; set OMP_NUM_THREADS so "
-                        "that ranks x threads <= cores\n", node, r->t.threads, cores);
-}
-
-/* warn_float_threads: the float reduction sums every gradient value across the threads of
- * a rank each step, so more threads make it slower (measured here: 2 threads 3x slower
- * than 1 at batch 10, 0.93x at batch 64); rank 0 says so. */
-static void warn_float_threads(const Run *r)
-{
-    if (r->log && r->cfg->reduction == REDUCTION_FLOAT && r->t.threads > 1)
-        fprintf(r->log, "warning: train.reduction = float with %d threads per rank: it sums "
-                        "all %zu gradient values across the threads every step and is slower "
-                        "than one thread; use train.reduction = exact (faster with threads, "
-                        "and reproducible) or OMP_NUM_THREADS=1\n",
-                r->t.threads, r->t.model.layout.n_params);
-}
-
-/* print_header: the resolved configuration and the machine shape (rank 0). */
-static void print_header(const Run *r)
-{
-    const Trainer *t = &r->t;
-    if (!r->log)
-        return;
-    char *ini = config_to_ini(r->cfg);
-    fprintf(r->log, "downhill %s: training\n# resolved configuration\n%s\n", DOWNHILL_VERSION,
-            ini ? ini : "(out of memory)\n");
-    free(ini);
-    int by = t->ranks > 1 && r->cfg->reduction == REDUCTION_EXACT; /* how the sums travel */
-    fprintf(r->log, "ranks: %d, threads per rank: %d, parameters: %zu (%s), reduction: %s%s%s\n",
-            t->ranks, t->threads, t->model.layout.n_params, REAL_NAME,
-            config_reduction_name(r->cfg->reduction), by ? ", by " : "",
-            by ? comm_sum_path() : "");
-    fprintf(r->log, "training examples: %lld, test examples: %lld, batch: %lld (%lld steps per "
-                    "epoch), exact groups of %lld lanes\n",
-            (long long)t->n_train, (long long)t->test.shard.n, (long long)t->lanes,
-            (long long)t->steps_per_epoch, (long long)t->group);
-    fprintf(r->log, "%6s %12s %12s %9s %9s %12s\n", "epoch", "train_cost", "test_cost",
-            "test_acc", "seconds", "samples/s");
-    fflush(r->log);
-}
-
-static void print_row(const Run *r, const HistoryRow *row)
-{
-    if (!r->log)
-        return;
-    fprintf(r->log, "%6lld %12.6f %12.6f %9.4f %9.3f %12.0f\n", (long long)row->epoch,
-            row->train_cost, row->test_cost, row->test_accuracy, row->seconds,
-            row->samples_per_second);
-    fflush(r->log);
-}
 
 /* add_history: appends a row to the in-memory history (every rank keeps it). */
 static int add_history(Run *r, const HistoryRow *row, Err *e)
@@ -115,7 +58,7 @@ static int record(Run *r, const HistoryRow *row, Err *e)
         if (status == 0)
             status = h5run_append_history(r->file, row, e);
     }
-    print_row(r, row);
+    progress_row(r->log, row);
     return comm_check(status, e);
 }
 
@@ -125,7 +68,10 @@ static int open_run_file(Run *r, Err *e)
     int status = 0;
     if (r->t.rank == 0) {
         char *ini = config_to_ini(r->cfg);
-        RunAttrs attrs = {ini ? ini : "", r->t.ranks, r->t.threads, r->cfg->seed};
+        RunAttrs attrs = {.config_text = ini ? ini : "",
+                          .ranks = r->t.ranks,
+                          .threads = r->t.threads,
+                          .seed = r->cfg->seed};
         status = h5run_create(r->cfg->output_file, &attrs, &r->t.model.layout, &r->file, e);
         free(ini);
         if (status == 0 && r->n_history > 0)
@@ -150,17 +96,6 @@ static int check_replicas(const Trainer *t, uint64_t *hash, Err *e)
     return comm_check(t->rank == 0, e);
 }
 
-/* checkpoint_state: the trainer's state and the history, as stored in a checkpoint. */
-static CkptState checkpoint_state(const Run *r, char *config_text)
-{
-    const Trainer *t = &r->t;
-    CkptState s = {t->step, t->steps_per_epoch, t->lanes, t->n_train, t->group,
-                   (int32_t)r->cfg->reduction, r->cfg->seed, t->fingerprint, t->epoch_cost,
-                   t->epoch_count, t->lr_scale, r->rollbacks, r->n_history, r->history,
-                   config_text};
-    return s;
-}
-
 /* write_checkpoint: rank 0 writes the checkpoint of the current step and prunes old ones. */
 static int write_checkpoint(Run *r, const char *why, Err *e)
 {
@@ -168,19 +103,14 @@ static int write_checkpoint(Run *r, const char *why, Err *e)
     comm_set_phase("the checkpoint write", r->t.step);
     int status = 0;
     if (r->t.rank == 0) {
-        char path[CONFIG_PATH_MAX + 32], *ini = config_to_ini(r->cfg);
-        CkptState s = checkpoint_state(r, ini ? ini : "");
-        status = checkpoint_path(r->cfg, r->t.step, path, sizeof path, e);
-        if (status == 0)
-            status = h5ckpt_write(path, &r->t.model.layout, r->t.model.params, &s, e);
-        free(ini);
-        if (status == 0) {
-            int pruned = checkpoint_prune(r->cfg, r->t.step);
-            if (r->log)
-                fprintf(r->log, "checkpoint: %s at step %lld (%s), %.1f ms%s\n", path,
-                        (long long)r->t.step, why, 1e3 * (comm_time() - t0),
-                        pruned ? ", older ones pruned" : "");
-        }
+        char path[CONFIG_PATH_MAX + 32];
+        int pruned = checkpoint_write(r->cfg, &r->t, r->rollbacks, r->history, r->n_history,
+                                      path, sizeof path, e);
+        status = pruned < 0 ? -1 : 0;
+        if (status == 0 && r->log)
+            fprintf(r->log, "checkpoint: %s at step %lld (%s), %.1f ms%s\n", path,
+                    (long long)r->t.step, why, 1e3 * (comm_time() - t0),
+                    pruned ? ", older ones pruned" : "");
     }
     if (comm_check(status, e) != 0)
         return -1;
@@ -223,23 +153,6 @@ static int record_timing(Run *r, Err *e)
     return comm_check(status, e);
 }
 
-/* print_timing: where the time went, summed over the epochs (rank 0). */
-static void print_timing(const Run *r)
-{
-    double total = 0;
-    for (int p = 0; p < PHASE_COUNT; p++)
-        total += r->phase_avg[p];
-    if (!r->log || total <= 0)
-        return;
-    fprintf(r->log, "time per phase over %d ranks (seconds summed over epochs):\n"
-                    "%12s %10s %10s %10s %7s\n", r->t.ranks, "phase", "min", "avg", "max",
-            "share");
-    for (int p = 0; p < PHASE_COUNT; p++)
-        fprintf(r->log, "%12s %10.4f %10.4f %10.4f %6.1f%%\n", phase_name((Phase)p),
-                r->phase_min[p], r->phase_avg[p], r->phase_max[p],
-                100.0 * r->phase_avg[p] / total);
-}
-
 /* initial_row: epoch 0, the scores of the initialised model. */
 static int initial_row(Run *r, HistoryRow *row, Err *e)
 {
@@ -248,7 +161,12 @@ static int initial_row(Run *r, HistoryRow *row, Err *e)
     if (evaluate(&t->model, &t->train, r->ws, t->threads, &train, e) != 0 ||
         evaluate(&t->model, &t->test, r->ws, t->threads, &test, e) != 0)
         return -1;
-    *row = (HistoryRow){0, train.cost, test.cost, test.accuracy, 0, 0};
+    *row = (HistoryRow){.epoch = 0,
+                        .train_cost = train.cost,
+                        .test_cost = test.cost,
+                        .test_accuracy = test.accuracy,
+                        .seconds = 0,
+                        .samples_per_second = 0};
     return 0;
 }
 
@@ -264,33 +182,18 @@ static int finish_epoch(Run *r, Err *e)
         return -1;
     double now = comm_time(), steps = t1 - r->epoch_t0 - r->ckpt_seconds;
     t->times.seconds[PHASE_EVALUATION] += now - t1;
-    HistoryRow row = {t->step / t->steps_per_epoch, trainer_take_epoch_cost(t), test.cost,
-                      test.accuracy, now - r->epoch_t0 - r->ckpt_seconds,
-                      steps > 0 ? (double)examples / steps : 0};
+    HistoryRow row = {.epoch = t->step / t->steps_per_epoch,
+                      .train_cost = trainer_take_epoch_cost(t),
+                      .test_cost = test.cost,
+                      .test_accuracy = test.accuracy,
+                      .seconds = now - r->epoch_t0 - r->ckpt_seconds,
+                      .samples_per_second = steps > 0 ? (double)examples / steps : 0};
     r->epoch_t0 = now;
     r->ckpt_seconds = 0;
     r->epoch_count0 = 0;
     if (record(r, &row, e) != 0)
         return -1;
     return record_timing(r, e);
-}
-
-/* checkpoint_due: why a checkpoint is due after this step, or NULL. */
-static const char *checkpoint_due(const Run *r, int agreed, int epoch_end, int64_t total)
-{
-    const Config *c = r->cfg;
-    int64_t step = r->t.step, epoch = step / r->t.steps_per_epoch;
-    if (agreed & STEP_STOP)
-        return "signal";
-    if (step == total)
-        return "end of run";
-    if (c->ckpt_every_steps > 0 && step % c->ckpt_every_steps == 0)
-        return "every_steps";
-    if (epoch_end && c->ckpt_every_epochs > 0 && epoch % c->ckpt_every_epochs == 0)
-        return "every_epochs";
-    if (agreed & STEP_CHECKPOINT)
-        return "every_seconds";
-    return NULL;
 }
 
 /* local_requests: this rank's wish to stop (a signal) or to checkpoint (rank 0's clock);
@@ -375,7 +278,7 @@ static int train_steps(Run *r, int *stopped, Err *e)
         int epoch_end = t->step % t->steps_per_epoch == 0;
         if (epoch_end && finish_epoch(r, e) != 0)
             return -1;
-        const char *why = checkpoint_due(r, agreed, epoch_end, total);
+        const char *why = checkpoint_due(r->cfg, t->step, t->steps_per_epoch, total, agreed);
         if (why && write_checkpoint(r, why, e) != 0)
             return -1;
         int64_t every = r->cfg->ckpt_verify_every;
@@ -385,53 +288,6 @@ static int train_steps(Run *r, int *stopped, Err *e)
     }
     if (!*stopped && r->last_ckpt_step != t->step)
         return write_checkpoint(r, "end of run", e);
-    return 0;
-}
-
-/* has_line: whether text holds the line (len bytes) as one whole line. */
-static int has_line(const char *text, const char *line, size_t len)
-{
-    for (const char *p = text; *p; p += strcspn(p, "\n") + (p[strcspn(p, "\n")] == '\n'))
-        if (strcspn(p, "\n") == len && strncmp(p, line, len) == 0)
-            return 1;
-    return 0;
-}
-
-/* print_changes: the configuration lines that differ from the checkpoint's (rank 0). */
-static void print_changes(FILE *log, const char *then, const char *now)
-{
-    if (!log || !then || !now)
-        return;
-    for (const char *line = now; *line;) {
-        size_t len = strcspn(line, "\n");
-        int key = len > 0 && line[0] != '#' && line[0] != '[' && memchr(line, '=', len);
-        if (key && !has_line(then, line, len))
-            fprintf(log, "resume: changed: %.*s\n", (int)len, line);
-        line += len + (line[len] == '\n');
-    }
-}
-
-/* check_checkpoint: rank 0's checks of a read checkpoint against this run. */
-static int check_checkpoint(const Run *r, const char *path, const Layout *lay, CkptState *s,
-                            Err *e)
-{
-    const Trainer *t = &r->t;
-    Config then;
-    config_defaults(&then);
-    if (config_load_string(&then, s->config_text ? s->config_text : "", e) != 0)
-        return -1;
-    if (checkpoint_compatible(r->cfg, &then, path, e) != 0)
-        return -1;
-    if (lay->n_params != t->model.layout.n_params)
-        return err_set(e, "cannot resume from %s: its layers differ (model.layers)", path);
-    if (s->data_fingerprint != t->fingerprint || s->n_train != t->n_train ||
-        s->lanes != t->lanes || s->steps_per_epoch != t->steps_per_epoch)
-        return err_set(e, "cannot resume from %s: the training data differ from the "
-                          "checkpoint's (data.train_images, data.train_labels and "
-                          "data.train_limit must name the same examples)", path);
-    char *now = config_to_ini(r->cfg);
-    print_changes(r->log, s->config_text, now);
-    free(now);
     return 0;
 }
 
@@ -470,7 +326,7 @@ static int restore(Run *r, const char *path, Err *e)
     if (r->t.rank == 0) {
         status = h5ckpt_read(path, &lay, &params, &s, e);
         if (status == 0)
-            status = check_checkpoint(r, path, &lay, &s, e);
+            status = checkpoint_validate(r->cfg, &r->t, path, &lay, &s, r->log, e);
     } else {
         params = alloc_array(r->t.model.layout.n_params, sizeof(Real), "restored weights", e);
         status = params == NULL;
@@ -498,16 +354,10 @@ static int restore(Run *r, const char *path, Err *e)
 /* resume_path: the checkpoint to continue from (rank 0 decides, all learn it); "" = none. */
 static int resume_path(const Run *r, char *path, size_t n, Err *e)
 {
-    const char *want = r->cfg->resume;
     int status = 0;
     path[0] = '\0';
-    if (r->t.rank == 0 && strcmp(want, "auto") == 0) {
-        status = checkpoint_find_latest(r->cfg, path, n, e);
-        if (status == 0 && !path[0] && r->log)
-            fprintf(r->log, "resume: no checkpoint of this run yet: starting fresh\n");
-    } else if (r->t.rank == 0) {
-        snprintf(path, n, "%s", want);
-    }
+    if (r->t.rank == 0)
+        status = checkpoint_resume_path(r->cfg, r->log, path, n, e);
     if (comm_check(status, e) != 0)
         return -1;
     comm_bcast(path, n, 0);
@@ -525,7 +375,7 @@ static int start(Run *r, Err *e)
     HistoryRow row;
     if (initial_row(r, &row, e) != 0 || add_history(r, &row, e) != 0)
         return -1;
-    print_row(r, &row);
+    progress_row(r->log, &row);
     /* rollbacks need a checkpoint to return to, even before the first trigger */
     return r->cfg->max_rollbacks > 0 ? write_checkpoint(r, "start", e) : 0;
 }
@@ -546,7 +396,9 @@ static int summarise(Run *r, int stopped, TrainSummary *out, Err *e)
     const HistoryRow *last = &r->history[r->n_history - 1];
     out->epochs = last->epoch;
     out->train_cost = last->train_cost;
-    out->test = (Score){last->test_cost, last->test_accuracy, r->t.test.shard.n};
+    out->test = (Score){.cost = last->test_cost,
+                        .accuracy = last->test_accuracy,
+                        .count = r->t.test.shard.n};
     out->stopped = stopped;
     out->step = r->t.step;
     if (check_replicas(&r->t, &out->hash, e) != 0)
@@ -555,7 +407,7 @@ static int summarise(Run *r, int stopped, TrainSummary *out, Err *e)
         fprintf(r->log, "stopped by signal %d at step %lld after writing a checkpoint: "
                         "resubmit with --resume auto to continue (exit code %d)\n",
                 checkpoint_signal_pending(), (long long)r->t.step, EXIT_RESUBMIT);
-    print_timing(r);
+    progress_timing(r->log, r->t.ranks, r->phase_min, r->phase_avg, r->phase_max);
     if (r->log && !stopped)
         fprintf(r->log, "final weights: hash %016llx, identical on all %d ranks; wrote %s\n",
                 (unsigned long long)out->hash, r->t.ranks, r->cfg->output_file);
@@ -594,9 +446,7 @@ int train_run(const Config *c, int rank, int ranks, FILE *log, TrainSummary *out
     int status = trainer_init(&r.t, c, rank, ranks, omp_get_max_threads(), e);
     r.last_ckpt_time = comm_time();
     if (status == 0) {
-        print_header(&r);
-        warn_oversubscribed(&r);
-        warn_float_threads(&r);
+        progress_header(r.log, c, &r.t);
         status = alloc_workspaces(&r, e);
     }
     if (status == 0)

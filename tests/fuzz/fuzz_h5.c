@@ -5,7 +5,10 @@
 #include <hdf5.h>
 
 #include "io/data.h"
-#include "io/h5io.h"
+#include "io/ckptfile.h"
+#include "io/info.h"
+#include "io/inputfile.h"
+#include "io/runfile.h"
 #include "net/model.h"
 
 #define MAX_READ_BYTES (4u << 20) /* h5in_read reads at most this many bytes */

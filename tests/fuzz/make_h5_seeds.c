@@ -5,7 +5,9 @@
  *      --libs hdf5-openmpi inih zlib) -fopenmp -lm -o /tmp/seeds && /tmp/seeds tests/fuzz/corpus/h5 */
 #include <stdio.h>
 
-#include "io/h5io.h"
+#include "io/ckptfile.h"
+#include "io/inputfile.h"
+#include "io/runfile.h"
 #include "net/model.h"
 
 int main(int argc, char **argv)

@@ -11,7 +11,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "io/h5io.h"
+#include "io/ckptfile.h"
+#include "io/info.h"
+#include "io/inputfile.h"
+#include "io/runfile.h"
 #include "core/hash.h"
 
 #define PATH_LEN 512
