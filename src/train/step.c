@@ -2,7 +2,20 @@
  * runs many steps in one OpenMP parallel region. Every thread runs every phase; the phases
  * are separated by the same barriers on every thread, and a thread writes only what it owns
  * (shares.h). Look-ahead: while a step waits for the others or the allreduce, threads load,
- * fetch or form what the next steps will read (the plan says which). */
+ * fetch or form what the next steps will read (the plan says which).
+ *
+ * A step on each thread ("|" a barrier; "[ a ]" a split barrier with work a between
+ * arriving and waiting; phases in parentheses only where the plan says so):
+ *
+ *   (block sums |) (fetch next) chunks [odd threads load next, pack] finish
+ *   (next block sums) prefetch rest [fetch after next]
+ *
+ *   finish, one rank, exact: result, W1 gradient (its update fused where the kernel can),
+ *                            combine rest, update_apply
+ *   finish, otherwise:       W1 gradient (exact), combine | master: allreduce, the others:
+ *                            load next | update_apply
+ *
+ * With more than two threads, "next block sums" waits at a barrier first. */
 #include "train/train.h"
 
 #include <omp.h>
