@@ -8,7 +8,13 @@
  * split the lanes), then the first layer's gradient and update (by blocks again) and the
  * other parameters' (by slices; on one rank at small batches by the even threads alone,
  * while the odd ones load the next step's inputs). trainer_steps runs many steps in one
- * OpenMP parallel region. */
+ * OpenMP parallel region.
+ *
+ * The engine, one concept a file (src/train/, private headers in include/train/):
+ * trainer.c set-up and free; lanes.c the shuffled epoch's rows; shares.c which thread owns
+ * what; first_layer.c the work on W1 by column blocks; chunks.c the per-example passes;
+ * sums.c combining threads' and ranks' sums; update.c THE update; step.c the step's plan
+ * and phases. */
 #ifndef DOWNHILL_TRAIN_H
 #define DOWNHILL_TRAIN_H
 
@@ -45,7 +51,10 @@ typedef struct {
     double cost;           /* float path: summed cost */
     int64_t count;         /* float path: examples */
     PhaseTimes times;      /* this thread's data, forward and backward time */
-    int64_t loaded;        /* the step whose inputs first_load put in ws.x ahead (-1: none) */
+    int64_t inputs_step;   /* the step whose first-layer inputs first_load_ahead put in ws.x
+                            * (-1: none; first_forward uses them, then sets -1) */
+    int first_spent;       /* 1: first_gradient's kernel spent this step's sums of the thread's
+                            * W1 columns on the weights (update_apply reads and resets it) */
 } ThreadState;
 
 /* A training run in progress on one rank. */
@@ -72,7 +81,7 @@ typedef struct {
     const uint8_t **epoch_rows; /* (steps_per_epoch, slots) the pixel row of each lane at each
                                  * position of the shuffled epoch (a short lane's: unused) */
     Real *part;              /* (2, slots, n[1]) the first layer's block sums, by lane */
-    int64_t ahead;           /* the step whose block sums a step formed ahead (-1: none) */
+    int64_t formed_step;     /* the step whose block sums the step before formed (-1: none) */
     Real *fsum;              /* (n_params + SUM_EXTRA) float step sums (reduction = float) */
     Fixed fixed;
     Barrier *barrier;        /* where the threads of a step wait for each other */

@@ -1,0 +1,33 @@
+/* update.h: THE update of a step, the one place the weights change in training:
+ *
+ *     theta <- theta - eta / count * sum
+ *
+ * for every parameter, with eta the step's learning rate, count the examples of the global
+ * batch and sum the step's summed gradient: exact (t->sum, int64 fixed point: the first
+ * layer's weights in units 2^-32 / EXACT_INPUT_DIV, the rest in units 2^-32; exact_descend's
+ * arithmetic) or float (t->fsum). The sums are left zero for the next step.
+ *
+ * Every path (one rank with exact sums, several ranks, float sums) calls update_apply once
+ * per step and thread. One kernel may fuse the first layer's part into the gradient:
+ * first_gradient, given update_first_step, lets exact_input_cols spend the sums of the
+ * thread's W1 columns on the weights with this same arithmetic, and records in
+ * s->first_spent that it did; update_apply then leaves those columns. The caller never
+ * asks which happened. */
+#ifndef DOWNHILL_UPDATE_H
+#define DOWNHILL_UPDATE_H
+
+#include <stdint.h>
+#include "train/train.h"
+
+/* update_first_step: eta / count in the first layer's sum units (2^-32 / EXACT_INPUT_DIV
+ * per unit): the step a fused first_gradient spends the sums with; 0 when count <= 0. */
+double update_first_step(double lr, int64_t count);
+
+/* update_apply: THE update (above) of thread tid's share of the parameters: exact, its
+ * columns of W1 (share_grad_cols; unless s->first_spent, which it resets) and its slice
+ * after W1 (share_rest); float, its slice of all. count <= 0 (a diverged step): the sums
+ * cleared, the weights unchanged. Called by every thread once the step's sums are whole
+ * (combined over the threads, and over the ranks unless one rank sums exactly). */
+void update_apply(Trainer *t, ThreadState *s, int tid, int threads, double lr, int64_t count);
+
+#endif

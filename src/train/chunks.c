@@ -1,0 +1,91 @@
+/* chunks.c: the per-example part of a step, by chunks of whole groups (see chunks.h). */
+#include "train/chunks.h"
+
+#include <string.h>
+
+#include "train/lanes.h"
+#include "train/shares.h"
+
+/* chunk_sums: adds the chunk's gradient, cost and count to the thread's sums: exact (each
+ * group rounded to fixed point alone; the first layer's weights later, by columns, from the
+ * rounded deltas left in t->D) or float. */
+static void chunk_sums(Trainer *t, ThreadState *s, int groups, int n)
+{
+    const Model *m = &t->model;
+    size_t np = m->layout.n_params;
+    if (t->cfg->reduction != REDUCTION_EXACT) {
+        model_gradient(m, &s->ws, n, s->grad);
+        for (int i = 0; i < n; i++)
+            s->cost += s->costs[i];
+        s->count += n;
+        return;
+    }
+    int64_t *acc = s->acc, *D = s->ws.in.D; /* (n1, ws.cap) */
+    int n1 = m->layout.n[1];
+    acc[np + SUM_BAD] +=
+        (int64_t)model_gradient_exact_rest(m, &s->ws, s->start, groups, acc, D, s->ws.cap,
+                                           &t->fixed);
+    for (int j = 0; j < n1; j++) /* into the step's deltas: neuron-major, by lane */
+        for (int i = 0; i < n; i++)
+            t->D[(size_t)j * (size_t)t->slots + (size_t)s->slot[i]] = D[(size_t)j * s->ws.cap + i];
+    for (int g = 0; g < groups; g++) {
+        double cost = 0; /* the group's cost in the order of its examples */
+        for (int i = s->start[g]; i < s->start[g + 1]; i++)
+            cost += s->costs[i];
+        acc[np + SUM_COST] += exact_round(cost, &t->fixed, &acc[np + SUM_BAD]);
+    }
+    acc[np + SUM_COUNT] += n;
+}
+
+/* chunk_inputs: the first layer's output of the chunk's n examples into ws: exact, from
+ * their block sums in t->part (formed by first_forward); float, the whole first layer. */
+static void chunk_inputs(Trainer *t, ThreadState *s, int n, double *clock)
+{
+    const Model *m = &t->model;
+    if (t->cfg->reduction == REDUCTION_EXACT) {
+        size_t n1 = (size_t)m->layout.n[1], half = (size_t)t->slots * n1;
+        for (int i = 0; i < n; i++) {
+            memcpy(s->ws.a[1] + i * n1, t->part + s->slot[i] * n1, n1 * sizeof(Real));
+            memcpy(s->ws.d[1] + i * n1, t->part + half + s->slot[i] * n1, n1 * sizeof(Real));
+        }
+        model_forward_rest(m, &s->ws, n, s->ws.a[1], s->ws.d[1]);
+    } else {
+        model_load_inputs(&m->layout, &s->ws, s->rows, n);
+        timer_add(&s->times, PHASE_DATA, clock);
+        model_forward(m, &s->ws, n);
+    }
+}
+
+/* chunk_gradient: one batched forward and backward pass over groups [g0, g1) (a chunk) at
+ * position pos, into the thread's sums (chunk_sums). */
+static void chunk_gradient(Trainer *t, ThreadState *s, int64_t g0, int64_t g1, int64_t pos)
+{
+    double clock = timer_now();
+    int n = 0, groups = (int)(g1 - g0);
+    for (int64_t g = g0; g < g1; g++) {
+        s->start[g - g0] = n;
+        n = lanes_gather_group(t, s, g, pos, n);
+    }
+    s->start[groups] = n;
+    if (n == 0)
+        return;
+    const Model *m = &t->model;
+    chunk_inputs(t, s, n, &clock);
+    model_cost(m, &s->ws, s->labels, n, NULL, s->costs);
+    timer_add(&s->times, PHASE_FORWARD, &clock);
+    model_deltas(m, &s->ws, s->labels, n);
+    chunk_sums(t, s, groups, n);
+    timer_add(&s->times, PHASE_BACKWARD, &clock);
+}
+
+void chunks_gradient(Trainer *t, ThreadState *s, int tid, int threads, int64_t pos)
+{
+    int64_t g0, g1;
+    share_groups(t, tid, threads, &g0, &g1);
+    int64_t per_chunk = t->group < CHUNK_CAP ? CHUNK_CAP / t->group : 1;
+    size_t lo = t->cfg->reduction == REDUCTION_EXACT ? t->model.layout.b_off[1]
+                                                     : t->model.layout.n_params;
+    memset(s->acc + lo, 0, (t->model.layout.n_params + SUM_EXTRA - lo) * sizeof *s->acc);
+    for (int64_t g = g0; g < g1; g += per_chunk)
+        chunk_gradient(t, s, g, g + per_chunk < g1 ? g + per_chunk : g1, pos);
+}
