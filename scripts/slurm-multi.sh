@@ -239,6 +239,12 @@ start() {
         command -v "$p" > /dev/null || die "$p not installed (bash scripts/install-deps.sh --tests)"
     done
     [ -e "$state" ] && die "a cluster is already recorded in $state: $0 stop $dir first"
+    local f
+    for f in "$dir"/*.pid; do
+        [ -e "$f" ] || continue
+        [ -z "$(pid_of "$(basename "$f" .pid)")" ] || die "$(basename "$f" .pid) already running from $dir (pid $(cat "$f")); stop it first"
+        rm -f "$f"
+    done
     local probe=dhm$$probe
     ip netns add "$probe" 2> /dev/null || skip "cannot create network namespaces (ip netns add failed)"
     ip netns del "$probe"
@@ -263,7 +269,8 @@ start() {
     done
     local idle=0
     for _ in $(seq 150); do
-        idle=$(sinfo -h -N -t idle -o %N 2> /dev/null | wc -l)
+        [ -f "$dir/slurmctld.pid" ] && [ -z "$(pid_of slurmctld)" ] && die "slurmctld ended, see $dir/slurmctld.log"
+        idle=$( (sinfo -h -N -t idle -o %N 2> /dev/null || true) | wc -l)
         [ "$idle" -eq "$nodes" ] && break
         sleep 0.2
     done
