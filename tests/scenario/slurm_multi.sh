@@ -199,7 +199,7 @@ echo "slurm_multi: scenarios 1-2 took $(($(date +%s) - t0)) s"
 # 20 s of training at the epoch time that n2r4 (4 ranks on 2 nodes) saw under this load
 epochs=$(h5dump -y -w 0 -d /history/seconds n2r4.h5 2> /dev/null | awk '/DATA/ { on = 1; next } on && /}/ { on = 0 }
     on { gsub(/,/, " "); for (i = 1; i <= NF; i++) { n++; if (n > 1) s += $i } }
-    END { e = n > 1 && s > 0 ? int(20 / (s / (n - 1))) : 30; print e < 20 ? 20 : (e > 400 ? 400 : e) }')
+    END { e = n > 1 && s > 0 ? int(20 / (s / (n - 1)) / 10) * 10 : 30; print e < 20 ? 20 : (e > 400 ? 400 : e) }')
 sed "s/^epochs = 2/epochs = $epochs/" tiny.ini > long.ini
 echo "slurm_multi: long run: $epochs epochs of 2000 examples (about 20 s on 2 nodes under this load)"
 OMP_NUM_THREADS=1 "$bin" train long.ini --set output.file=long-ref.h5 > long-ref.log 2>&1 &
