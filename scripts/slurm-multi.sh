@@ -56,7 +56,11 @@ done
 PATH=$PATH:/usr/sbin
 
 main_dir() {
-    mkdir -p "$1"
+    [ "$cmd" = start ] && mkdir -p "$1"
+    if [ ! -d "$1" ]; then
+        [ "$cmd" = stop ] && exit 0
+        die "no cluster folder $1"
+    fi
     dir=$(cd "$1" && pwd)
     conf=$dir/slurm.conf
     state=$dir/cluster
@@ -280,7 +284,7 @@ start() {
     echo "slurm-multi: eval \"\$($0 env $dir)\""
 }
 
-# stop_pid NAME...: SIGTERM to each daemon, then wait for all (SIGKILL after 15 s)
+# stop_pids NAME...: SIGTERM to each daemon, then wait for all (SIGKILL after 15 s)
 stop_pids() {
     local d pid pids=() names=()
     for d in "$@"; do
