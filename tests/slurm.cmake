@@ -18,3 +18,17 @@ add_test(NAME test_install
          COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/scenario/install.sh ${PROJECT_BINARY_DIR})
 set_tests_properties(test_install PROPERTIES LABELS install SKIP_RETURN_CODE 77 RUN_SERIAL TRUE
                      TIMEOUT 300 ENVIRONMENT "FASHION_DIR=${FASHION_DIR}")
+
+# jobs/*.sbatch across nodes on a real four-node SLURM on simulated hosts that the test
+# starts and stops itself (scripts/slurm-multi.sh): 2- and 4-node trainings under both
+# launchers, the scaling job on 1, 2, 4 nodes, a USR1 requeue, a requeue onto fewer nodes,
+# a rank killed on the second node. Label `slurm`; skipped (77) without SLURM, root or
+# network namespaces. Runs alone (timing-sensitive, and it starts daemons). 2-3 minutes.
+add_test(NAME test_slurm_multi
+         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/scenario/slurm_multi.sh $<TARGET_FILE:downhill>)
+set_tests_properties(test_slurm_multi PROPERTIES
+                     LABELS slurm
+                     SKIP_RETURN_CODE 77
+                     RUN_SERIAL TRUE
+                     TIMEOUT 600
+                     ENVIRONMENT "FASHION_DIR=${FASHION_DIR}")
