@@ -26,11 +26,13 @@ if ! echo 'int LLVMFuzzerTestOneInput(const char *d, long n) { return 0; }' |
     exit 0
 fi
 
-# DOWNHILL_TESTS must be on (tests/fuzz.cmake defines the targets); only they are built.
+# DOWNHILL_TESTS must be on (tests/fuzz/CMakeLists.txt defines the targets); only they are
+# built, into $build/tests/fuzz/.
 CC=$cc cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDOWNHILL_SANITIZE=ON \
     -DDOWNHILL_TESTS=ON -DCMAKE_C_FLAGS=-fsanitize=fuzzer-no-link > "$build.cmake.log" 2>&1 ||
     { cat "$build.cmake.log"; exit 1; }
 cmake --build "$build" -j "$(nproc)" --target "${targets[@]/#/fuzz_}" > /dev/null
+bin=$build/tests/fuzz
 
 supp=$PWD/tests/fuzz/lsan.supp
 export ASAN_OPTIONS=${ASAN_OPTIONS:-allocator_may_return_null=1:max_allocation_size_mb=512}
@@ -65,7 +67,7 @@ for t in "${targets[@]}"; do
     [ "$t" = h5 ] && [ "${CI:-}" = true ] && fork+=(-detect_leaks=0)
     rc=0
     # -timeout: one input may take at most 5 s; -rss_limit_mb: the process at most 2 GB
-    "$build/tests/fuzz_$t" -max_total_time="$seconds" -timeout=5 -rss_limit_mb=2048 \
+    "$bin/fuzz_$t" -max_total_time="$seconds" -timeout=5 -rss_limit_mb=2048 \
         "${fork[@]}" -print_final_stats=1 -artifact_prefix="$build/findings/$t-" "$corpus" \
         > "$log" 2>&1 || rc=$?
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
@@ -78,11 +80,11 @@ for t in "${targets[@]}"; do
         [ -e "$f" ] && [ "${f%.log}" = "$f" ] || continue
         # a fork-mode finding that replays cleanly (e.g. an empty artifact of a child that
         # died between inputs) is not a reproducible bug: reported, not fatal
-        if [ ${#fork[@]} -gt 0 ] && timeout 60 "$build/tests/fuzz_$t" -timeout=5 "$f" > /dev/null 2>&1; then
+        if [ ${#fork[@]} -gt 0 ] && timeout 60 "$bin/fuzz_$t" -timeout=5 "$f" > /dev/null 2>&1; then
             unrepro=$((unrepro + 1))
             continue
         fi
-        if [ "$t" = h5 ] && hdf5_only "$build/tests/fuzz_$t" "$f"; then
+        if [ "$t" = h5 ] && hdf5_only "$bin/fuzz_$t" "$f"; then
             hdf5=$((hdf5 + 1))
         else
             bad+=("$f")
@@ -96,7 +98,7 @@ for t in "${targets[@]}"; do
         failed=1
         echo "fuzz: $t: FAILED after ${execs:-?} execs$note; log $log; reproducers:"
         printf '  %s\n' "${bad[@]}"
-        [ -e "${bad[0]}" ] && "$build/tests/fuzz_$t" "${bad[0]}" 2>&1 |
+        [ -e "${bad[0]}" ] && "$bin/fuzz_$t" "${bad[0]}" 2>&1 |
             grep -m 1 -A 30 -E 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error|deadly signal|fuzz_' || true
         [ -e "${bad[0]}" ] || tail -40 "$log"
     else

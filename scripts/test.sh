@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The README's second command (and what CI runs): install, build, run every test.
-# Then: a build without -march=native (build-portable/) and its kernel tests; the
-# single-process tests, the corpus replays and a 2-rank training under AddressSanitizer +
-# UBSan (build-asan/); and each fuzzer for 30 s when clang is present.
+# Then: a build without -march=native (build-portable/) and its tests (CTest label
+# portable: the kernels); the tests labelled sanitize (single-process tests and the corpus
+# replays) and a 2-rank training under AddressSanitizer + UBSan (build-asan/); and each
+# fuzzer for 30 s when clang is present. Labels: tests/CMakeLists.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh --tests
@@ -10,20 +11,20 @@ bash scripts/build.sh -DDOWNHILL_WERROR=ON # a warning in downhill's code fails 
 (cd build && ctest --output-on-failure --timeout 900 "$@") | tee build/ctest.log
 
 # Portable build (no -march=native, as on clusters whose login and compute nodes differ):
-# the kernels without SIMD must compile and pass their tests too.
+# the kernels without SIMD must compile and pass their tests too. Built: downhill and the
+# programs of the label's tests.
 cmake -S . -B build-portable -DCMAKE_BUILD_TYPE=Release -DDOWNHILL_NATIVE=OFF \
     -DDOWNHILL_WERROR=ON > /dev/null
 cmake --build build-portable -j "$(nproc)" --target downhill test_kernels
-(cd build-portable && ctest --output-on-failure --timeout 900 -R '^test_kernels$')
+(cd build-portable && ctest --output-on-failure --timeout 900 -L '^portable$')
 echo "portable build: ok"
 
-# Sanitizers (gcc): non-MPI tests, then one small 2-rank training.
+# Sanitizers (gcc): the tests labelled sanitize, then one small 2-rank training.
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDOWNHILL_SANITIZE=ON > /dev/null
 cmake --build build-asan -j "$(nproc)"
 export LSAN_OPTIONS=suppressions=$PWD/tests/fuzz/lsan.supp
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-(cd build-asan && ctest --output-on-failure --timeout 900 \
-    -R '^(test_gradient|test_descent|test_config|test_data|test_h5io|replay_.*)$')
+(cd build-asan && ctest --output-on-failure --timeout 900 -L '^sanitize$')
 # Open MPI's own leaks are suppressed (tests/fuzz/lsan.supp); that needs its plugins kept
 # loaded and full malloc stacks.
 asan_run=$(mktemp -d)

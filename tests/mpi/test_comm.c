@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "comm/comm.h"
 
 /* value: what rank r contributes at position i: large, of both signs, < 2^58 in size. */
@@ -21,12 +22,12 @@ static int64_t value(int r, size_t i)
 }
 
 /* check_sums: comm_sum_i64 of n values (round k: each rank's values shifted by k) against
- * the sums computed here; returns 1 on a wrong sum. */
-static int check_sums(int rank, int size, size_t n, size_t k)
+ * the sums computed here. */
+static void check_sums(int rank, int size, size_t n, size_t k)
 {
     int64_t *buf = malloc((n ? n : 1) * sizeof *buf);
-    if (!buf)
-        return 1;
+    if (!CHECK(buf != NULL, "rank %d: out of memory for %zu sums", rank, n))
+        return;
     for (size_t i = 0; i < n; i++)
         buf[i] = value(rank, i + k);
     comm_sum_i64(buf, n);
@@ -37,30 +38,26 @@ static int check_sums(int rank, int size, size_t n, size_t k)
             want += value(r, i + k);
         wrong += buf[i] != want;
     }
-    if (wrong)
-        fprintf(stderr, "FAIL: rank %d of %d: %zu of %zu sums wrong (round %zu)\n", rank, size,
-                wrong, n, k);
+    CHECK(wrong == 0, "rank %d of %d: %zu of %zu sums wrong (round %zu)", rank, size, wrong, n,
+          k);
     free(buf);
-    return wrong != 0;
 }
 
 int main(int argc, char **argv)
 {
-    int rank, size, fails = 0;
+    int rank, size;
     comm_init(&argc, &argv, &rank, &size);
     /* DOWNHILL_NODE_SUM=0: the point-to-point algorithm; else (all ranks on this machine)
      * the node's shared window. */
     const char *env = getenv("DOWNHILL_NODE_SUM"), *path = comm_sum_path();
     const char *want = env && strcmp(env, "0") == 0 ? "messages" : "node";
-    if (strncmp(path, want, strlen(want)) != 0) {
-        fprintf(stderr, "FAIL: rank %d: the sums take the %s path, not %s\n", rank, path, want);
-        fails++;
-    }
+    CHECK(strncmp(path, want, strlen(want)) == 0, "rank %d: the sums take the %s path, not %s",
+          rank, path, want);
     const size_t lengths[] = {0, 1, 2, 3, 5, 7, 64, 1001, 13007, 100003};
     for (size_t t = 0; t < sizeof lengths / sizeof *lengths; t++)
         for (size_t k = 0; k < 3; k++) /* again: the node path's two sets in turn */
-            fails += check_sums(rank, size, lengths[t], k);
-    int first = comm_agree(fails);
+            check_sums(rank, size, lengths[t], k);
+    int first = comm_agree(check_failed());
     if (rank == 0)
         printf("%s: comm_sum_i64 on %d ranks (%s path)\n", first < 0 ? "PASS" : "FAIL", size,
                path);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "run/checkpoint.h"
 #include "comm/comm.h"
 #include "run/config.h"
@@ -32,28 +33,26 @@ static int run_case(const char *reduction, int batch, int epochs, const char *lr
                           "output.overwrite=true", "checkpoint.keep=1"};
     int fail = 0;
     for (size_t i = 0; i < sizeof sets / sizeof *sets; i++)
-        fail |= config_set(&c, sets[i], &e) != 0;
+        fail |= !CHECK(config_set(&c, sets[i], &e) == 0, "config %s: %s", sets[i], e.msg);
     TrainSummary s;
     FILE *quiet = fopen("/dev/null", "w");
-    if (!fail && train_run(&c, rank, ranks, quiet, &s, &e) != 0) {
-        fprintf(stderr, "FAIL train_run (%s, batch %d): %s\n", reduction, batch, e.msg);
-        fail = 1;
-    }
+    fail = fail || !CHECK(train_run(&c, rank, ranks, quiet, &s, &e) == 0,
+                          "train_run (%s, batch %d): %s", reduction, batch, e.msg);
     fclose(quiet);
     if (!fail && rank == 0) {
         *out = s.test;
         printf("test_e2e: %d ranks, %s, batch %d: test accuracy %.4f, test cost %.4f after "
                "%lld epochs\n", ranks, reduction, batch, s.test.accuracy, s.test.cost,
                (long long)s.epochs);
-        if (s.test.accuracy < min_accuracy || s.epochs != epochs || s.test.count != 1000)
-            fprintf(stderr, "FAIL accuracy below %.2f or wrong epoch/example count\n",
-                    min_accuracy), fail = 1;
-        if (access("test_e2e_run.h5", R_OK) != 0)
-            fprintf(stderr, "FAIL run file missing\n"), fail = 1;
+        fail |= !CHECK(s.test.accuracy >= min_accuracy && s.epochs == epochs &&
+                           s.test.count == 1000,
+                       "accuracy below %.2f or wrong epoch/example count", min_accuracy);
+        fail |= !CHECK(access("test_e2e_run.h5", R_OK) == 0, "run file missing");
         unlink("test_e2e_run.h5");
         char ckpt[CONFIG_PATH_MAX + 32]; /* the one checkpoint kept: the end of the run */
-        if (checkpoint_path(&c, s.step, ckpt, sizeof ckpt, &e) != 0 || unlink(ckpt) != 0)
-            fprintf(stderr, "FAIL no final checkpoint %s\n", ckpt), fail = 1;
+        fail |= !CHECK(checkpoint_path(&c, s.step, ckpt, sizeof ckpt, &e) == 0 &&
+                           unlink(ckpt) == 0,
+                       "no final checkpoint %s", ckpt);
     }
     return comm_agree(fail) >= 0;
 }
@@ -76,9 +75,8 @@ int main(int argc, char **argv)
     if (!fail && rank == 0) {
         printf("test_e2e: 20 steps: test cost exact %.9f, float %.9f\n", score[0].cost,
                score[1].cost);
-        if (fabs(score[0].cost - score[1].cost) > 1e-6)
-            fprintf(stderr, "FAIL the float reduction's cost is not within 1e-6 of exact's\n"),
-                fail = 1;
+        fail |= !CHECK(fabs(score[0].cost - score[1].cost) <= 1e-6,
+                       "the float reduction's cost is not within 1e-6 of exact's");
     }
     fail = comm_agree(fail) >= 0;
     comm_finalize();

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # comm.sh MODE DOWNHILL SOURCE_DIR MPIEXEC NUMPROC_FLAG [PREFLAGS...]: checks of the
-# communication model (tests/comm.cmake passes FindMPI's launcher variables).
+# communication model (tests/scenario/CMakeLists.txt passes FindMPI's launcher variables).
 #
 # MODE comm (shared memory, P = 2):
 #  1. `downhill comm` at 2 ranks over 8 B .. 1 MiB and the trainer's message; the alpha-beta

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "check.h"
 #include "core/barrier.h"
 
 #define ROUNDS 5000
@@ -47,15 +48,12 @@ int main(void)
         fprintf(stderr, "test_barrier: %s\n", e.msg);
         return 1;
     }
-    int fails = 0;
     for (int threads = 1; threads <= 5; threads++)
         for (int split = 0; split < 2; split++) {
             long wrong = rounds(b, threads, split);
-            printf("%d threads%s: %ld wrong reads in %d rounds\n", threads,
-                   split ? " (split waits)" : "", wrong, ROUNDS);
-            fails += wrong != 0;
+            CHECK(wrong == 0, "%d threads%s: %ld wrong reads in %d rounds", threads,
+                  split ? " (split waits)" : "", wrong, ROUNDS);
         }
     free(b);
-    printf("test_barrier: %s\n", fails ? "FAILED" : "ok");
-    return fails != 0;
+    return check_report("test_barrier");
 }

@@ -4,30 +4,12 @@
 #include "run/config.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-static int failures = 0;
-static int checks = 0;
-
-static void check(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void check(int ok, const char *fmt, ...)
-{
-    checks++;
-    if (ok)
-        return;
-    failures++;
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "FAIL: ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n");
-    va_end(ap);
-}
+#include "check.h"
 
 /* ---- fixtures: temp files under /tmp, removed at exit ---------------------------------- */
 
@@ -49,7 +31,7 @@ static const char *temp_file(const char *text)
     size_t len = strlen(text);
     ssize_t w = write(fd, text, len);
     close(fd);
-    check(w == (ssize_t)len, "writing %s", path);
+    CHECK(w == (ssize_t)len, "writing %s", path);
     return path;
 }
 
@@ -99,10 +81,10 @@ static void expect_set_error(const char *assignment, const char *need)
     before = c;
     int rc = config_set(&c, assignment, &e);
     const char *what = "";
-    check(rc != 0, "--set \"%s\" should fail", assignment);
-    check(strstr(e.msg, need) != NULL, "--set \"%s\": message \"%s\" should contain \"%s\"",
+    CHECK(rc != 0, "--set \"%s\" should fail", assignment);
+    CHECK(strstr(e.msg, need) != NULL, "--set \"%s\": message \"%s\" should contain \"%s\"",
           assignment, e.msg, need);
-    check(configs_equal(&c, &before, &what), "--set \"%s\" failed but changed %s", assignment, what);
+    CHECK(configs_equal(&c, &before, &what), "--set \"%s\" failed but changed %s", assignment, what);
 }
 
 /* expect_load_error: loading text from a temp file must fail, leave c unchanged, start
@@ -118,16 +100,16 @@ static void expect_load_error(const char *text, int line, const char *need)
     snprintf(where, sizeof where, "%s:%d: ", path, line);
     int rc = config_load_file(&c, path, &e);
     const char *what = "";
-    check(rc != 0, "loading \"%s\" should fail", text);
-    check(strstr(e.msg, where) == e.msg, "message \"%s\" should start with \"%s\"", e.msg, where);
-    check(strstr(e.msg, need) != NULL, "message \"%s\" should contain \"%s\"", e.msg, need);
-    check(configs_equal(&c, &before, &what), "failed load of \"%s\" changed %s", text, what);
+    CHECK(rc != 0, "loading \"%s\" should fail", text);
+    CHECK(strstr(e.msg, where) == e.msg, "message \"%s\" should start with \"%s\"", e.msg, where);
+    CHECK(strstr(e.msg, need) != NULL, "message \"%s\" should contain \"%s\"", e.msg, need);
+    CHECK(configs_equal(&c, &before, &what), "failed load of \"%s\" changed %s", text, what);
 }
 
 static void expect_set_ok(Config *c, const char *assignment)
 {
     Err e = {""};
-    check(config_set(c, assignment, &e) == 0, "--set \"%s\" failed: %s", assignment, e.msg);
+    CHECK(config_set(c, assignment, &e) == 0, "--set \"%s\" failed: %s", assignment, e.msg);
 }
 
 /* ---- tests -------------------------------------------------------------------------------- */
@@ -137,26 +119,26 @@ static void test_defaults(void)
     Config c;
     Err e = {""};
     config_defaults(&c);
-    check(strcmp(c.train_images, "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz") == 0,
+    CHECK(strcmp(c.train_images, "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz") == 0,
           "default train_images %s", c.train_images);
-    check(strcmp(c.train_labels, "/usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz") == 0,
+    CHECK(strcmp(c.train_labels, "/usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz") == 0,
           "default train_labels %s", c.train_labels);
-    check(strcmp(c.test_images, "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz") == 0,
+    CHECK(strcmp(c.test_images, "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz") == 0,
           "default test_images %s", c.test_images);
-    check(strcmp(c.test_labels, "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz") == 0,
+    CHECK(strcmp(c.test_labels, "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz") == 0,
           "default test_labels %s", c.test_labels);
-    check(c.train_limit == 0 && c.test_limit == 0, "default limits");
-    check(c.n_layers == 4 && c.layers[0] == 784 && c.layers[1] == 16 && c.layers[2] == 16 &&
+    CHECK(c.train_limit == 0 && c.test_limit == 0, "default limits");
+    CHECK(c.n_layers == 4 && c.layers[0] == 784 && c.layers[1] == 16 && c.layers[2] == 16 &&
               c.layers[3] == 10, "default layers");
-    check(c.seed == 1, "default seed");
-    check(c.epochs == 10 && c.batch_size == 10, "default epochs/batch_size");
-    check(c.learning_rate == 1.0, "default learning_rate %g", c.learning_rate);
-    check(c.schedule == SCHEDULE_COSINE, "default schedule");
-    check(c.warmup_epochs == 0.0 && c.step_every == 1 && c.step_factor == 0.5 && c.min_lr == 0.0,
+    CHECK(c.seed == 1, "default seed");
+    CHECK(c.epochs == 10 && c.batch_size == 10, "default epochs/batch_size");
+    CHECK(c.learning_rate == 1.0, "default learning_rate %g", c.learning_rate);
+    CHECK(c.schedule == SCHEDULE_COSINE, "default schedule");
+    CHECK(c.warmup_epochs == 0.0 && c.step_every == 1 && c.step_factor == 0.5 && c.min_lr == 0.0,
           "default schedule parameters");
-    check(c.reduction == REDUCTION_EXACT && c.exact_group == 1, "default reduction");
-    check(strcmp(c.output_file, "downhill-run.h5") == 0, "default output.file %s", c.output_file);
-    check(config_validate(&c, &e) == 0, "defaults should validate: %s", e.msg);
+    CHECK(c.reduction == REDUCTION_EXACT && c.exact_group == 1, "default reduction");
+    CHECK(strcmp(c.output_file, "downhill-run.h5") == 0, "default output.file %s", c.output_file);
+    CHECK(config_validate(&c, &e) == 0, "defaults should validate: %s", e.msg);
 }
 
 static void test_good_file(void)
@@ -192,22 +174,22 @@ static void test_good_file(void)
     Err e = {""};
     config_defaults(&c);
     int rc = config_load_file(&c, temp_file(text), &e);
-    check(rc == 0, "good file should load: %s", e.msg);
-    check(strcmp(c.train_images, "/a/train-images.gz") == 0, "file train_images %s", c.train_images);
-    check(strcmp(c.train_labels, "/a/train-labels.gz") == 0, "file train_labels %s", c.train_labels);
-    check(strcmp(c.test_images, "/a/t10k images.gz") == 0, "file test_images \"%s\"", c.test_images);
-    check(strcmp(c.test_labels, "/a/t10k-labels.gz") == 0, "file test_labels \"%s\"", c.test_labels);
-    check(c.train_limit == 2000 && c.test_limit == 1000, "file limits");
-    check(c.n_layers == 3 && c.layers[0] == 784 && c.layers[1] == 32 && c.layers[2] == 10,
+    CHECK(rc == 0, "good file should load: %s", e.msg);
+    CHECK(strcmp(c.train_images, "/a/train-images.gz") == 0, "file train_images %s", c.train_images);
+    CHECK(strcmp(c.train_labels, "/a/train-labels.gz") == 0, "file train_labels %s", c.train_labels);
+    CHECK(strcmp(c.test_images, "/a/t10k images.gz") == 0, "file test_images \"%s\"", c.test_images);
+    CHECK(strcmp(c.test_labels, "/a/t10k-labels.gz") == 0, "file test_labels \"%s\"", c.test_labels);
+    CHECK(c.train_limit == 2000 && c.test_limit == 1000, "file limits");
+    CHECK(c.n_layers == 3 && c.layers[0] == 784 && c.layers[1] == 32 && c.layers[2] == 10,
           "file layers");
-    check(c.seed == UINT64_MAX, "file seed %llu", (unsigned long long)c.seed);
-    check(c.epochs == 0 && c.batch_size == 0, "file epochs/batch_size");
-    check(c.learning_rate == 0.1 && c.schedule == SCHEDULE_COSINE, "file learning rate/schedule");
-    check(c.warmup_epochs == 0.5 && c.step_every == 3 && c.step_factor == 1.0 && c.min_lr == 1e-3,
+    CHECK(c.seed == UINT64_MAX, "file seed %llu", (unsigned long long)c.seed);
+    CHECK(c.epochs == 0 && c.batch_size == 0, "file epochs/batch_size");
+    CHECK(c.learning_rate == 0.1 && c.schedule == SCHEDULE_COSINE, "file learning rate/schedule");
+    CHECK(c.warmup_epochs == 0.5 && c.step_every == 3 && c.step_factor == 1.0 && c.min_lr == 1e-3,
           "file schedule parameters");
-    check(c.reduction == REDUCTION_FLOAT && c.exact_group == 8, "file reduction");
-    check(strcmp(c.output_file, "out.h5") == 0, "file output.file");
-    check(config_validate(&c, &e) == 0, "good file should validate: %s", e.msg);
+    CHECK(c.reduction == REDUCTION_FLOAT && c.exact_group == 8, "file reduction");
+    CHECK(strcmp(c.output_file, "out.h5") == 0, "file output.file");
+    CHECK(config_validate(&c, &e) == 0, "good file should validate: %s", e.msg);
 
     /* a partial file changes only its keys */
     Config d, dd;
@@ -215,8 +197,8 @@ static void test_good_file(void)
     config_defaults(&d);
     config_defaults(&dd);
     dd.epochs = 3;
-    check(config_load_string(&d, "[train]\nepochs = 3\n", &e) == 0, "partial text: %s", e.msg);
-    check(configs_equal(&d, &dd, &what), "partial text changed %s", what);
+    CHECK(config_load_string(&d, "[train]\nepochs = 3\n", &e) == 0, "partial text: %s", e.msg);
+    CHECK(configs_equal(&d, &dd, &what), "partial text changed %s", what);
 }
 
 static void test_set_every_key(void)
@@ -242,24 +224,24 @@ static void test_set_every_key(void)
     expect_set_ok(&c, "train.reduction=float");
     expect_set_ok(&c, "train.exact_group=16");
     expect_set_ok(&c, "output.file=o.h5");
-    check(strcmp(c.train_images, "/x/ti") == 0, "set train_images");
-    check(strcmp(c.train_labels, "/x/tl") == 0, "set train_labels");
-    check(strcmp(c.test_images, "/x/si") == 0, "set test_images \"%s\"", c.test_images);
-    check(strcmp(c.test_labels, "/x/sl=with=equals") == 0, "set test_labels \"%s\"", c.test_labels);
-    check(c.train_limit == 7 && c.test_limit == INT64_MAX, "set limits");
-    check(c.n_layers == 3 && c.layers[0] == 2 && c.layers[1] == 1048576 && c.layers[2] == 1,
+    CHECK(strcmp(c.train_images, "/x/ti") == 0, "set train_images");
+    CHECK(strcmp(c.train_labels, "/x/tl") == 0, "set train_labels");
+    CHECK(strcmp(c.test_images, "/x/si") == 0, "set test_images \"%s\"", c.test_images);
+    CHECK(strcmp(c.test_labels, "/x/sl=with=equals") == 0, "set test_labels \"%s\"", c.test_labels);
+    CHECK(c.train_limit == 7 && c.test_limit == INT64_MAX, "set limits");
+    CHECK(c.n_layers == 3 && c.layers[0] == 2 && c.layers[1] == 1048576 && c.layers[2] == 1,
           "set layers");
-    check(c.seed == 0, "set seed");
-    check(c.epochs == 5 && c.batch_size == 64, "set epochs/batch_size");
-    check(c.learning_rate == 1e-2 && c.schedule == SCHEDULE_STEP, "set learning_rate/schedule");
-    check(c.warmup_epochs == 2.25 && c.step_every == 4 && c.step_factor == 0.25 && c.min_lr == 0.0,
+    CHECK(c.seed == 0, "set seed");
+    CHECK(c.epochs == 5 && c.batch_size == 64, "set epochs/batch_size");
+    CHECK(c.learning_rate == 1e-2 && c.schedule == SCHEDULE_STEP, "set learning_rate/schedule");
+    CHECK(c.warmup_epochs == 2.25 && c.step_every == 4 && c.step_factor == 0.25 && c.min_lr == 0.0,
           "set schedule parameters");
-    check(c.reduction == REDUCTION_FLOAT && c.exact_group == 16, "set reduction");
-    check(strcmp(c.output_file, "o.h5") == 0, "set output.file");
+    CHECK(c.reduction == REDUCTION_FLOAT && c.exact_group == 16, "set reduction");
+    CHECK(strcmp(c.output_file, "o.h5") == 0, "set output.file");
     expect_set_ok(&c, "train.schedule=constant");
-    check(c.schedule == SCHEDULE_CONSTANT, "set schedule constant");
+    CHECK(c.schedule == SCHEDULE_CONSTANT, "set schedule constant");
     expect_set_ok(&c, "train.reduction=exact");
-    check(c.reduction == REDUCTION_EXACT, "set reduction exact");
+    CHECK(c.reduction == REDUCTION_EXACT, "set reduction exact");
 }
 
 static void round_trip(const Config *c, const char *label)
@@ -268,7 +250,7 @@ static void round_trip(const Config *c, const char *label)
     Err e = {""};
     const char *what = "";
     char *text = config_to_ini(c);
-    check(text != NULL, "%s: config_to_ini returned NULL", label);
+    CHECK(text != NULL, "%s: config_to_ini returned NULL", label);
     if (!text)
         return;
     config_defaults(&back);
@@ -276,8 +258,8 @@ static void round_trip(const Config *c, const char *label)
     back.learning_rate = 123.0;
     back.n_layers = 2;
     int rc = config_load_string(&back, text, &e);
-    check(rc == 0, "%s: re-parsing config_to_ini failed: %s\n%s", label, e.msg, text);
-    check(configs_equal(c, &back, &what), "%s: round trip changed %s\n%s", label, what, text);
+    CHECK(rc == 0, "%s: re-parsing config_to_ini failed: %s\n%s", label, e.msg, text);
+    CHECK(configs_equal(c, &back, &what), "%s: round trip changed %s\n%s", label, what, text);
     free(text);
 }
 
@@ -294,17 +276,17 @@ static void test_round_trip(void)
                            "learning_rate", "schedule", "warmup_epochs", "step_every",
                            "step_factor", "min_lr", "reduction", "exact_group", "file"};
     for (size_t i = 0; text && i < sizeof sections / sizeof sections[0]; i++)
-        check(strstr(text, sections[i]) != NULL, "config_to_ini lacks %s", sections[i]);
+        CHECK(strstr(text, sections[i]) != NULL, "config_to_ini lacks %s", sections[i]);
     for (size_t i = 0; text && i < sizeof names / sizeof names[0]; i++) {
         char line[64];
         snprintf(line, sizeof line, "\n%s = ", names[i]);
         const char *at = text ? strstr(text, line) : NULL;
-        check(at != NULL, "config_to_ini lacks key %s", names[i]);
+        CHECK(at != NULL, "config_to_ini lacks key %s", names[i]);
         /* the line before every key is a help comment: step back to its start */
         const char *prev = at;
         while (prev && prev > text && prev[-1] != '\n')
             prev--;
-        check(prev && *prev == '#', "key %s has no comment line above it", names[i]);
+        CHECK(prev && *prev == '#', "key %s has no comment line above it", names[i]);
     }
     free(text);
 
@@ -337,20 +319,20 @@ static void test_file_errors(void)
 
     /* missing file */
     int rc = config_load_file(&c, "/nonexistent/dir/cfg.ini", &e);
-    check(rc != 0, "missing file should fail");
-    check(strstr(e.msg, "cannot open config file /nonexistent/dir/cfg.ini") != NULL &&
+    CHECK(rc != 0, "missing file should fail");
+    CHECK(strstr(e.msg, "cannot open config file /nonexistent/dir/cfg.ini") != NULL &&
               strstr(e.msg, "No such file") != NULL, "missing file message: %s", e.msg);
 
     /* a directory given as the file */
     char dir[] = "/tmp/test_config_dir_XXXXXX";
-    check(mkdtemp(dir) != NULL, "mkdtemp");
+    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
     e.msg[0] = '\0';
     rc = config_load_file(&c, dir, &e);
-    check(rc != 0, "a directory should fail");
-    check(strstr(e.msg, dir) != NULL && strstr(e.msg, "directory") != NULL,
+    CHECK(rc != 0, "a directory should fail");
+    CHECK(strstr(e.msg, dir) != NULL && strstr(e.msg, "directory") != NULL,
           "directory message: %s", e.msg);
     rmdir(dir);
-    check(configs_equal(&c, &before, &what), "failed opens changed %s", what);
+    CHECK(configs_equal(&c, &before, &what), "failed opens changed %s", what);
 
     /* syntax errors, unknown names, bad values, with their line numbers */
     expect_load_error("[train]\nepochs = 3\nthis is not ini\n", 3, "syntax error");
@@ -418,7 +400,7 @@ static void test_bad_values(void)
     Config c;
     config_defaults(&c);
     expect_set_ok(&c, long_path);
-    check(strlen(c.output_file) == CONFIG_PATH_MAX - 1, "longest path kept whole");
+    CHECK(strlen(c.output_file) == CONFIG_PATH_MAX - 1, "longest path kept whole");
 }
 
 static void test_bad_layers(void)
@@ -439,7 +421,7 @@ static void test_bad_layers(void)
     Config c;
     config_defaults(&c);
     expect_set_ok(&c, many);
-    check(c.n_layers == CONFIG_MAX_LAYERS, "16 sizes give n_layers %d", c.n_layers);
+    CHECK(c.n_layers == CONFIG_MAX_LAYERS, "16 sizes give n_layers %d", c.n_layers);
 }
 
 static void test_malformed_set(void)
@@ -462,44 +444,44 @@ static void test_validate(void)
     c.schedule = SCHEDULE_COSINE;
     c.learning_rate = 0.1;
     c.min_lr = 0.2;
-    check(config_validate(&c, &e) != 0 && strstr(e.msg, "train.min_lr") != NULL,
+    CHECK(config_validate(&c, &e) != 0 && strstr(e.msg, "train.min_lr") != NULL,
           "cosine min_lr > learning_rate: %s", e.msg);
     c.schedule = SCHEDULE_STEP;
-    check(config_validate(&c, &e) == 0, "min_lr only matters for cosine: %s", e.msg);
+    CHECK(config_validate(&c, &e) == 0, "min_lr only matters for cosine: %s", e.msg);
 
     config_defaults(&c);
     c.n_layers = 1;
-    check(config_validate(&c, &e) != 0 && strstr(e.msg, "model.layers") != NULL,
+    CHECK(config_validate(&c, &e) != 0 && strstr(e.msg, "model.layers") != NULL,
           "one layer size: %s", e.msg);
     config_defaults(&c);
     c.learning_rate = 0.0;
-    check(config_validate(&c, &e) != 0 && strstr(e.msg, "train.learning_rate") != NULL,
+    CHECK(config_validate(&c, &e) != 0 && strstr(e.msg, "train.learning_rate") != NULL,
           "learning_rate 0: %s", e.msg);
     config_defaults(&c);
     c.learning_rate = NAN;
-    check(config_validate(&c, &e) != 0 && strstr(e.msg, "train.learning_rate") != NULL,
+    CHECK(config_validate(&c, &e) != 0 && strstr(e.msg, "train.learning_rate") != NULL,
           "learning_rate nan: %s", e.msg);
     config_defaults(&c);
     c.step_every = 0;
-    check(config_validate(&c, &e) != 0 && strstr(e.msg, "train.step_every") != NULL,
+    CHECK(config_validate(&c, &e) != 0 && strstr(e.msg, "train.step_every") != NULL,
           "step_every 0: %s", e.msg);
     config_defaults(&c);
     c.layers[2] = 0;
-    check(config_validate(&c, &e) != 0 && strstr(e.msg, "model.layers") != NULL,
+    CHECK(config_validate(&c, &e) != 0 && strstr(e.msg, "model.layers") != NULL,
           "a zero layer size: %s", e.msg);
     config_defaults(&c);
     c.output_file[0] = '\0';
-    check(config_validate(&c, &e) != 0 && strstr(e.msg, "output.file") != NULL,
+    CHECK(config_validate(&c, &e) != 0 && strstr(e.msg, "output.file") != NULL,
           "empty output.file: %s", e.msg);
 }
 
 static void test_names(void)
 {
-    check(strcmp(config_schedule_name(SCHEDULE_CONSTANT), "constant") == 0, "schedule name constant");
-    check(strcmp(config_schedule_name(SCHEDULE_STEP), "step") == 0, "schedule name step");
-    check(strcmp(config_schedule_name(SCHEDULE_COSINE), "cosine") == 0, "schedule name cosine");
-    check(strcmp(config_reduction_name(REDUCTION_EXACT), "exact") == 0, "reduction name exact");
-    check(strcmp(config_reduction_name(REDUCTION_FLOAT), "float") == 0, "reduction name float");
+    CHECK(strcmp(config_schedule_name(SCHEDULE_CONSTANT), "constant") == 0, "schedule name constant");
+    CHECK(strcmp(config_schedule_name(SCHEDULE_STEP), "step") == 0, "schedule name step");
+    CHECK(strcmp(config_schedule_name(SCHEDULE_COSINE), "cosine") == 0, "schedule name cosine");
+    CHECK(strcmp(config_reduction_name(REDUCTION_EXACT), "exact") == 0, "reduction name exact");
+    CHECK(strcmp(config_reduction_name(REDUCTION_FLOAT), "float") == 0, "reduction name float");
 }
 
 int main(void)
@@ -515,6 +497,5 @@ int main(void)
     test_validate();
     test_names();
     temp_cleanup();
-    printf("test_config: %d checks, %d failures\n", checks, failures);
-    return failures != 0;
+    return check_report("test_config");
 }

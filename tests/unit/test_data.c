@@ -1,7 +1,6 @@
 /* test_data.c: IDX loading (plain and gzip), lane and block shards, every error message,
  * and, when present, the real Fashion-MNIST files. Exits non-zero on any failure. */
 #define _POSIX_C_SOURCE 200809L
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +8,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "check.h"
 #include "io/data.h"
 
 #define N 37      /* fixture examples */
@@ -18,30 +18,15 @@
 #define MAX_FILES 64
 #define FASHION "/usr/share/datasets/fashion-mnist"
 
-static int fails, checks;
 static char tmpdir[256];
 static char created[MAX_FILES][320];
 static int n_created;
 
-static void check(int ok, const char *fmt, ...)
-{
-    checks++;
-    if (ok)
-        return;
-    fails++;
-    va_list ap;
-    va_start(ap, fmt);
-    printf("FAIL: ");
-    vprintf(fmt, ap);
-    printf("\n");
-    va_end(ap);
-}
-
 /* expect_err: rc is -1 and the message contains `fragment`. */
 static void expect_err(const char *what, int rc, const Err *e, const char *fragment)
 {
-    check(rc == -1, "%s: expected failure, got rc %d", what, rc);
-    check(rc != -1 || strstr(e->msg, fragment) != NULL,
+    CHECK(rc == -1, "%s: expected failure, got rc %d", what, rc);
+    CHECK(rc != -1 || strstr(e->msg, fragment) != NULL,
           "%s: message \"%s\" lacks \"%s\"", what, e->msg, fragment);
 }
 
@@ -113,7 +98,7 @@ static const char *labels_idx(const char *name, uint32_t magic, int64_t count, i
  * coverage in cover (may be NULL). */
 static void check_shard_data(const char *what, const Dataset *d, const Shard *s, int *cover)
 {
-    check(d->rows == shard_rows(s), "%s: %lld rows, expected %lld", what,
+    CHECK(d->rows == shard_rows(s), "%s: %lld rows, expected %lld", what,
           (long long)d->rows, (long long)shard_rows(s));
     int bad = 0;
     for (int64_t r = 0; r < d->rows; r++) {
@@ -128,7 +113,7 @@ static void check_shard_data(const char *what, const Dataset *d, const Shard *s,
         if (cover)
             cover[g]++;
     }
-    check(bad == 0, "%s: %d wrong bytes or rows", what, bad);
+    CHECK(bad == 0, "%s: %d wrong bytes or rows", what, bad);
 }
 
 static void load_shard(const char *what, const char *img, const char *lab, Shard s,
@@ -137,7 +122,7 @@ static void load_shard(const char *what, const char *img, const char *lab, Shard
     Dataset d;
     Err e = {""};
     int rc = data_load(img, lab, &s, 10, &d, &e);
-    check(rc == 0, "%s: load failed: %s", what, e.msg);
+    CHECK(rc == 0, "%s: load failed: %s", what, e.msg);
     if (rc == 0)
         check_shard_data(what, &d, &s, cover);
     data_free(&d);
@@ -148,24 +133,24 @@ static void test_good(const char *img, const char *lab, const char *what)
     DataInfo info;
     Err e = {""};
     int rc = data_probe(img, lab, &info, &e);
-    check(rc == 0, "%s: probe failed: %s", what, e.msg);
-    check(rc != 0 || (info.count == N && info.img_rows == ROWS && info.img_cols == COLS &&
+    CHECK(rc == 0, "%s: probe failed: %s", what, e.msg);
+    CHECK(rc != 0 || (info.count == N && info.img_rows == ROWS && info.img_cols == COLS &&
                       info.dim == DIM),
           "%s: probe gave %lld x %d x %d", what, (long long)info.count, info.img_rows,
           info.img_cols);
-    check(data_is_hdf5(img, &e) == 0, "%s: IDX file taken for HDF5", what);
+    CHECK(data_is_hdf5(img, &e) == 0, "%s: IDX file taken for HDF5", what);
     load_shard(what, img, lab, shard_lanes(N, 1, 0, 1), NULL);
 
     uint8_t *ib = NULL, *lb = NULL;
     rc = data_read_idx_all(img, lab, &info, &ib, &lb, &e);
-    check(rc == 0, "%s: read_idx_all failed: %s", what, e.msg);
+    CHECK(rc == 0, "%s: read_idx_all failed: %s", what, e.msg);
     int bad = 0;
     for (int64_t i = 0; rc == 0 && i < N; i++) {
         bad += lb[i] != label(i);
         for (int p = 0; p < DIM; p++)
             bad += ib[i * DIM + p] != pixel(i, p);
     }
-    check(bad == 0 && (rc != 0 || info.count == N), "%s: read_idx_all wrong (%d)", what, bad);
+    CHECK(bad == 0 && (rc != 0 || info.count == N), "%s: read_idx_all wrong (%d)", what, bad);
     free(ib);
     free(lb);
 }
@@ -186,7 +171,7 @@ static void test_partition(const char *img, const char *lab, const char *what, i
     int bad = 0;
     for (int64_t i = 0; i < N; i++)
         bad += cover[i] != (i < n ? 1 : 0);
-    check(bad == 0, "%s n=%lld stride %lld ranks %d: %d examples not covered exactly once",
+    CHECK(bad == 0, "%s n=%lld stride %lld ranks %d: %d examples not covered exactly once",
           what, (long long)n, (long long)stride, ranks, bad);
 }
 
@@ -225,7 +210,7 @@ static void expect_load_err(const char *what, const char *img, const char *lab, 
     Err e = {""};
     memset(&d, 0x5a, sizeof d);
     expect_err(what, data_load(img, lab, &s, n_classes, &d, &e), &e, fragment);
-    check(d.images == NULL && d.labels == NULL && d.rows == 0, "%s: dataset not emptied",
+    CHECK(d.images == NULL && d.labels == NULL && d.rows == 0, "%s: dataset not emptied",
           what);
 }
 
@@ -235,7 +220,7 @@ static void test_file_errors(const char *img, const char *lab)
     snprintf(missing, sizeof missing, "%s/no-such-file", tmpdir);
     snprintf(dir, sizeof dir, "%s/subdir", tmpdir);
     if (mkdir(dir, 0700) != 0)
-        check(0, "cannot create %s", dir);
+        CHECK(0, "cannot create %s", dir);
     expect_probe_err("missing images", missing, lab, "cannot open image file");
     expect_probe_err("missing images errno", missing, lab, "No such file or directory");
     expect_probe_err("missing labels", img, missing, "cannot open label file");
@@ -244,7 +229,7 @@ static void test_file_errors(const char *img, const char *lab)
     expect_probe_err("empty images", empty, lab, "is empty");
     expect_probe_err("empty labels", img, empty, "is empty");
     Err e = {""};
-    check(data_is_hdf5(missing, &e) == -1, "data_is_hdf5 on a missing file is not -1");
+    CHECK(data_is_hdf5(missing, &e) == -1, "data_is_hdf5 on a missing file is not -1");
     rmdir(dir);
 }
 
@@ -311,12 +296,12 @@ static void test_hdf5_signature(const char *lab)
     const char *h5 = write_bytes("fake.h5", sig, sizeof sig, 0);
     const char *tiny = write_bytes("tiny", sig, 4, 0);
     Err e = {""};
-    check(data_is_hdf5(h5, &e) == 1, "HDF5 signature not recognised");
-    check(data_is_hdf5(tiny, &e) == 0, "4-byte file taken for HDF5");
+    CHECK(data_is_hdf5(h5, &e) == 1, "HDF5 signature not recognised");
+    CHECK(data_is_hdf5(tiny, &e) == 0, "4-byte file taken for HDF5");
     DataInfo info;
-    check(data_probe(h5, lab, &info, &e) == -1, "fake HDF5 file probed without error");
+    CHECK(data_probe(h5, lab, &info, &e) == -1, "fake HDF5 file probed without error");
     uint8_t *ib = (uint8_t *)1, *lb = (uint8_t *)1;
-    check(data_read_idx_all(h5, lab, &info, &ib, &lb, &e) == -1 && !ib && !lb,
+    CHECK(data_read_idx_all(h5, lab, &info, &ib, &lb, &e) == -1 && !ib && !lb,
           "read_idx_all accepted an HDF5 file or left buffers set");
     Dataset d = {0};
     data_free(&d);
@@ -335,25 +320,25 @@ static void test_fashion(void)
     DataInfo info;
     Err e = {""};
     int rc = data_probe(tri, trl, &info, &e);
-    check(rc == 0 && info.count == 60000 && info.img_rows == 28 && info.img_cols == 28,
+    CHECK(rc == 0 && info.count == 60000 && info.img_rows == 28 && info.img_cols == 28,
           "Fashion train probe: rc %d %lld x %d x %d %s", rc, (long long)info.count,
           info.img_rows, info.img_cols, e.msg);
     rc = data_probe(tei, tel, &info, &e);
-    check(rc == 0 && info.count == 10000 && info.dim == 784,
+    CHECK(rc == 0 && info.count == 10000 && info.dim == 784,
           "Fashion test probe: rc %d count %lld %s", rc, (long long)info.count, e.msg);
     Dataset part, all;
     Shard s = shard_lanes(10000, 16, 3, 5), whole = shard_lanes(10000, 1, 0, 1);
     rc = data_load(tei, tel, &s, 10, &part, &e);
-    check(rc == 0 && part.rows == shard_rows(&s), "Fashion test shard: %s", e.msg);
+    CHECK(rc == 0 && part.rows == shard_rows(&s), "Fashion test shard: %s", e.msg);
     int rc2 = data_load(tei, tel, &whole, 10, &all, &e);
-    check(rc2 == 0, "Fashion test full load: %s", e.msg);
+    CHECK(rc2 == 0, "Fashion test full load: %s", e.msg);
     int bad = 0;
     for (int64_t r = 0; rc == 0 && rc2 == 0 && r < part.rows; r++) {
         int64_t g = shard_global(&s, r);
         bad += part.labels[r] >= 10 || part.labels[r] != all.labels[g];
         bad += memcmp(part.images + r * 784, all.images + g * 784, 784) != 0;
     }
-    check(bad == 0, "Fashion test shard differs from the full load in %d rows", bad);
+    CHECK(bad == 0, "Fashion test shard differs from the full load in %d rows", bad);
     data_free(&part);
     data_free(&all);
 }
@@ -384,7 +369,6 @@ int main(void)
     for (int k = 0; k < n_created; k++)
         unlink(created[k]);
     if (rmdir(tmpdir) != 0)
-        check(0, "cannot remove %s (files left behind?)", tmpdir);
-    printf("test_data: %d checks, %d failures\n", checks, fails);
-    return fails != 0;
+        CHECK(0, "cannot remove %s (files left behind?)", tmpdir);
+    return check_report("test_data");
 }

@@ -4,17 +4,8 @@
 #include <math.h>
 #include <stdio.h>
 
+#include "check.h"
 #include "exact/exact.h"
-
-static int fails;
-
-static void expect(int ok, const char *what, double got, double want)
-{
-    if (!ok) {
-        fprintf(stderr, "FAIL %s: got %.9g, want %.9g\n", what, got, want);
-        fails++;
-    }
-}
 
 /* descend: `steps` updates of w with learning rate eta; returns w. */
 static double descend(double w0, double eta, int steps)
@@ -32,15 +23,17 @@ static double descend(double w0, double eta, int steps)
 
 int main(void)
 {
-    expect(fabs(descend(0, 0.1, 1) - 0.6) < 1e-6, "w after 1 step (0 - 0.1 * -6)",
-           descend(0, 0.1, 1), 0.6);
-    expect(fabs(descend(0, 0.1, 2) - 1.08) < 1e-6, "w after 2 steps", descend(0, 0.1, 2), 1.08);
-    expect(fabs(descend(0, 0.1, 200) - 3) < 1e-5, "w after 200 steps from 0", descend(0, 0.1, 200), 3);
-    expect(fabs(descend(10, 0.1, 200) - 3) < 1e-5, "w after 200 steps from 10 (slope > 0)",
-           descend(10, 0.1, 200), 3);
-    expect(descend(3, 0.1, 5) == 3, "w stays at the minimum (zero slope)", descend(3, 0.1, 5), 3);
+    double w = descend(0, 0.1, 1);
+    CHECK(fabs(w - 0.6) < 1e-6, "w after 1 step (0 - 0.1 * -6): got %.9g, want 0.6", w);
+    w = descend(0, 0.1, 2);
+    CHECK(fabs(w - 1.08) < 1e-6, "w after 2 steps: got %.9g, want 1.08", w);
+    w = descend(0, 0.1, 200);
+    CHECK(fabs(w - 3) < 1e-5, "w after 200 steps from 0: got %.9g, want 3", w);
+    w = descend(10, 0.1, 200);
+    CHECK(fabs(w - 3) < 1e-5, "w after 200 steps from 10 (slope > 0): got %.9g, want 3", w);
+    w = descend(3, 0.1, 5);
+    CHECK(w == 3, "w stays at the minimum (zero slope): got %.9g, want 3", w);
     double far = fabs(descend(0, 1.1, 50) - 3);
-    expect(far > 3 || isnan(far), "eta = 1.1 overshoots and diverges", far, 3);
-    printf("test_descent: %d failures\n", fails);
-    return fails != 0;
+    CHECK(far > 3 || isnan(far), "eta = 1.1 overshoots and diverges: |w - 3| = %.9g", far);
+    return check_report("test_descent");
 }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "check.h"
 #include "net/model.h"
 #include "core/rng.h"
 
@@ -63,20 +64,20 @@ int main(void)
         m.params[i] = keep;
         double fd = (up - down) / (2 * h), err = fabs(fd - grad[i]);
         double tol = 1e-7 + 1e-5 * fabs(fd);
-        if (err > tol && bad++ < 10)
-            fprintf(stderr, "FAIL parameter %zu: backprop %.10g, finite difference %.10g\n", i,
-                    grad[i], fd);
+        if (err > tol && bad++ < 10) /* the first mismatches by name; CHECK below counts */
+            fprintf(stderr, "mismatch at parameter %zu: backprop %.10g, finite difference "
+                    "%.10g\n", i, grad[i], fd);
         worst = err > worst ? err : worst;
         largest = fabs(grad[i]) > largest ? fabs(grad[i]) : largest;
         nonzero += fabs(grad[i]) > 1e-9;
     }
     printf("test_gradient: %zu parameters, %zu mismatches, max |error| %.3g, max |gradient| "
            "%.3g, %zu non-zero\n", np, bad, worst, largest, nonzero);
-    int trivial = largest < 1e-3 || nonzero < np * 9 / 10;
-    if (trivial)
-        fprintf(stderr, "FAIL the gradient is (nearly) trivially zero\n");
+    CHECK(bad == 0, "%zu of %zu gradients differ from central finite differences", bad, np);
+    CHECK(largest >= 1e-3 && nonzero >= np * 9 / 10, "the gradient is (nearly) trivially zero");
+    CHECK(np == 13002, "%zu parameters, want 13002 (784-16-16-10)", np);
     free(grad);
     workspace_free(&w);
     model_free(&m);
-    return bad != 0 || trivial || np != 13002;
+    return check_report("test_gradient");
 }

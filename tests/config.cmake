@@ -1,1 +1,0 @@
-downhill_test(test_config unit/test_config.c)

@@ -1,1 +1,0 @@
-downhill_test(test_data unit/test_data.c)
