@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "comm/comm.h"
 #include "reference/step_ref.h"
 #include "run/config.h"
@@ -73,17 +74,15 @@ static int compare(const char *name, int64_t step, const Trainer *t, const RefNe
     file_order(&t->model, engine);
     int64_t at = first_difference(engine, ref->params, ref->n_params);
     double ref_cost = (double)r->cost / 4294967296.0;
-    if (at < 0 && engine_cost == ref_cost && engine_count == (r->diverged ? 0 : r->count))
-        return 0;
-    fprintf(stderr, "FAIL %s: after step %lld: ", name, (long long)step + 1);
-    if (at >= 0)
-        fprintf(stderr, "parameter %lld is %.9g (engine), %.9g (reference)\n", (long long)at,
-                (double)engine[at], (double)ref->params[at]);
-    else
-        fprintf(stderr, "cost %.17g / %lld examples (engine), %.17g / %lld (reference%s)\n",
-                engine_cost, (long long)engine_count, ref_cost, (long long)r->count,
-                r->diverged ? ", diverged" : "");
-    return 1;
+    long long s = (long long)step + 1;
+    if (!CHECK(at < 0, "%s: after step %lld: parameter %lld is %.9g (engine), %.9g (reference)",
+               name, s, (long long)at, at < 0 ? 0.0 : (double)engine[at],
+               at < 0 ? 0.0 : (double)ref->params[at]))
+        return 1;
+    return !CHECK(engine_cost == ref_cost && engine_count == (r->diverged ? 0 : r->count),
+                  "%s: after step %lld: cost %.17g / %lld examples (engine), %.17g / %lld "
+                  "(reference%s)", name, s, engine_cost, (long long)engine_count, ref_cost,
+                  (long long)r->count, r->diverged ? ", diverged" : "");
 }
 
 /* run_case: trains case c on this launch's ranks and threads, comparing after every step;
@@ -117,7 +116,7 @@ static int run_case(const Case *c, int rank, int ranks, const char *fashion)
     Trainer t;
     if (fail || trainer_init(&t, &cfg, rank, ranks, omp_get_max_threads(), &e) != 0) {
         if (rank == 0)
-            fprintf(stderr, "FAIL %s: set-up: %s\n", c->name, e.msg);
+            CHECK(0, "%s: set-up: %s", c->name, e.msg);
         return 1;
     }
     RefNet ref = {0};
@@ -134,7 +133,7 @@ static int run_case(const Case *c, int rank, int ranks, const char *fashion)
         b.labels = malloc((size_t)b.lanes);
         fail |= !engine || !b.rows || !b.labels;
         if (fail)
-            fprintf(stderr, "FAIL %s: reference set-up: %s\n", c->name, e.msg);
+            CHECK(0, "%s: reference set-up: %s", c->name, e.msg);
         RefResult none = {0};
         fail = fail || compare(c->name, -1, &t, &ref, engine, &none, 0, 0);
     }
@@ -153,9 +152,8 @@ static int run_case(const Case *c, int rank, int ranks, const char *fashion)
             RefResult r = ref_step(&ref, &b, lr);
             fail = compare(c->name, s, &t, &ref, engine, &r, t.epoch_cost - cost0,
                            t.epoch_count - count0);
-            if (!fail && r.diverged) /* these runs must not diverge */
-                fprintf(stderr, "FAIL %s: step %lld diverged\n", c->name, (long long)s + 1),
-                    fail = 1;
+            if (!fail) /* these runs must not diverge */
+                fail = !CHECK(!r.diverged, "%s: step %lld diverged", c->name, (long long)s + 1);
         }
     }
     fail = comm_agree(fail) >= 0;
