@@ -31,9 +31,10 @@ size_t exact_add_rows(int64_t *restrict acc, const Real *x, int rows, int cols, 
 
 /* exact_outer: for each group g of rows [start[g], start[g+1]) of d (n, n_out) and
  * x (n, n_in): acc[j][k] += round(scale * s) with s the group's float sum of d[i][j] x[i][k]
- * in the order of i (one fused multiply-add per term, from 0), the same bits as summing the
- * group into a zeroed buffer and rounding each value with exact_round. bound (n_out *
- * groups) is scratch. Returns how many sums were non-finite or beyond the limit. */
+ * in the order of i (from 0, one fused multiply-add per term where the target has FMA), the
+ * same bits as summing the group into a zeroed buffer and rounding each value with
+ * exact_round. bound (n_out * groups) is scratch. Returns how many sums were non-finite or
+ * beyond the limit. */
 size_t exact_outer(int64_t *restrict acc, const Real *d, const Real *x, const int *start,
                    int groups, int n_out, int n_in, const Fixed *f, double *bound);
 

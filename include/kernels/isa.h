@@ -19,6 +19,14 @@
 #define KERNELS_NET_AVX2 0
 #endif
 
+/* The target fuses multiply-adds: the plain kernels' in-order sums take one fused
+ * multiply-add per term (kernels_madd), as the vector kernels' do. */
+#if defined(__FMA__)
+#define KERNELS_FMA 1
+#else
+#define KERNELS_FMA 0
+#endif
+
 /* Partial sums of a dot product: one per float lane of the widest vectors the network's
  * kernels use. The plain dot product keeps the same sums, so every path gives its bits. */
 #if KERNELS_NET_AVX512

@@ -8,6 +8,7 @@
 #ifndef DOWNHILL_KERNELS_H
 #define DOWNHILL_KERNELS_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -29,6 +30,20 @@ static inline int64_t kernels_round_scaled(double y)
     int64_t bits;
     memcpy(&bits, &t, sizeof bits);
     return bits - KERNELS_MAGIC_BITS;
+}
+
+/* kernels_madd: a b + c in one rounding where the target has FMA (KERNELS_FMA), else two.
+ * Written out for the plain kernels' in-order sums: a compiler may vectorise such a sum as
+ * the products, then the additions in order, and then fuses nothing, -ffp-contract or not. */
+static inline Real kernels_madd(Real a, Real b, Real c)
+{
+#if KERNELS_FMA && defined(DOWNHILL_DOUBLE)
+    return fma(a, b, c);
+#elif KERNELS_FMA
+    return fmaf(a, b, c);
+#else
+    return a * b + c;
+#endif
 }
 
 /* The int16-pair layout of the VNNI and AVX2 input kernels (input_pairs.c): examples 2p and

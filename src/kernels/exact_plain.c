@@ -12,7 +12,7 @@ size_t exact_plain_outer_rows(int64_t *restrict acc, const Real *d, const Real *
     for (int k = c0; k < c1; k++) {
         Real s = 0;
         for (int i = i0; i < i1; i++)
-            s += d[(size_t)i * n_out + j] * x[(size_t)i * n_in + k];
+            s = kernels_madd(d[(size_t)i * n_out + j], x[(size_t)i * n_in + k], s);
         double y = (double)s * f->scale;
         bad += !(fabs(y) <= f->limit);
         acc[(size_t)j * n_in + k] += kernels_round_scaled(y);

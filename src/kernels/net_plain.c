@@ -39,7 +39,7 @@ Real net_plain_dot(const Real *restrict a, const Real *restrict b, int n)
         s[u] += s[u + 8];
     Real t = ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
     for (; k < n; k++)
-        t += a[k] * b[k];
+        t = kernels_madd(a[k], b[k], t);
     return t;
 }
 
