@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "core/common.h"
+#include "kernels/descend8.h" /* exact_descend8 where the build has AVX-512 */
 
 #define EXACT_SCALE_BITS 32
 
@@ -30,9 +31,10 @@ size_t exact_add_rows(int64_t *restrict acc, const Real *x, int rows, int cols, 
 
 /* exact_outer: for each group g of rows [start[g], start[g+1]) of d (n, n_out) and
  * x (n, n_in): acc[j][k] += round(scale * s) with s the group's float sum of d[i][j] x[i][k]
- * in the order of i (one fused multiply-add per term, from 0), the same bits as summing the
- * group into a zeroed buffer and rounding each value with exact_round. bound (n_out *
- * groups) is scratch. Returns how many sums were non-finite or beyond the limit. */
+ * in the order of i (from 0, one fused multiply-add per term where the target has FMA), the
+ * same bits as summing the group into a zeroed buffer and rounding each value with
+ * exact_round. bound (n_out * groups) is scratch. Returns how many sums were non-finite or
+ * beyond the limit. */
 size_t exact_outer(int64_t *restrict acc, const Real *d, const Real *x, const int *start,
                    int groups, int n_out, int n_in, const Fixed *f, double *bound);
 
@@ -47,25 +49,5 @@ void exact_descend(Real *restrict theta, int64_t *restrict sum, size_t n, double
 
 /* exact_value: the real value of a fixed-point integer. */
 double exact_value(int64_t v, const Fixed *f);
-
-#if defined(__AVX512F__) && defined(__AVX512DQ__) && defined(__AVX512VL__)
-#include <immintrin.h>
-#define EXACT_DESCEND8 1
-/* exact_descend8: exact_descend for the lanes k of eight sums in v (whole, never stored):
- * theta[q] <- theta[q] - step * (v[q] inv), the same roundings (to double, one fused
- * multiply-add, to Real). */
-static inline void exact_descend8(Real *theta, __m512i v, __mmask8 k, double step, double inv)
-{
-    __m512d y = _mm512_mul_pd(_mm512_cvtepi64_pd(v), _mm512_set1_pd(inv));
-#ifdef DOWNHILL_DOUBLE
-    __m512d th = _mm512_maskz_loadu_pd(k, theta);
-    _mm512_mask_storeu_pd(theta, k, _mm512_fnmadd_pd(_mm512_set1_pd(step), y, th));
-#else
-    __m512d th = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(k, theta));
-    _mm256_mask_storeu_ps(theta, k,
-                          _mm512_cvtpd_ps(_mm512_fnmadd_pd(_mm512_set1_pd(step), y, th)));
-#endif
-}
-#endif
 
 #endif

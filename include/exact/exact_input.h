@@ -1,8 +1,8 @@
 /* exact_input.h: the first layer's weight gradient, exactly, in integers. The inputs are
  * bytes b (x = b / 255); each example's delta is rounded once, D = round(d * 2^32), and
- * sum_i D[i][j] b[i][k] is formed in integer arithmetic (AMX tiles, AVX-512 VNNI or AVX2
- * where the machine has them), so its bits depend neither on the order nor on the
- * instruction set.
+ * sum_i D[i][j] b[i][k] is formed in integer arithmetic (the kernels input_*.c: AMX tiles,
+ * AVX-512 VNNI or AVX2 where the machine has them, else plain loops), so its bits depend
+ * neither on the order nor on the instruction set.
  * These sums are in units of 2^-32 / EXACT_INPUT_DIV. */
 #ifndef DOWNHILL_EXACT_INPUT_H
 #define DOWNHILL_EXACT_INPUT_H
@@ -11,16 +11,17 @@
 #include <stdint.h>
 #include "core/common.h"
 #include "exact/exact.h"
-#include "kernels/exact_amx.h"
+#include "kernels/input_amx.h"
 
 #define EXACT_INPUT_DIV 255 /* an input byte b stands for b / 255 */
 
 /* Scratch of exact_input_outer for up to cap examples of n_in bytes and n_out deltas. */
 typedef struct {
-    int16_t *pairs;  /* (cap / 2 rounded up, n_in rounded up to 32, 2) bytes of example pairs */
-    int32_t *pieces; /* (cap / 2 rounded up, n_out, 2) high and low 16-bit halves of D */
-    int *slow;       /* (cap) pairs or examples whose D needs the reference path */
-    ExactAmx amx;    /* AMX tiles' scratch (amx.ready 0: not used) */
+    int16_t *pairs;  /* (cap / 2 rounded up, input_pairs_cols(n_in), 2) bytes of example pairs */
+    int32_t *pieces; /* (cap / 2 rounded up, input_pairs_rows(n_out), 2) high and low 16-bit
+                      * halves of D (kernels.h: the int16-pair layout) */
+    int *slow;       /* (cap) examples whose D needs the plain path */
+    InputAmx amx;    /* AMX tiles' scratch (amx.ready 0: not used) */
     int64_t *D;      /* (n_out, cap) fixed-point deltas of exact_input_outer */
     const uint8_t *const *packed; /* exact_input_pack's rows (NULL: none laid out ahead) */
     int packed_n, packed_c0, packed_c1;

@@ -80,9 +80,9 @@ void model_load_columns(const Layout *lay, Workspace *w, const uint8_t *const *r
                         int c0, int c1);
 
 /* model_forward: activations of the n examples in w->x, layer by layer, into w->a. The
- * first layer's dot products are summed in W1's two column blocks, each in dot()'s order,
- * then added: b + (z0 + z1). So two threads can each form one (model_first_partial) and
- * the bits do not change. */
+ * first layer's dot products are summed in W1's two column blocks, each in the order of
+ * net_plain_dot (kernels.h), then added: b + (z0 + z1). So two threads can each form one
+ * (model_first_partial) and the bits do not change. */
 void model_forward(const Model *m, Workspace *w, int n);
 
 /* model_first_partial: z[i][j] = the first layer's dot product over W1's column block b

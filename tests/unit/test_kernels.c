@@ -1,15 +1,19 @@
-/* test_kernels: the fast kernels against their plain definitions. Input bytes become
- * exactly (float)b / 255; the first layer's exact weight gradient (int16-pair kernel) gives
- * the same integers as plain int64 loops for odd sizes, long batches, large and bad deltas;
- * column ranges of it land in two regions, or are spent on weights as exact_descend would;
- * model_gradient_exact, read back in its units, equals the float gradient; the vectorised
- * sigmoid is within 4 ulp of the exact one (NaN kept). */
+/* test_kernels: the fast kernels against their plain definitions. This build's network
+ * kernels (dot products, hidden deltas, outer products) give the plain-C kernels' bits and
+ * its sigmoid is within 2 ulp of theirs; its exact outer products give the plain kernel's
+ * integers, groups of one example or several, with sums beyond every fast path's range.
+ * Input bytes become exactly (float)b / 255; the first layer's exact weight gradient
+ * (AMX, int16-pair kernel) gives the same integers as plain int64 loops for odd sizes, long
+ * batches, large and bad deltas; column ranges of it land in two regions, or are spent on
+ * weights as exact_descend would; model_gradient_exact, read back in its units, equals the
+ * float gradient; the sigmoid is within 4 ulp of the exact one (NaN kept). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "exact/exact_input.h"
+#include "kernels/kernels.h"
 #include "net/model.h"
 #include "core/hash.h"
 #include "core/rng.h"
@@ -374,8 +378,195 @@ static void chunk_grouping(const int *start, int groups)
     model_free(&m);
 }
 
+/* random_reals: n values uniform in (-scale, scale), from r (exits when out of memory). */
+static Real *random_reals(Rng *r, size_t n, double scale)
+{
+    Real *v = malloc(sizeof *v * (n ? n : 1));
+    if (!v) {
+        fprintf(stderr, "random_reals: out of memory\n");
+        exit(1);
+    }
+    for (size_t i = 0; i < n; i++)
+        v[i] = (Real)((rng_uniform(r) * 2 - 1) * scale);
+    return v;
+}
+
+/* same_bits: 1 if the n values of a and b are bitwise equal. */
+static int same_bits(const Real *a, const Real *b, size_t n)
+{
+    return memcmp(a, b, sizeof *a * n) == 0;
+}
+
+/* net_dot_rows: kernels_dot_rows against net_plain_dot_rows, padded rows, every tail. */
+static void net_dot_rows(int n, int n_out, int len, uint64_t seed)
+{
+    Rng r;
+    rng_init(&r, seed);
+    int ws = len + 3, xs = len + 5;
+    Real *W = random_reals(&r, (size_t)n_out * ws, 1), *in = random_reals(&r, (size_t)n * xs, 1);
+    Real *got = random_reals(&r, (size_t)n * n_out, 1);
+    Real *want = random_reals(&r, (size_t)n * n_out, 1);
+    kernels_dot_rows(W, ws, in, xs, len, got, n, n_out);
+    net_plain_dot_rows(W, ws, in, xs, len, want, n, n_out);
+    CHECK(same_bits(got, want, (size_t)n * n_out), "kernels_dot_rows n=%d n_out=%d len=%d "
+          "differs from the plain kernel", n, n_out, len);
+    free(W);
+    free(in);
+    free(got);
+    free(want);
+}
+
+/* net_hidden: kernels_hidden_deltas against net_plain_hidden_deltas. */
+static void net_hidden(int n, int n_in, int n_out, uint64_t seed)
+{
+    Rng r;
+    rng_init(&r, seed);
+    size_t cells = (size_t)n * n_in;
+    Real *W = random_reals(&r, (size_t)n_out * n_in, 1), *a = random_reals(&r, cells, 1);
+    Real *d = random_reals(&r, (size_t)n * n_out, 1);
+    Rng same = r; /* got and want start equal */
+    Real *got = random_reals(&r, cells, 1), *want = random_reals(&same, cells, 1);
+    kernels_hidden_deltas(W, d, a, got, n, n_in, n_out);
+    net_plain_hidden_deltas(W, d, a, want, n, n_in, n_out);
+    CHECK(same_bits(got, want, cells), "kernels_hidden_deltas n=%d n_in=%d n_out=%d "
+          "differs from the plain kernel", n, n_in, n_out);
+    free(W);
+    free(d);
+    free(a);
+    free(got);
+    free(want);
+}
+
+/* net_outer: kernels_outer_add against net_plain_outer_add, from the same non-zero sums. */
+static void net_outer(int n, int n_out, int cols, uint64_t seed)
+{
+    Rng r;
+    rng_init(&r, seed);
+    int gs = cols + 2, xs = cols + 4;
+    size_t cells = (size_t)n_out * gs;
+    Real *d = random_reals(&r, (size_t)n * n_out, 1), *x = random_reals(&r, (size_t)n * xs, 1);
+    Rng same = r; /* got and want start equal */
+    Real *got = random_reals(&r, cells, 1), *want = random_reals(&same, cells, 1);
+    kernels_outer_add(got, gs, d, x, xs, cols, n, n_out);
+    net_plain_outer_add(want, gs, d, x, xs, cols, n, n_out);
+    CHECK(same_bits(got, want, cells), "kernels_outer_add n=%d n_out=%d cols=%d differs from "
+          "the plain kernel", n, n_out, cols);
+    free(d);
+    free(x);
+    free(got);
+    free(want);
+}
+
+/* net_sigmoid: kernels_sigmoid within 2 ulp of net_plain_sigmoid, z from -100 to 100, odd
+ * counts (masked tails), NaN kept. */
+static void net_sigmoid(void)
+{
+    enum { N = 4001 };
+    Rng r;
+    rng_init(&r, 1);
+    Real *got = random_reals(&r, N, 1), *want = random_reals(&r, N, 1);
+    for (int k = 0; k < N; k++)
+        got[k] = want[k] = (Real)(-100.0 + 0.05 * k);
+    got[5] = want[5] = (Real)NAN;
+    kernels_sigmoid(got, N);
+    net_plain_sigmoid(want, N);
+    double worst = 0;
+    for (int k = 0; k < N; k++) {
+        if (k == 5) {
+            CHECK(isnan((double)got[k]), "kernels_sigmoid(NaN) = %g", (double)got[k]);
+            continue;
+        }
+        double ulp = (double)nextafterf((float)want[k], INFINITY) - (double)(float)want[k];
+        /* below FLT_MIN (z < -87) only the absolute error counts: e^-z is clamped */
+        double err = (double)want[k] < 0x1p-126 ? fabs((double)(got[k] - want[k])) / 0x1p-126 * 2
+                                                : fabs((double)got[k] - (double)want[k]) / ulp;
+        worst = err > worst ? err : worst;
+    }
+    CHECK(worst <= 2, "kernels_sigmoid: %.2f ulp from the plain kernel (at most 2)", worst);
+    free(got);
+    free(want);
+}
+
+/* exact_case: kernels_exact_outer against exact_plain_outer for groups of the given sizes;
+ * deltas of magnitude up to 2^big (beyond the int32 windows and the limit: the fast paths
+ * hand those sums on) and, with nan, a NaN. */
+static void exact_case(const int *sizes, int groups, int n_out, int n_in, int big, int nan,
+                       uint64_t seed)
+{
+    Rng r;
+    rng_init(&r, seed);
+    int start[65] = {0};
+    for (int g = 0; g < groups; g++)
+        start[g + 1] = start[g] + sizes[g];
+    int n = start[groups];
+    size_t cells = (size_t)n_out * n_in;
+    Real *d = random_reals(&r, (size_t)n * n_out, 0.05), *x = random_reals(&r, (size_t)n * n_in, 1);
+    for (int i = 0; big && i < n * n_out; i += 7)
+        d[i] = (Real)ldexp(rng_uniform(&r) - 0.5, (int)rng_below(&r, (uint64_t)big + 1));
+    if (nan && n > 0)
+        d[(size_t)(n - 1) * n_out] = (Real)NAN;
+    int64_t *got = calloc(cells, sizeof *got), *want = calloc(cells, sizeof *want);
+    double *bound = calloc((size_t)n_out * (groups ? groups : 1), sizeof *bound);
+    if (!got || !want || !bound)
+        exit(1);
+    for (size_t i = 0; i < cells; i++)
+        got[i] = want[i] = (int64_t)(rng_next(&r) >> 24);
+    Fixed f = exact_fixed(64);
+    size_t bad_got = kernels_exact_outer(got, d, x, start, groups, n_out, n_in, &f, bound);
+    size_t bad_want = exact_plain_outer(want, d, x, start, groups, n_out, n_in, &f);
+    size_t diff = 0;
+    for (size_t i = 0; i < cells; i++)
+        diff += got[i] != want[i];
+    CHECK(diff == 0 && bad_got == bad_want, "kernels_exact_outer n=%d groups=%d n_out=%d "
+          "n_in=%d big %d nan %d: %zu of %zu sums differ, bad %zu vs %zu", n, groups, n_out,
+          n_in, big, nan, diff, cells, bad_got, bad_want);
+    free(d);
+    free(x);
+    free(got);
+    free(want);
+    free(bound);
+}
+
+/* kernels_against_plain: every kernel of this build against its plain-C kernel. */
+static int kernels_against_plain(void)
+{
+    const int ns[] = {1, 3, 4, 5, 8, 9, 13}, outs[] = {1, 3, 4, 10, 16, 17};
+    const int lens[] = {1, 7, 15, 16, 17, 33, 64, 65, 100, 384, 400, 784};
+    int cases = 0;
+    uint64_t seed = 5000;
+    for (size_t a = 0; a < sizeof ns / sizeof *ns; a++)
+        for (size_t b = 0; b < sizeof outs / sizeof *outs; b++)
+            for (size_t c = 0; c < sizeof lens / sizeof *lens; c++, cases += 2) {
+                net_dot_rows(ns[a], outs[b], lens[c], seed++);
+                net_outer(ns[a], outs[b], lens[c], seed++);
+            }
+    const int hidden_ins[] = {1, 10, 15, 16, 17, 40};
+    for (size_t a = 0; a < sizeof ns / sizeof *ns; a++)
+        for (size_t b = 0; b < sizeof hidden_ins / sizeof *hidden_ins; b++)
+            for (size_t c = 0; c < sizeof outs / sizeof *outs; c++, cases++)
+                net_hidden(ns[a] * 3, hidden_ins[b], outs[c], seed++);
+    net_sigmoid();
+    int singles[64], mixed[] = {4, 1, 0, 7, 2, 16, 3}, wide[] = {40, 24};
+    for (int g = 0; g < 64; g++)
+        singles[g] = 1;
+    const int exact_ins[] = {1, 7, 8, 16, 31, 32, 33, 100, 784}, exact_outs[] = {1, 10, 16};
+    const int bigs[] = {0, 20, 40};
+    for (size_t a = 0; a < sizeof exact_ins / sizeof *exact_ins; a++)
+        for (size_t b = 0; b < sizeof exact_outs / sizeof *exact_outs; b++)
+            for (size_t c = 0; c < sizeof bigs / sizeof *bigs; c++) {
+                int nan = (int)(a + b + c) % 2, o = exact_outs[b], i = exact_ins[a];
+                exact_case(singles, 64, o, i, bigs[c], nan, seed++);
+                exact_case(singles, 5, o, i, bigs[c], nan, seed++);
+                exact_case(mixed, 7, o, i, bigs[c], nan, seed++);
+                exact_case(wide, 2, o, i, bigs[c], nan, seed++);
+                cases += 4;
+            }
+    return cases;
+}
+
 int main(void)
 {
+    int n_plain = kernels_against_plain();
     const int mixed[] = {0, 4, 5, 5, 8, 8, 9}, four_then_empty[] = {0, 4, 4, 4, 4};
     chunk_grouping(mixed, 6);
     chunk_grouping(four_then_empty, 4); /* 4 examples in 4 groups, yet not one per group */
@@ -417,8 +608,9 @@ int main(void)
         fprintf(stderr, "test_kernels: %d failure(s)\n", fails);
         return 1;
     }
-    printf("test_kernels: ok (bytes, sigmoid, grouping, %zu exact first-layer cases, %d column "
-           "cases, gradient units, W1 layout)\n",
+    printf("test_kernels: ok (%s: %d cases against the plain kernels; bytes, sigmoid, "
+           "grouping, %zu exact first-layer cases, %d column cases, gradient units, W1 layout)\n",
+           kernels_describe(), n_plain,
            sizeof ns / sizeof *ns * sizeof outs / sizeof *outs * sizeof ins / sizeof *ins * 2 + 16,
            n_cols);
     return 0;

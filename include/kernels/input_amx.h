@@ -1,10 +1,12 @@
-/* exact_amx.h: integer outer products on Intel AMX tiles (AMX-INT8): sum_i D[i][j] b[i][k]
+/* input_amx.h: integer outer products on Intel AMX tiles (AMX-INT8): sum_i D[i][j] b[i][k]
  * for bytes b and |D| <= EXACT_AMX_MAX, split into four signed bytes, or (wide) |D| <=
  * EXACT_AMX_WIDE_MAX, split into eight: D = L + 2^32 H with four bytes each; the same
- * integers as any other order or instruction set. Used by exact_input where the CPU and the
- * OS allow it (DOWNHILL_AMX=0 in the environment turns it off). */
-#ifndef DOWNHILL_EXACT_AMX_H
-#define DOWNHILL_EXACT_AMX_H
+ * integers as any other order or instruction set. Used by exact_input where the compiler
+ * targets AMX (KERNELS_INPUT_AMX) and the CPU and the OS allow it (DOWNHILL_AMX=0 in the
+ * environment turns it off); the functions below exist only in such builds (kernels.c
+ * calls them). The types and limits are every build's. */
+#ifndef DOWNHILL_KERNELS_INPUT_AMX_H
+#define DOWNHILL_KERNELS_INPUT_AMX_H
 
 #include <stdint.h>
 #include "core/common.h"
@@ -22,11 +24,7 @@ typedef struct {
     uint8_t *zeros;    /* (n_in) a missing example's bytes */
     int32_t *tiles;    /* (2 + 2, 4, 16, 16) tile results: two pieces (a software pipeline),
                         * L's then H's */
-} ExactAmx;
-
-/* exact_amx_init: scratch (empty, ready = 0, when AMX is not usable); -1 out of memory. */
-int exact_amx_init(ExactAmx *s, int cap, int n_in, int n_out, Err *e);
-void exact_amx_free(ExactAmx *s);
+} InputAmx;
 
 /* Where the sums of columns [0, cols) of a range go (rows j of n_out): column k < split to
  * acc[0][j stride[0] + k], column k >= split to acc[1][j stride[1] + k - split]. With theta
@@ -36,21 +34,28 @@ void exact_amx_free(ExactAmx *s);
 typedef struct {
     int64_t *acc[2];
     int stride[2];
-    int split;        /* a multiple of 16 for exact_amx_outer (>= cols: one region) */
+    int split;        /* a multiple of 16 for the AMX tiles (>= cols: one region) */
     Real *theta[2];   /* NULL: add to acc */
     double step, inv; /* for theta */
 } ColSums;
 
-/* exact_amx_pack: the input bytes of columns [c0, c0 + cols) of n examples (n <= cap) laid
- * out for the tiles; before exact_amx_outer (it reads no delta, so it can run while the
- * deltas are still on their way from another core). Only when s->ready. */
-void exact_amx_pack(ExactAmx *s, const uint8_t *const *rows, int n, int c0, int cols);
+/* input_amx_init: scratch (empty, ready = 0, when AMX is not usable); -1 out of memory. */
+int input_amx_init(InputAmx *s, int cap, int n_in, int n_out, Err *e);
 
-/* exact_amx_outer: the sums of column k += sum_i D[j ld + i] rows[i][c0 + k] for k < cols,
- * into dst, for the n examples and columns exact_amx_pack laid out, every |D| <=
- * EXACT_AMX_MAX, or with wide every |D| <= EXACT_AMX_WIDE_MAX (twice the tile products).
- * Only when s->ready. */
-void exact_amx_outer(const ColSums *dst, const int64_t *D, int ld, int n, int n_out, int cols,
-                     int wide, ExactAmx *s);
+/* input_amx_free: releases the scratch of input_amx_init. */
+void input_amx_free(InputAmx *s);
+
+/* input_amx_pack: the input bytes of columns [c0, c0 + cols) of n examples (n <= cap) laid
+ * out for the tiles; before input_amx_cols (it reads no delta, so it can run while the
+ * deltas are still on their way from another core). Only when s->ready. */
+void input_amx_pack(InputAmx *s, const uint8_t *const *rows, int n, int c0, int cols);
+
+/* input_amx_cols: exact_input_cols on the tiles: the sums of column k += sum_i D[j ld + i]
+ * rows[i][c0 + k] for k < cols, into dst (its split relative to c0, a multiple of 16);
+ * packed 1: input_amx_pack already laid out these rows and columns. Deltas beyond
+ * EXACT_AMX_MAX take eight digit planes. The sums are spent on dst->theta when it is set and
+ * n <= EXACT_AMX_WHOLE; returns 1 then, else 0. Only when s->ready. */
+int input_amx_cols(const ColSums *dst, const int64_t *D, int ld, const uint8_t *const *rows,
+                   int n, int n_out, int c0, int cols, int packed, InputAmx *s);
 
 #endif

@@ -1,29 +1,24 @@
-/* exact_amx.c: C[j][k] += sum_i A[j][i] B[i][k] on AMX tiles, TDPBSUD (signed bytes of D
+/* input_amx.c: C[j][k] += sum_i A[j][i] B[i][k] on AMX tiles, TDPBSUD (signed bytes of D
  * times unsigned input bytes, 4 products per int32 lane). Tiles: C0..C3 (one per byte of
- * D, tmm0-3), A (tmm4, tmm6), B (tmm5); a step covers 16 rows x 16 columns x 64 examples. */
+ * D, tmm0-3), A (tmm4, tmm6), B (tmm5); a step covers 16 rows x 16 columns x 64 examples.
+ * Compiled only where the compiler targets AMX (KERNELS_INPUT_AMX). */
 #define _DEFAULT_SOURCE /* syscall */
-#include "kernels/exact_amx.h"
-#include "exact/exact.h"
+#include "kernels/kernels.h"
 
-#include <stdlib.h>
-#include <string.h>
-
-#if defined(__AMX_TILE__) && defined(__AMX_INT8__) && defined(__AVX512F__) && \
-    defined(__AVX512DQ__) && defined(__AVX512VL__)
+#if KERNELS_INPUT_AMX
 #include <cpuid.h>
 #include <immintrin.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-#define HAVE_AMX 1
+
 #define ARCH_REQ_XCOMP_PERM 0x1023
 #define XFEATURE_XTILEDATA 18
 /* Blocks summed in the int32 tiles before widen: a digit sum is at most 4 * 64 examples *
  * 128 * 255 = 8,355,840, and widen's t0 + 2^8 t1 at most 257 times that, 2,147,450,880,
  * below 2^31. */
 #define FLUSH_BLOCKS (EXACT_AMX_WHOLE / 64)
-#endif
-
-#ifdef HAVE_AMX
 #define EX 64    /* examples per block (the K of a tile product) */
 #define TILE 16  /* rows and columns of a result tile */
 #define PLANES 8 /* digit planes of a block: L's four bytes, then H's (wide) */
@@ -51,12 +46,10 @@ static int amx_usable(void)
     }
     return state == 1;
 }
-#endif
 
-int exact_amx_init(ExactAmx *s, int cap, int n_in, int n_out, Err *e)
+int input_amx_init(InputAmx *s, int cap, int n_in, int n_out, Err *e)
 {
     memset(s, 0, sizeof *s);
-#ifdef HAVE_AMX
     if (!amx_usable())
         return 0;
     s->blocks = (cap + EX - 1) / EX;
@@ -66,17 +59,14 @@ int exact_amx_init(ExactAmx *s, int cap, int n_in, int n_out, Err *e)
     s->zeros = alloc_array((size_t)n_in, 1, "workspace zero row", e);
     s->tiles = alloc_array(2 * PLANES * TILE * TILE, sizeof(int32_t), "workspace tiles", e);
     if (!s->quads || !s->digits || !s->zeros || !s->tiles) {
-        exact_amx_free(s);
+        input_amx_free(s);
         return -1;
     }
     s->ready = 1;
-#else
-    (void)cap, (void)n_in, (void)n_out, (void)e;
-#endif
     return 0;
 }
 
-void exact_amx_free(ExactAmx *s)
+void input_amx_free(InputAmx *s)
 {
     free(s->quads);
     free(s->digits);
@@ -85,11 +75,10 @@ void exact_amx_free(ExactAmx *s)
     memset(s, 0, sizeof *s);
 }
 
-#ifdef HAVE_AMX
 /* pack_quads: the bytes of columns [c0, c0 + cols) of examples 4q .. 4q + 3 interleaved per
  * column (B tile rows), for the blocks of 64 examples in use; missing examples and padding
  * columns 0. */
-static void pack_quads(ExactAmx *s, const uint8_t *const *rows, int n, int c0, int cols)
+static void pack_quads(InputAmx *s, const uint8_t *const *rows, int n, int c0, int cols)
 {
     int np = pad16(cols), quads = (n + EX - 1) / EX * (EX / 4); /* whole blocks */
     for (int q = 0; q < quads; q++) {
@@ -120,11 +109,11 @@ static void pack_quads(ExactAmx *s, const uint8_t *const *rows, int n, int c0, i
 /* pack_plane4: pack_digits' four digits of L (high 0) or of H (high 1) into their planes:
  * sixteen examples at a time where VBMI can pick their four digits in one permutation
  * (neighbours in D's row j; each digit's bytes stored along the row), else eight. */
-static inline __attribute__((always_inline)) void pack_plane4(ExactAmx *s, const int64_t *D,
+static inline __attribute__((always_inline)) void pack_plane4(InputAmx *s, const int64_t *D,
                                                               int ld, int n, int n_out, int high)
 {
     const __m512i bias = _mm512_set1_epi64(0x80808080LL);
-#ifdef __AVX512VBMI__
+#if KERNELS_VBMI
     uint8_t order[64]; /* output byte 16 p + q: digit p of example q of two vectors of 8 */
     for (int o = 0; o < 64; o++)
         order[o] = (uint8_t)(8 * (o % 16) + o / 16);
@@ -135,7 +124,7 @@ static inline __attribute__((always_inline)) void pack_plane4(ExactAmx *s, const
         /* row j of the first plane in the first block (block b: PLANES PLANE b further) */
         int8_t *row = s->digits + ((size_t)(j / TILE) * s->blocks * PLANES * TILE +
                                    (size_t)(j % TILE)) * EX + (high ? 4 * PLANE : 0);
-#ifdef __AVX512VBMI__
+#if KERNELS_VBMI
         for (; i + 16 <= n; i += 16) {
             const int64_t *d = D + (size_t)j * ld + i;
             __m512i a = _mm512_add_epi64(_mm512_loadu_si512(d), bias);
@@ -172,7 +161,7 @@ static inline __attribute__((always_inline)) void pack_plane4(ExactAmx *s, const
  * D + 0x80808080 lies in [0, 2^32) and its bytes are d + 128: d = byte ^ 0x80. Wide: the
  * same for L, the low 32 bits of D + 0x80808080 less the bias, into planes 0-3, and for
  * H = (D + 0x80808080) >> 32 (D = L + 2^32 H) into planes 4-7. */
-static void pack_digits(ExactAmx *s, const int64_t *D, int ld, int n, int n_out, int wide)
+static void pack_digits(InputAmx *s, const int64_t *D, int ld, int n, int n_out, int wide)
 {
     int row_blocks = pad16(n_out) / TILE, used = (n + EX - 1) / EX;
     if (n % EX != 0 || n_out % TILE != 0) /* padding: some bytes are not written below */
@@ -259,7 +248,7 @@ static void tiles_configure(void)
 
 /* block_product: C0..C3 of rows block rb, columns block cb, over example blocks [b0, b1),
  * from digit planes plane0 .. plane0 + 3. */
-static void block_product(const ExactAmx *s, int rb, int cb, int b0, int b1, int np, int plane0)
+static void block_product(const InputAmx *s, int rb, int cb, int b0, int b1, int np, int plane0)
 {
     for (int b = b0; b < b1; b++) {
         const int8_t *a = s->digits + (((size_t)rb * s->blocks + b) * PLANES + plane0) * PLANE;
@@ -275,7 +264,7 @@ static void block_product(const ExactAmx *s, int rb, int cb, int b0, int b1, int
     }
 }
 
-/* One tile product of exact_amx_outer: rows block rb, columns block cb, example blocks
+/* One tile product of amx_outer: rows block rb, columns block cb, example blocks
  * [b0, b1). */
 typedef struct {
     int rb, cb, b0, b1;
@@ -283,7 +272,7 @@ typedef struct {
 
 /* piece_start: C0..C3 of the piece formed from planes plane0 .. plane0 + 3 (the tile unit
  * runs on while the core goes on). */
-static void piece_start(const ExactAmx *s, Piece p, int np, int plane0)
+static void piece_start(const InputAmx *s, Piece p, int np, int plane0)
 {
     _tile_zero(0);
     _tile_zero(1);
@@ -301,17 +290,17 @@ static void piece_store(int32_t *t)
     _tile_stored(3, t + 3 * TILE * TILE, TILE * 4);
 }
 
-void exact_amx_pack(ExactAmx *s, const uint8_t *const *rows, int n, int c0, int cols)
+void input_amx_pack(InputAmx *s, const uint8_t *const *rows, int n, int c0, int cols)
 {
     pack_quads(s, rows, n, c0, cols);
 }
 
-/* outer_pieces: exact_amx_outer's tile products and widening, piece after piece: the
+/* outer_pieces: amx_outer's tile products and widening, piece after piece: the
  * previous piece is widened while the tiles form the next (a software pipeline); wide a
  * constant at each call, so each loop is compiled for it. */
 static inline __attribute__((always_inline)) void outer_pieces(const ColSums *dst, int n,
                                                                int n_out, int cols, int wide,
-                                                               ExactAmx *s)
+                                                               InputAmx *s)
 {
     int np = pad16(cols), used = (n + EX - 1) / EX;
     const size_t tsize = 4 * TILE * TILE;
@@ -338,8 +327,11 @@ static inline __attribute__((always_inline)) void outer_pieces(const ColSums *ds
               cols);
 }
 
-void exact_amx_outer(const ColSums *dst, const int64_t *D, int ld, int n, int n_out, int cols,
-                     int wide, ExactAmx *s)
+/* amx_outer: the sums of column k += sum_i D[j ld + i] rows[i][c0 + k] for k < cols, into
+ * dst, for the n examples and columns input_amx_pack laid out, every |D| <= EXACT_AMX_MAX,
+ * or with wide every |D| <= EXACT_AMX_WIDE_MAX (twice the tile products). */
+static void amx_outer(const ColSums *dst, const int64_t *D, int ld, int n, int n_out, int cols,
+                      int wide, InputAmx *s)
 {
     pack_digits(s, D, ld, n, n_out, wide);
     tiles_configure();
@@ -349,17 +341,23 @@ void exact_amx_outer(const ColSums *dst, const int64_t *D, int ld, int n, int n_
         outer_pieces(dst, n, n_out, cols, 0, s);
     _tile_release();
 }
-#else
-void exact_amx_pack(ExactAmx *s, const uint8_t *const *rows, int n, int c0, int cols)
-{
-    (void)s, (void)rows, (void)n, (void)c0, (void)cols;
-    abort(); /* never called: s->ready is 0 without AMX */
-}
 
-void exact_amx_outer(const ColSums *dst, const int64_t *D, int ld, int n, int n_out, int cols,
-                     int wide, ExactAmx *s)
+/* Eight digit planes hold every delta whose products with bytes fit in 64 bits. */
+_Static_assert(INT64_MAX / 255 <= EXACT_AMX_WIDE_MAX, "eight digits hold every usable delta");
+
+int input_amx_cols(const ColSums *dst, const int64_t *D, int ld, const uint8_t *const *rows,
+                   int n, int n_out, int c0, int cols, int packed, InputAmx *s)
 {
-    (void)dst, (void)D, (void)ld, (void)n, (void)n_out, (void)cols, (void)wide, (void)s;
-    abort(); /* never called: s->ready is 0 without AMX */
+    for (int j = 0; j < n_out; j++) /* the deltas may come from another core: asked first */
+        for (int i = 0; i < n; i += 64 / (int)sizeof *D)
+            __builtin_prefetch(D + (size_t)j * ld + i);
+    if (!packed)
+        input_amx_pack(s, rows, n, c0, cols); /* meanwhile */
+    int wide = input_plain_beyond(D, ld, n, n_out, EXACT_AMX_MAX);
+    ColSums to = *dst;
+    if (n > EXACT_AMX_WHOLE)
+        to.theta[0] = to.theta[1] = NULL;
+    amx_outer(&to, D, ld, n, n_out, cols, wide, s);
+    return to.theta[0] != NULL || to.theta[1] != NULL;
 }
 #endif

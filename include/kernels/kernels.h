@@ -1,0 +1,220 @@
+/* kernels.h: the numeric inner loops of the network (net_*), of the float outer products
+ * rounded to fixed point (exact_*) and of the first layer's integer outer products
+ * (input_*), one file per instruction set under src/kernels/. model.c, exact.c and
+ * exact_input.c call the kernels_* functions, which run this build's kernel of each family
+ * (isa.h picks them; kernels.c calls them). The plain-C kernels are every build's: the
+ * references the vector kernels are tested against (test_kernels), bit for bit unless
+ * noted, and the fallback where a build has no vector kernel. */
+#ifndef DOWNHILL_KERNELS_H
+#define DOWNHILL_KERNELS_H
+
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include "core/common.h"
+#include "exact/exact.h"
+#include "exact/exact_input.h"
+#include "kernels/input_amx.h"
+#include "kernels/isa.h"
+
+/* The fixed-point rounding of exact.c: y + 1.5 * 2^52, for |y| < 2^51, holds
+ * round-to-nearest-even(y) in its low mantissa bits. */
+#define KERNELS_MAGIC 6755399441055744.0      /* 1.5 * 2^52 */
+#define KERNELS_MAGIC_BITS 0x4338000000000000LL /* its bit pattern */
+
+/* kernels_round_scaled: round(y) for |y| < 2^51 (beyond: garbage, never trapped). */
+static inline int64_t kernels_round_scaled(double y)
+{
+    double t = y + KERNELS_MAGIC;
+    int64_t bits;
+    memcpy(&bits, &t, sizeof bits);
+    return bits - KERNELS_MAGIC_BITS;
+}
+
+/* kernels_madd: a b + c in one rounding where the target has FMA (KERNELS_FMA), else two.
+ * Written out for the plain kernels' in-order sums: a compiler may vectorise such a sum as
+ * the products, then the additions in order, and then fuses nothing, -ffp-contract or not. */
+static inline Real kernels_madd(Real a, Real b, Real c)
+{
+#if KERNELS_FMA && defined(DOWNHILL_DOUBLE)
+    return fma(a, b, c);
+#elif KERNELS_FMA
+    return fmaf(a, b, c);
+#else
+    return a * b + c;
+#endif
+}
+
+/* The int16-pair layout of the VNNI and AVX2 input kernels (input_pairs.c): examples 2p and
+ * 2p + 1 side by side, each fixed-point delta D split into 16-bit halves. */
+#define KERNELS_PAIRS_PAD 48 /* packed rows are padded to whole tiles of 3 vectors */
+/* Largest |D| the 16-bit halves can hold: H = (D - L) / 2^16 with L in [-2^15, 2^15). */
+#define KERNELS_PAIRS_MAX 2147418112LL /* 2^31 - 2^16 */
+/* Pairs per int32 window: one product pair adds at most 2 * 2^15 * 255 < 2^24. */
+#define KERNELS_PAIRS_WINDOW 120
+
+/* Where a kernel spends whole sums instead of storing them: theta (laid out as the sums),
+ * with exact_descend's step and scale. */
+typedef struct {
+    Real *theta;
+    double step, inv;
+} KernelSpend;
+
+/* ---- This build's kernels: what model.c, exact.c and exact_input.c call ---- */
+
+/* kernels_describe: the instruction set of each family in this build, e.g. "net avx512,
+ * exact avx512, input vnni" (static storage). */
+const char *kernels_describe(void);
+
+/* kernels_scale_bytes: x[k] = (Real)px[k] / 255 exactly, for k < n. */
+void kernels_scale_bytes(Real *restrict x, const uint8_t *restrict px, int n);
+
+/* kernels_dot_rows: out[i][j] = net_plain_dot(W row j, in row i, len) for n examples and
+ * n_out rows of W (W rows ws apart, in rows xs apart, out (n, n_out)): the same bits on every
+ * path. */
+void kernels_dot_rows(const Real *W, int ws, const Real *in, int xs, int len, Real *out, int n,
+                      int n_out);
+
+/* kernels_sigmoid: v[k] <- 1 / (1 + e^-v[k]) for k < n; NaN stays NaN. The AVX-512 kernel
+ * is within 2 ulp of expf's (the same value for a given input on every lane and batch). */
+void kernels_sigmoid(Real *v, size_t n);
+
+/* kernels_hidden_deltas: d_in[i] = (W^T d_out[i]) * a[i] (1 - a[i]) for n examples; W
+ * (n_out, n_in) row-major, d_out (n, n_out), a and d_in (n, n_in); each sum over j in order,
+ * one fused multiply-add per term where the build contracts. */
+void kernels_hidden_deltas(const Real *W, const Real *d_out, const Real *a, Real *d_in, int n,
+                           int n_in, int n_out);
+
+/* kernels_outer_add: gW (n_out, cols; rows gs apart) += d^T x over n examples (d (n, n_out),
+ * x rows xs apart), each entry summed in order of the examples. */
+void kernels_outer_add(Real *restrict gW, int gs, const Real *d, const Real *x, int xs, int cols,
+                       int n, int n_out);
+
+/* kernels_exact_outer: exact_outer (exact.h) on this build's kernel. */
+size_t kernels_exact_outer(int64_t *restrict acc, const Real *d, const Real *x, const int *start,
+                           int groups, int n_out, int n_in, const Fixed *f, double *bound);
+
+/* kernels_amx_init / kernels_amx_free: the AMX scratch where the build and the machine have
+ * the tiles, else an empty one (ready 0); -1 out of memory. */
+int kernels_amx_init(InputAmx *s, int cap, int n_in, int n_out, Err *e);
+void kernels_amx_free(InputAmx *s);
+
+/* kernels_input_pack: exact_input_pack's work: lays out the inputs for the AMX tiles and
+ * returns 1 where exact_input_cols with these n, c0, c1 will use them, else does nothing and
+ * returns 0. */
+int kernels_input_pack(ExactInput *s, const uint8_t *const *rows, int n, int c0, int c1);
+
+/* kernels_input_cols: exact_input_cols (exact_input.h) for n > 0 and c1 > c0 on the AMX tiles
+ * (at run time: usable, n large enough, dst's split on a tile edge) or this build's vector
+ * or plain kernel; packed 1: kernels_input_pack laid out these rows and columns. Returns 1
+ * when the sums were spent on dst->theta, else 0. */
+int kernels_input_cols(const ColSums *dst, const int64_t *D, int ld, const uint8_t *const *rows,
+                       int n, int n_out, int c0, int c1, int packed, ExactInput *s);
+
+/* kernels_input_vector_spends: 1 if this build's vector input kernel (no AMX) can spend
+ * sums on weights (the VNNI kernel: at most 2 KERNELS_PAIRS_WINDOW examples, every |D| <=
+ * KERNELS_PAIRS_MAX). */
+int kernels_input_vector_spends(void);
+
+/* ---- The plain-C kernels (net_plain.c, exact_plain.c, input_plain.c) ---- */
+
+/* net_plain_dot: sum_k a[k] b[k] with KERNELS_DOT_LANES partial sums (k mod lanes), folded
+ * in halves to eight (s[u] + s[u + 8]), combined in a fixed tree; the rest added in order. */
+Real net_plain_dot(const Real *restrict a, const Real *restrict b, int n);
+
+/* net_plain_scale_bytes, net_plain_dot_rows, net_plain_sigmoid (1 / (1 + exp(-v)) through
+ * libm), net_plain_hidden_deltas, net_plain_outer_add: as the kernels_* of the same name. */
+void net_plain_scale_bytes(Real *restrict x, const uint8_t *restrict px, int n);
+void net_plain_dot_rows(const Real *W, int ws, const Real *in, int xs, int len, Real *out,
+                        int n, int n_out);
+void net_plain_sigmoid(Real *v, size_t n);
+void net_plain_hidden_deltas(const Real *W, const Real *d_out, const Real *a, Real *d_in, int n,
+                             int n_in, int n_out);
+void net_plain_outer_add(Real *restrict gW, int gs, const Real *d, const Real *x, int xs,
+                         int cols, int n, int n_out);
+
+/* exact_plain_outer_rows: acc[j][k] (rows n_in apart) += round(scale * s) for the columns
+ * [c0, c1) of row j, s the float sum of d[i][j] x[i][k] over the rows [i0, i1) (d (., n_out),
+ * x (., n_in)); returns how many sums were non-finite or beyond the limit (they still add
+ * kernels_round_scaled's value: the caller must take the sums as lost). */
+size_t exact_plain_outer_rows(int64_t *restrict acc, const Real *d, const Real *x, int i0, int i1,
+                              int j, int n_out, int n_in, int c0, int c1, const Fixed *f);
+
+/* exact_plain_outer: exact_outer by exact_plain_outer_rows for every group and row. */
+size_t exact_plain_outer(int64_t *restrict acc, const Real *d, const Real *x, const int *start,
+                         int groups, int n_out, int n_in, const Fixed *f);
+
+/* input_plain_example: acc[j][k] (rows stride apart) += D[j ld] b[k] for k < cols, j < n_out:
+ * one example, its deltas ld apart. */
+void input_plain_example(int64_t *restrict acc, const int64_t *D, int ld, const uint8_t *b,
+                         int n_out, int cols, int stride);
+
+/* input_plain_region: input_plain_example for the n examples (deltas D + i, bytes rows[i] +
+ * c0) over columns [c0, c1), into acc (rows stride apart, from column c0). */
+void input_plain_region(int64_t *restrict acc, int stride, const int64_t *D, int ld,
+                        const uint8_t *const *rows, int n, int n_out, int c0, int c1);
+
+/* input_plain_beyond: 1 if some |D[j ld + i]| of the n examples exceeds max. */
+int input_plain_beyond(const int64_t *D, int ld, int n, int n_out, int64_t max);
+
+/* input_pairs_cols / input_pairs_rows: n_in and n_out padded as the pair layout stores them. */
+int input_pairs_cols(int n_in);
+int input_pairs_rows(int n_out);
+
+/* input_pairs_pack: examples 2p and 2p + 1 of n (bytes rows[i] + c0, cols of them) as int16
+ * pairs into s->pairs, the 16-bit halves of their deltas into s->pieces; a pair with a delta
+ * beyond KERNELS_PAIRS_MAX gets zero halves and its examples go to s->slow. Returns how many
+ * examples s->slow lists. */
+int input_pairs_pack(ExactInput *s, const int64_t *D, int ld, const uint8_t *const *rows, int n,
+                     int n_out, int c0, int cols);
+
+/* input_pairs_slow: input_plain_example for the n_slow examples listed in s->slow. */
+void input_pairs_slow(int64_t *restrict acc, const int64_t *D, int ld, const uint8_t *const *rows,
+                      int n_out, int c0, int cols, int stride, const ExactInput *s, int n_slow);
+
+/* ---- Each instruction set's kernels (compiled only where isa.h enables them) ---- */
+
+#if KERNELS_NET_AVX512
+void net_avx512_dot_rows(const float *W, int ws, const float *in, int xs, int len, float *out,
+                         int n, int n_out);
+void net_avx512_sigmoid(float *v, size_t n);
+void net_avx512_hidden_deltas(const float *W, const float *d_out, const float *a, float *d_in,
+                              int n, int n_in, int n_out);
+void net_avx512_outer_add(float *restrict gW, int gs, const float *d, const float *x, int xs,
+                          int cols, int n, int n_out);
+#endif
+#if KERNELS_NET_AVX2
+void net_avx2_dot_rows(const float *W, int ws, const float *in, int xs, int len, float *out,
+                       int n, int n_out);
+void net_avx2_outer_add(float *restrict gW, int gs, const float *d, const float *x, int xs,
+                        int cols, int n, int n_out);
+#endif
+#if KERNELS_EXACT_AVX2
+/* exact_avx2_row_max: max |x[k]| for k < n, or infinity when a value is NaN. */
+float exact_avx2_row_max(const float *x, int n);
+size_t exact_avx2_outer(int64_t *restrict acc, const float *d, const float *x, const int *start,
+                        int groups, int n_out, int n_in, const Fixed *f, double *bound);
+#endif
+#if KERNELS_EXACT_AVX512
+size_t exact_avx512_outer(int64_t *restrict acc, const float *d, const float *x,
+                          const int *start, int groups, int n_out, int n_in, const Fixed *f,
+                          double *bound);
+#endif
+#if KERNELS_INPUT_VNNI
+/* input_vnni_spends: 1 if input_vnni_region can spend the sums of these n examples. */
+int input_vnni_spends(const int64_t *D, int ld, int n, int n_out);
+/* input_vnni_region: input_plain_region on int16 pairs; sp (only where input_vnni_spends):
+ * the whole sums spent on sp->theta instead. */
+void input_vnni_region(int64_t *restrict acc, const KernelSpend *sp, int stride,
+                       const int64_t *D, int ld, const uint8_t *const *rows, int n, int n_out,
+                       int c0, int c1, ExactInput *s);
+#endif
+#if KERNELS_INPUT_AVX2
+/* input_avx2_region: input_plain_region on int16 pairs. */
+void input_avx2_region(int64_t *restrict acc, int stride, const int64_t *D, int ld,
+                       const uint8_t *const *rows, int n, int n_out, int c0, int c1,
+                       ExactInput *s);
+#endif
+
+#endif

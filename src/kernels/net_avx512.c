@@ -1,0 +1,203 @@
+/* net_avx512.c: the network's kernels on AVX-512: dot products (sixteen float lanes, each
+ * one of net_plain_dot's sixteen partial sums, so every value has the plain kernel's bits),
+ * the sigmoid, the hidden deltas and the outer products. Compiled only where isa.h picks it
+ * (KERNELS_NET_AVX512). */
+#include "kernels/kernels.h"
+
+#if KERNELS_NET_AVX512
+#include <immintrin.h>
+#include <math.h>
+
+#define INLINE static inline __attribute__((always_inline))
+#define LANES 16
+
+/* tree: the partial sums of a vector combined as net_plain_dot combines them. */
+INLINE float tree(__m512 v)
+{
+    __m256 s = _mm256_add_ps(_mm512_castps512_ps256(v),
+                             _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+    __m128 q = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+    q = _mm_hadd_ps(q, q);
+    return _mm_cvtss_f32(_mm_hadd_ps(q, q));
+}
+
+/* tree16: z[r][q] = tree(s[r][q]) for a 4 x 4 block, the sixteen trees side by side: each
+ * step adds the same pairs as tree() (256-bit halves, 128-bit halves, then pairs twice),
+ * several vectors' pairs gathered into one vector by shuffles. */
+INLINE void tree16(const __m512 s[4][4], float z[4][4])
+{
+    __m512 h[8], q[4], p[2];
+    for (int a = 0; a < 8; a++) { /* [s_2a | s_2a+1]: lanes u + u + 8 */
+        __m512 u = s[a / 2][(a % 2) * 2], v = s[a / 2][(a % 2) * 2 + 1];
+        h[a] = _mm512_add_ps(_mm512_shuffle_f32x4(u, v, 0x44), _mm512_shuffle_f32x4(u, v, 0xee));
+    }
+    for (int a = 0; a < 4; a++) /* [q_4a .. q_4a+3]: lanes u + u + 4 */
+        q[a] = _mm512_add_ps(_mm512_shuffle_f32x4(h[2 * a], h[2 * a + 1], 0x88),
+                             _mm512_shuffle_f32x4(h[2 * a], h[2 * a + 1], 0xdd));
+    for (int a = 0; a < 2; a++) /* per 128-bit lane L: q0 + q1, q2 + q3 of two sums */
+        p[a] = _mm512_add_ps(_mm512_shuffle_ps(q[2 * a], q[2 * a + 1], 0x88),
+                             _mm512_shuffle_ps(q[2 * a], q[2 * a + 1], 0xdd));
+    float t[16]; /* lane 4 L + e holds sum 4 e + L, that is z[e][L] */
+    _mm512_storeu_ps(t, _mm512_add_ps(_mm512_shuffle_ps(p[0], p[1], 0x88),
+                                      _mm512_shuffle_ps(p[0], p[1], 0xdd)));
+    for (int r = 0; r < 4; r++)
+        for (int c = 0; c < 4; c++)
+            z[r][c] = t[4 * c + r];
+}
+
+/* dot_block: z[r][q] = net_plain_dot(W row q, x row r) over len columns (rows of W `ws`
+ * apart, of x `xs` apart) for ni rows of x and nj rows of W, the same bits; the ni x nj
+ * accumulators stay in registers. */
+INLINE void dot_block(const float *W, int ws, const float *x, int xs, int len, int ni, int nj,
+                      float z[4][4])
+{
+    __m512 s[4][4];
+    for (int r = 0; r < ni; r++)
+        for (int q = 0; q < nj; q++)
+            s[r][q] = _mm512_setzero_ps();
+    int k = 0;
+    for (; k + LANES <= len; k += LANES) {
+        __m512 xv[4];
+        for (int r = 0; r < ni; r++)
+            xv[r] = _mm512_loadu_ps(x + (size_t)r * xs + k);
+        for (int q = 0; q < nj; q++) {
+            __m512 wv = _mm512_loadu_ps(W + (size_t)q * ws + k);
+            for (int r = 0; r < ni; r++)
+                s[r][q] = _mm512_fmadd_ps(wv, xv[r], s[r][q]);
+        }
+    }
+    if (ni == 4 && nj == 4)
+        tree16(s, z);
+    for (int r = 0; r < ni; r++)
+        for (int q = 0; q < nj; q++) {
+            float t = ni == 4 && nj == 4 ? z[r][q] : tree(s[r][q]);
+            for (int kk = k; kk < len; kk++)
+                t = fmaf(W[(size_t)q * ws + kk], x[(size_t)r * xs + kk], t);
+            z[r][q] = t;
+        }
+}
+
+/* rows_partial: out rows [i, i + ni) = W in (len columns; W rows ws apart, in rows xs
+ * apart), outputs in blocks of 4. */
+INLINE void rows_partial(const float *W, int ws, const float *in, int xs, int len, float *out,
+                         int i, int ni, int n_out)
+{
+    float z[4][4];
+    int j = 0;
+    for (; j + 4 <= n_out; j += 4) {
+        dot_block(W + (size_t)j * ws, ws, in + (size_t)i * xs, xs, len, ni, 4, z);
+        for (int r = 0; r < ni; r++)
+            for (int q = 0; q < 4; q++)
+                out[(size_t)(i + r) * n_out + j + q] = z[r][q];
+    }
+    for (; j < n_out; j++) {
+        dot_block(W + (size_t)j * ws, ws, in + (size_t)i * xs, xs, len, ni, 1, z);
+        for (int r = 0; r < ni; r++)
+            out[(size_t)(i + r) * n_out + j] = z[r][0];
+    }
+}
+
+void net_avx512_dot_rows(const float *W, int ws, const float *in, int xs, int len, float *out,
+                         int n, int n_out)
+{
+    int i = 0;
+    for (; i + 4 <= n; i += 4) /* four examples share each load of W */
+        rows_partial(W, ws, in, xs, len, out, i, 4, n_out);
+    net_plain_dot_rows(W, ws, in + (size_t)i * xs, xs, len, out + (size_t)i * n_out, n - i,
+                       n_out);
+}
+
+/* sigmoid16: 1 / (1 + e^-z) on 16 lanes, e^x as Cephes' expf (x = n ln2 + r, a degree-7
+ * polynomial in r, times 2^n); within 2 ulp of expf, NaN kept. Every sigmoid of this
+ * build goes through it, so a value never depends on its lane or its batch. */
+static inline __m512 sigmoid16(__m512 z)
+{
+    __m512 x = _mm512_sub_ps(_mm512_setzero_ps(), z);
+    x = _mm512_max_ps(_mm512_set1_ps(-88.0f), _mm512_min_ps(_mm512_set1_ps(88.0f), x));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    __m512 y = _mm512_add_ps(_mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
+    __m512 e = _mm512_scalef_ps(y, n);
+    return _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_add_ps(_mm512_set1_ps(1.0f), e));
+}
+
+void net_avx512_sigmoid(float *v, size_t n)
+{
+    for (size_t k = 0; k < n; k += 16) {
+        __mmask16 m = n - k >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - k)) - 1);
+        _mm512_mask_storeu_ps(v + k, m, sigmoid16(_mm512_maskz_loadu_ps(m, v + k)));
+    }
+}
+
+/* hidden_rows: hidden deltas for examples [i, i + ni) (ni <= 8, n_in <= 16): one vector per
+ * example, its sums over j in order (the same fused multiply-adds as net_plain_hidden_deltas). */
+static void hidden_rows(const float *W, const float *d_out, const float *a, float *d_in, int i,
+                        int ni, int n_in, int n_out)
+{
+    __mmask16 m = (__mmask16)((1u << n_in) - 1);
+    __m512 acc[8];
+    const float *dl = d_out + (size_t)i * n_out;
+    for (int r = 0; r < ni; r++)
+        acc[r] = _mm512_setzero_ps();
+    for (int j = 0; j < n_out; j++) {
+        __m512 wv = _mm512_maskz_loadu_ps(m, W + (size_t)j * n_in);
+        for (int r = 0; r < ni; r++)
+            acc[r] = _mm512_fmadd_ps(wv, _mm512_set1_ps(dl[(size_t)r * n_out + j]), acc[r]);
+    }
+    for (int r = 0; r < ni; r++) {
+        __m512 av = _mm512_maskz_loadu_ps(m, a + (size_t)(i + r) * n_in);
+        __m512 g = _mm512_mul_ps(av, _mm512_sub_ps(_mm512_set1_ps(1.0f), av));
+        _mm512_mask_storeu_ps(d_in + (size_t)(i + r) * n_in, m, _mm512_mul_ps(acc[r], g));
+    }
+}
+
+void net_avx512_hidden_deltas(const float *W, const float *d_out, const float *a, float *d_in,
+                              int n, int n_in, int n_out)
+{
+    if (n_in > 16) {
+        net_plain_hidden_deltas(W, d_out, a, d_in, n, n_in, n_out);
+        return;
+    }
+    for (int i = 0; i < n; i += 8) /* eight examples' sums in flight at once */
+        hidden_rows(W, d_out, a, d_in, i, n - i < 8 ? n - i : 8, n_in, n_out);
+}
+
+/* outer_tile: gW columns [c, c + nv LANES) of row j (rows gs apart) += sum over the examples
+ * of d[i][j] x[i] (rows xs apart; each entry summed in order of i). */
+INLINE void outer_tile(float *restrict gW, int gs, const float *d, const float *x, int xs, int n,
+                       int n_out, int j, int c, int nv)
+{
+    float *row = gW + (size_t)j * gs + c;
+    __m512 v[8];
+    for (int q = 0; q < nv; q++)
+        v[q] = _mm512_loadu_ps(row + LANES * q);
+    for (int i = 0; i < n; i++) {
+        __m512 dj = _mm512_set1_ps(d[(size_t)i * n_out + j]);
+        for (int q = 0; q < nv; q++)
+            v[q] = _mm512_fmadd_ps(dj, _mm512_loadu_ps(x + (size_t)i * xs + c + LANES * q), v[q]);
+    }
+    for (int q = 0; q < nv; q++)
+        _mm512_storeu_ps(row + LANES * q, v[q]);
+}
+
+void net_avx512_outer_add(float *restrict gW, int gs, const float *d, const float *x, int xs,
+                          int cols, int n, int n_out)
+{
+    int c = 0;
+    for (; c + 4 * LANES <= cols; c += 4 * LANES) /* the x tile stays in L1 */
+        for (int j = 0; j < n_out; j++)
+            outer_tile(gW, gs, d, x, xs, n, n_out, j, c, 4);
+    for (; c + LANES <= cols; c += LANES)
+        for (int j = 0; j < n_out; j++)
+            outer_tile(gW, gs, d, x, xs, n, n_out, j, c, 1);
+    net_plain_outer_add(gW + c, gs, d, x + c, xs, cols - c, n, n_out);
+}
+#endif

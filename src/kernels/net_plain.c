@@ -1,0 +1,86 @@
+/* net_plain.c: the network's kernels in plain C: the references the vector kernels are
+ * tested against, and the kernels of the builds without them (float64, portable). With
+ * FMA in the target, -ffp-contract=fast makes each a * b + c one fused multiply-add, as the
+ * vector kernels' are. */
+#include "kernels/kernels.h"
+
+#include <math.h>
+
+#ifdef DOWNHILL_DOUBLE
+#define EXP exp
+#else
+#define EXP expf
+#endif
+
+void net_plain_scale_bytes(Real *restrict x, const uint8_t *restrict px, int n)
+{
+#ifdef DOWNHILL_DOUBLE
+    for (int k = 0; k < n; k++)
+        x[k] = (Real)px[k] / (Real)255;
+#else
+    /* (float)b / 255 for every byte b: b * fl(1/255), corrected once by its exact
+     * residual (checked for all 256 bytes by test_kernels) */
+    const float inv = 1.0f / 255.0f;
+    for (int k = 0; k < n; k++) {
+        float b = (float)px[k], q = b * inv;
+        x[k] = fmaf(fmaf(-q, 255.0f, b), inv, q);
+    }
+#endif
+}
+
+Real net_plain_dot(const Real *restrict a, const Real *restrict b, int n)
+{
+    Real s[KERNELS_DOT_LANES] = {0};
+    int k = 0;
+    for (; k + KERNELS_DOT_LANES <= n; k += KERNELS_DOT_LANES)
+        for (int u = 0; u < KERNELS_DOT_LANES; u++)
+            s[u] += a[k + u] * b[k + u];
+    for (int u = 0; u + 8 < KERNELS_DOT_LANES; u++)
+        s[u] += s[u + 8];
+    Real t = ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+    for (; k < n; k++)
+        t = kernels_madd(a[k], b[k], t);
+    return t;
+}
+
+void net_plain_dot_rows(const Real *W, int ws, const Real *in, int xs, int len, Real *out,
+                        int n, int n_out)
+{
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n_out; j++)
+            out[(size_t)i * n_out + j] =
+                net_plain_dot(W + (size_t)j * ws, in + (size_t)i * xs, len);
+}
+
+void net_plain_sigmoid(Real *v, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        v[k] = (Real)1 / ((Real)1 + EXP(-v[k]));
+}
+
+void net_plain_hidden_deltas(const Real *W, const Real *d_out, const Real *a, Real *d_in, int n,
+                             int n_in, int n_out)
+{
+    for (int i = 0; i < n; i++) {
+        Real *restrict dp = d_in + (size_t)i * n_in;
+        const Real *ap = a + (size_t)i * n_in, *dl = d_out + (size_t)i * n_out;
+        memset(dp, 0, sizeof(Real) * (size_t)n_in);
+        for (int j = 0; j < n_out; j++)
+            for (int k = 0; k < n_in; k++)
+                dp[k] += W[(size_t)j * n_in + k] * dl[j];
+        for (int k = 0; k < n_in; k++)
+            dp[k] *= ap[k] * ((Real)1 - ap[k]);
+    }
+}
+
+void net_plain_outer_add(Real *restrict gW, int gs, const Real *d, const Real *x, int xs,
+                         int cols, int n, int n_out)
+{
+    for (int j = 0; j < n_out; j++)
+        for (int i = 0; i < n; i++) {
+            Real dj = d[(size_t)i * n_out + j];
+            const Real *xi = x + (size_t)i * xs;
+            for (int k = 0; k < cols; k++)
+                gW[(size_t)j * gs + k] += dj * xi[k];
+        }
+}
