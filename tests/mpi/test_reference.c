@@ -3,7 +3,7 @@
  * DOWNHILL_AMX as set) while rank 0 runs the reference step on the same batches; after every
  * step the weights (in the files' order), the step's summed cost and its example count must
  * be identical. Cases: batch 10 and 64, exact groups of 1 and 4, a short last batch, full
- * batch, and layer widths that leave remainders in every kernel. Exit 77 (skip) in builds
+ * batch, and layer widths and batches that leave remainders in every kernel. Exit 77 (skip) in builds
  * whose kernels follow another arithmetic than the reference's (see docs/DESIGN.md). */
 #include <omp.h>
 #include <stdio.h>
@@ -30,6 +30,8 @@ static const Case cases[] = {
     {"batch 10", 10, 1, {"train.epochs=1"}, 40},
     {"batch 64, groups of 4", 64, 4, {"train.epochs=2"}, 0},
     {"batch 32, layers 784,30,13,10", 32, 1, {"model.layers=784,30,13,10", "train.epochs=1"}, 24},
+    /* 9 examples per rank at 4 ranks: a chunk's last examples outside the blocks of four */
+    {"batch 36, layers 784,24,24,10", 36, 1, {"model.layers=784,24,24,10", "train.epochs=1"}, 12},
     {"full batch of 600", 0, 1, {"data.train_limit=600", "train.epochs=4"}, 0},
 };
 
