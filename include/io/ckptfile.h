@@ -1,6 +1,6 @@
 /* ckptfile.h: the checkpoint file format: the weights, the training state and the history
  * of a run at one step, written atomically and read back with every byte checked. When and
- * where checkpoints are written is the policy of run/checkpoint.h. Layout in README.md. */
+ * where checkpoints are written is the policy of run/checkpoint.h. Layout in docs/FORMATS.md. */
 #ifndef DOWNHILL_IO_CKPTFILE_H
 #define DOWNHILL_IO_CKPTFILE_H
 

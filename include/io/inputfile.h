@@ -1,5 +1,5 @@
 /* inputfile.h: downhill's HDF5 input files (written by `downhill convert`): /images uint8
- * (N, rows*cols) and /labels uint8 (N), read shard by shard. Layout in README.md. */
+ * (N, rows*cols) and /labels uint8 (N), read shard by shard. Layout in docs/FORMATS.md. */
 #ifndef DOWNHILL_IO_INPUTFILE_H
 #define DOWNHILL_IO_INPUTFILE_H
 

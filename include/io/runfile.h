@@ -1,6 +1,6 @@
 /* runfile.h: the HDF5 run file a training run writes (rank 0 only): root attributes,
  * /model (rewritten every epoch), /history (one row per epoch) and /timing. Layout in
- * README.md. */
+ * docs/FORMATS.md. */
 #ifndef DOWNHILL_IO_RUNFILE_H
 #define DOWNHILL_IO_RUNFILE_H
 

@@ -31,7 +31,7 @@ static const char *USAGE =
     "  comm [--sizes LIST] [--reps N] [--csv FILE]  allreduce time against message size\n"
     "\n"
     "options: --help (also after a command), --version\n"
-    "Configuration keys, file formats and examples: README.md\n";
+    "Configuration keys and examples: README.md; file formats: docs/FORMATS.md\n";
 
 static const char *TRAIN_USAGE =
     "usage: downhill train CONFIG [--set section.key=value ...] [--resume FILE|auto]\n"

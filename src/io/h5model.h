@@ -1,6 +1,6 @@
 /* h5model.h: what run files and checkpoints share: the root header attributes, the
  * /model group (W1.. b1.. in the compute precision) and the /history columns. Private to
- * src/io/. Layouts in README.md. */
+ * src/io/. Layouts in docs/FORMATS.md. */
 #ifndef DOWNHILL_IO_H5MODEL_H
 #define DOWNHILL_IO_H5MODEL_H
 

@@ -4,7 +4,9 @@
  * 0.10), write its run file and its final checkpoint, and report the same weights on every
  * rank; and 20 steps of each reduction must end at the same test cost within 1e-6. */
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -27,9 +29,12 @@ static int run_case(const char *reduction, int batch, int epochs, const char *lr
     snprintf(ep, sizeof ep, "train.epochs=%d", epochs);
     snprintf(rate, sizeof rate, "train.learning_rate=%s", lr);
     snprintf(lim, sizeof lim, "data.train_limit=%d", examples);
+    char run_file[96]; /* one per launch shape: test_e2e_2 and test_e2e_1x2 may run at once */
+    snprintf(run_file, sizeof run_file, "output.file=test_e2e_run-%dx%d.h5", ranks,
+             omp_get_max_threads());
     config_defaults(&c);
     const char *sets[] = {lim, "data.test_limit=1000", ep, bs, red, rate,
-                          "train.schedule=constant", "output.file=test_e2e_run.h5",
+                          "train.schedule=constant", run_file,
                           "output.overwrite=true", "checkpoint.keep=1"};
     int fail = 0;
     for (size_t i = 0; i < sizeof sets / sizeof *sets; i++)
@@ -47,8 +52,8 @@ static int run_case(const char *reduction, int batch, int epochs, const char *lr
         fail |= !CHECK(s.test.accuracy >= min_accuracy && s.epochs == epochs &&
                            s.test.count == 1000,
                        "accuracy below %.2f or wrong epoch/example count", min_accuracy);
-        fail |= !CHECK(access("test_e2e_run.h5", R_OK) == 0, "run file missing");
-        unlink("test_e2e_run.h5");
+        fail |= !CHECK(access(run_file + strlen("output.file="), R_OK) == 0, "run file missing");
+        unlink(run_file + strlen("output.file="));
         char ckpt[CONFIG_PATH_MAX + 32]; /* the one checkpoint kept: the end of the run */
         fail |= !CHECK(checkpoint_path(&c, s.step, ckpt, sizeof ckpt, &e) == 0 &&
                            unlink(ckpt) == 0,
