@@ -1,6 +1,6 @@
 /* barrier.h: a spinning barrier for the threads of one OpenMP parallel region: one atomic
- * counter, about 0.1 us per wait on two cores here where `omp barrier` costs 0.27 us; a
- * long wait yields the core (more threads than cores). */
+ * counter on its own cache line (cheaper than `omp barrier`: docs/PERFORMANCE.md); a long
+ * wait yields the core (more threads than cores). */
 #ifndef DOWNHILL_BARRIER_H
 #define DOWNHILL_BARRIER_H
 

@@ -66,7 +66,8 @@ static int check_memory(const Trainer *t, int64_t n_test, Err *e)
     for (int l = 0; l < lay.n_layers; l++)
         acts += 2.0 * lay.n[l];
     double train_rows = (double)t->n_train / P + (double)t->lanes, test_rows = n_test / P + 1;
-    double per_thread = np * (sizeof(Real) + 8.0) + 256.0 * 2 * acts * sizeof(Real);
+    /* per thread: a gradient and exact sums, and scratch for up to COLS_BLOCK examples */
+    double per_thread = np * (sizeof(Real) + 8.0) + (double)COLS_BLOCK * 2 * acts * sizeof(Real);
     /* per lane: its deltas (int64) and block sums; per training row: pixels, label, shuffled
      * position (int64) and its entry of epoch_rows */
     double lane_bytes = (double)t->lanes / P * ((8.0 + 2 * sizeof(Real)) * lay.n[1]);

@@ -40,11 +40,12 @@ static void update_float(Trainer *t, double step, size_t i0, size_t i1)
     Real *p = t->model.params;
     const Real rs = (Real)step;
     size_t i = i0;
-    for (; i + 64 <= i1; i += 64) { /* the sums' lines claimed ahead: see exact_descend */
-        for (size_t k = i + 256; k < i + 320 && k < i1; k += 64 / sizeof(Real))
+    enum { BLOCK = 64, AHEAD = 4 * BLOCK }; /* sums a block, and how far ahead they are claimed */
+    for (; i + BLOCK <= i1; i += BLOCK) { /* the sums' lines claimed ahead: see exact_descend */
+        for (size_t k = i + AHEAD; k < i + AHEAD + BLOCK && k < i1; k += 64 / sizeof(Real))
             __builtin_prefetch(t->fsum + k, 1, 3); /* only this thread's slice */
         Real *restrict th = p + i, *restrict su = t->fsum + i;
-        for (size_t k = 0; k < 64; k++) {
+        for (size_t k = 0; k < BLOCK; k++) {
             th[k] -= rs * su[k];
             su[k] = 0;
         }
