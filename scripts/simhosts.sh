@@ -27,41 +27,29 @@
 set -euo pipefail
 
 DIR=${SIMHOSTS_DIR:-/tmp/downhill-simhosts}
-STATE=$DIR/state
+record_file=$DIR/state
 SKIP=77
 
 die() { echo "simhosts.sh: error: $*" >&2; exit 1; }
 skip() { echo "simhosts.sh: skip: $*" >&2; exit $SKIP; }
-record() { echo "$*" >>"$STATE"; }
-get() { awk -v k="$1" '$1 == k { print $2; exit }' "$STATE"; }
+# shellcheck source=scripts/netns-common.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/netns-common.sh"
 
-# burst_for RATE: tbf bucket size in bytes: 0.5 ms of traffic, at least 64 KiB (a whole
-# GSO packet; smaller buckets made veth+tbf stall for timer ticks of 4 ms). So up to
-# 64 KiB can pass at memory speed when the bucket is full: shaping acts on larger messages.
-burst_for() {
-    local r=$1 n unit
-    n=${r%%[a-zA-Z]*}; unit=${r#"$n"}
-    case $unit in
-        gbit) n=$((n * 1000000000)) ;; mbit) n=$((n * 1000000)) ;;
-        kbit) n=$((n * 1000)) ;; bit | "") ;; *) die "RATE $r: use e.g. 1gbit, 100mbit, 500kbit" ;;
-    esac
-    local b=$((n / 8 / 2000))
-    echo $((b > 65536 ? b : 65536))
-}
-
-# free_octet: the first K such that no address in 10.231.K.0/24 exists on this machine,
-# in the root namespace or in any network namespace (other instances, other users).
+# free_octet: the first K such that no address in 10.231.K.0/24 exists on this machine
 free_octet() {
-    local used ns
-    used=$( { ip -4 -o addr show 2>/dev/null
-              for ns in $(ip netns list 2>/dev/null | awk '{ print $1 }'); do
-                  ip netns exec "$ns" ip -4 -o addr show 2>/dev/null
-              done; } | grep -o 'inet 10\.231\.[0-9]*\.' | cut -d. -f3 | sort -u)
-    local k
+    local used k
+    used=$(used_octets 10.231)
     for k in $(seq 0 249); do
         grep -qx "$k" <<<"$used" || { echo "$k"; return; }
     done
     die "no free 10.231.K.0/24 subnet"
+}
+
+# up_exit: the EXIT trap of a failing `up`: removes what it made, keeps the exit status
+up_exit() {
+    local rc=$?
+    [ $rc -eq 0 ] || { echo "simhosts.sh: up failed; removing what it created" >&2; cmd_down; }
+    exit $rc
 }
 
 cmd_up() {
@@ -69,7 +57,7 @@ cmd_up() {
     [[ $n =~ ^[0-9]+$ ]] && [ "$n" -ge 1 ] && [ "$n" -le 32 ] || die "up N [RATE]: N from 1 to 32"
     [ "$(id -u)" = 0 ] || skip "needs root (network namespaces)"
     command -v ip >/dev/null || skip "iproute2 (ip) not installed: scripts/install-deps.sh --tests"
-    [ -e "$STATE" ] && die "already up ($STATE); run: $0 down"
+    [ -e "$record_file" ] && die "already up ($record_file); run: $0 down"
     local tag=$(( $$ % 100000 ))
     local probe=dh${tag}probe
     ip netns add "$probe" 2>/dev/null ||
@@ -78,32 +66,19 @@ cmd_up() {
     local octet; octet=$(free_octet)
     local subnet=10.231.$octet.0/24 br=dh${tag}br
     mkdir -p "$DIR"
-    : >"$STATE"
+    : >"$record_file"
     record tag "$tag"; record subnet "$subnet"; record hosts "$n"; record rate "${rate:-none}"
-    trap 'echo "simhosts.sh: up failed; removing what it created" >&2; cmd_down' ERR
+    # from here on a failure (die, or set -e) removes what up made
+    trap up_exit EXIT
     ip link add "$br" type bridge forward_delay 0 && record link "$br"
     ip link set "$br" up
-    local burst=""; [ -n "$rate" ] && burst=$(burst_for "$rate")
+    local burst=""
+    if [ -n "$rate" ]; then burst=$(tbf_burst "$rate") || die "RATE $rate: use e.g. 1gbit, 100mbit, 500kbit"; fi
     local hostfile=$DIR/hostfile; : >"$hostfile"
     for i in $(seq 0 $((n - 1))); do
-        local ns=dh${tag}_h$i host=dh${tag}h$i veth=dh${tag}v$i peer=dh${tag}p$i
-        ip netns add "$ns" && record netns "$ns"
-        ip link add "$veth" type veth peer name "$peer" && record link "$veth"
-        ip link set "$peer" netns "$ns"
-        ip link set "$veth" master "$br"
-        ip link set "$veth" up
-        ip netns exec "$ns" ip link set lo up
-        ip netns exec "$ns" ip link set "$peer" name eth0
-        ip netns exec "$ns" ip addr add "10.231.$octet.$((i + 1))/24" dev eth0
-        ip netns exec "$ns" ip link set eth0 up
-        if [ -n "$rate" ]; then
-            # Shape both directions: the namespace's egress and the bridge port's egress.
-            ip netns exec "$ns" \
-                tc qdisc add dev eth0 root tbf rate "$rate" burst "$burst" latency 100ms
-            tc qdisc add dev "$veth" root tbf rate "$rate" burst "$burst" latency 100ms
-        fi
-        record host "$host $ns"
-        echo "$host slots=$(nproc)" >>"$hostfile"
+        add_host "dh${tag}_h$i" "dh${tag}v$i" "dh${tag}p$i" "$br" "10.231.$octet.$((i + 1))/24" "$rate" "$burst"
+        record host "dh${tag}h$i dh${tag}_h$i"
+        echo "dh${tag}h$i slots=$(nproc)" >>"$hostfile"
     done
     # The launcher agent: called like ssh (options..., host, command words).
     cat >"$DIR/agent" <<EOF
@@ -118,12 +93,12 @@ esac
 exec ip netns exec "\$ns" unshare --uts sh -c "hostname \$host; \$*"
 EOF
     chmod +x "$DIR/agent"
-    trap - ERR
+    trap - EXIT
     echo "simhosts: $n hosts up on $subnet (rate ${rate:-unshaped}); hostfile $hostfile"
 }
 
 cmd_run() {
-    [ -e "$STATE" ] || die "nothing is up: $0 up N [RATE] first"
+    [ -e "$record_file" ] || die "nothing is up: $0 up N [RATE] first"
     local np=${1:-}; shift || true
     [[ $np =~ ^[0-9]+$ ]] && [ "$np" -ge 1 ] || die "run NP -- COMMAND..."
     [ "${1:-}" = "--" ] && shift
@@ -141,26 +116,16 @@ cmd_run() {
 }
 
 cmd_down() {
-    [ -e "$STATE" ] || return 0
-    local ns
-    # End what still runs in our namespaces (only processes inside namespaces we made).
-    for ns in $(awk '$1 == "netns" { print $2 }' "$STATE"); do
-        ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
-    done
-    # Delete recorded objects, newest first.
-    tac "$STATE" | while read -r kind name _; do
-        case $kind in
-            netns) ip netns del "$name" 2>/dev/null || true ;;
-            link) ip link del "$name" 2>/dev/null || true ;;
-        esac
-    done
-    rm -f "$STATE" "$DIR/agent" "$DIR/hostfile"
+    [ -e "$record_file" ] || return 0
+    kill_in_namespaces
+    delete_recorded
+    rm -f "$record_file" "$DIR/agent" "$DIR/hostfile"
     rmdir "$DIR" 2>/dev/null || true
 }
 
 cmd_status() {
-    [ -e "$STATE" ] || { echo "simhosts: nothing up"; return 0; }
-    cat "$STATE"
+    [ -e "$record_file" ] || { echo "simhosts: nothing up"; return 0; }
+    cat "$record_file"
 }
 
 case ${1:-} in

@@ -30,74 +30,24 @@ conf=$dir/slurm.conf
 export SLURM_CONF=$conf
 daemons=(munged slurmctld slurmd)
 
-# pid_of NAME: the PID in NAME.pid if that process is alive, else nothing
-pid_of() {
-    local pid
-    pid=$(cat "$dir/$1.pid" 2> /dev/null) || return 0
-    [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2> /dev/null && echo "$pid"
-    return 0
-}
-
-# port_free PORT: nothing listens on 127.0.0.1:PORT
-port_free() { ! (exec 3<> "/dev/tcp/127.0.0.1/$1") 2> /dev/null; }
+me=slurm-local
+# shellcheck source=scripts/slurm-common.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/slurm-common.sh"
 
 write_config() {
     local host port cpus mem
     host=$(hostname -s)
     cpus=${SLURM_LOCAL_CPUS:-4}
-    port=${SLURM_LOCAL_PORT:-}
-    if [ -z "$port" ]; then
-        for _ in $(seq 50); do
-            port=$((20000 + RANDOM % 5000 * 2))
-            port_free "$port" && port_free $((port + 1)) && break
-        done
-    fi
-    mem=$(slurmd -C | sed -n 's/.*RealMemory=\([0-9]*\).*/\1/p')
-    mem=$(( ${mem:-2000} * 9 / 10 ))
-    mkdir -p "$dir/state" "$dir/spool" "$dir/pmix" "$dir/munge"
-    # munged wants every folder above its socket searchable by all, and its key private
-    chmod 755 "$dir" "$dir/munge"
-    local up=$dir
-    while up=$(dirname "$up") && [ "$up" != / ]; do
-        [ -n "$(find "$up" -maxdepth 0 -perm -o=x)" ] || die "munged needs $up searchable by all (chmod o+x), or another SCRATCH_DIR"
-    done
-    [ -f "$dir/munge/munge.key" ] || {
-        head -c 128 /dev/urandom > "$dir/munge/munge.key"
-        chmod 400 "$dir/munge/munge.key"
-    }
-    cat > "$conf" << EOF
-# written by scripts/slurm-local.sh: a single-node test cluster, no cgroups, no accounting
-ClusterName=downhill-local
-SlurmctldHost=$host(127.0.0.1)
-SlurmctldPort=$port
-SlurmdPort=$((port + 1))
-AuthType=auth/munge
-CredType=cred/munge
-AuthInfo=socket=$dir/munge/munge.socket
-SlurmUser=root
-SlurmdUser=root
-StateSaveLocation=$dir/state
-SlurmdSpoolDir=$dir/spool
-SlurmctldPidFile=$dir/slurmctld.pid
-SlurmdPidFile=$dir/slurmd.pid
-SlurmctldLogFile=$dir/slurmctld.log
-SlurmdLogFile=$dir/slurmd.log
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-SelectType=select/cons_tres
-SelectTypeParameters=CR_Core
-JobAcctGatherType=jobacct_gather/none
-AccountingStorageType=accounting_storage/none
-MailProg=/bin/true
-ReturnToService=2
-JobRequeue=1
-MinJobAge=600
-KillWait=10
-MpiDefault=none
-SlurmdParameters=config_overrides
-NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus Boards=1 SocketsPerBoard=1 CoresPerSocket=$cpus ThreadsPerCore=1 RealMemory=$mem State=UNKNOWN
-PartitionName=local Nodes=$host Default=YES MaxTime=INFINITE State=UP
-EOF
+    port=${SLURM_LOCAL_PORT:-$(free_port_pair 20000)}
+    mem=$(node_memory 1)
+    prepare_dir SCRATCH_DIR
+    {
+        echo "# written by scripts/slurm-local.sh: a single-node test cluster, no cgroups, no accounting"
+        echo "ClusterName=downhill-local"
+        conf_lines "$host" 127.0.0.1 "$port" ""
+        echo "NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus Boards=1 SocketsPerBoard=1 CoresPerSocket=$cpus ThreadsPerCore=1 RealMemory=$mem State=UNKNOWN"
+        echo "PartitionName=local Nodes=$host Default=YES MaxTime=INFINITE State=UP"
+    } > "$conf"
     # srun --mpi=pmix: the PMIx client files of this cluster stay in the scratch folder
     echo "PMIxCliTmpDirBase=$dir/pmix" > "$dir/mpi.conf"
 }
@@ -112,10 +62,7 @@ start() {
     done
     write_config
     PATH=$PATH:/usr/sbin
-    munged --key-file="$dir/munge/munge.key" --socket="$dir/munge/munge.socket" \
-        --pid-file="$dir/munged.pid" --log-file="$dir/munged.log" --seed-file="$dir/munge/seed" \
-        || die "munged did not start, see $dir/munged.log"
-    slurmctld -c -f "$conf" || die "slurmctld did not start, see $dir/slurmctld.log"
+    start_controller
     slurmd -f "$conf" -N "$(hostname -s)" || die "slurmd did not start, see $dir/slurmd.log"
     local state=""
     for _ in $(seq 100); do
@@ -129,39 +76,16 @@ start() {
 }
 
 stop() {
-    local jobs pid
-    if [ -n "$(pid_of slurmctld)" ]; then
-        jobs=$(squeue -h -o %i 2> /dev/null || true)
-        if [ -n "$jobs" ]; then
-            # shellcheck disable=SC2086
-            scancel $jobs 2> /dev/null || true
-            for _ in $(seq 60); do
-                [ -z "$(squeue -h -t PD,R,CG,S,CF -o %i 2> /dev/null || true)" ] && break
-                sleep 0.5
-            done
-        fi
-    fi
+    cancel_jobs
     # reverse order of start: slurmd, slurmctld, munged
-    for d in slurmd slurmctld munged; do
-        pid=$(pid_of "$d")
-        [ -n "$pid" ] || continue
-        kill -TERM "$pid" 2> /dev/null || true
-        for _ in $(seq 150); do
-            kill -0 "$pid" 2> /dev/null || break
-            sleep 0.1
-        done
-        kill -0 "$pid" 2> /dev/null && kill -KILL "$pid" 2> /dev/null
-        echo "slurm-local: stopped $d (pid $pid)"
-    done
-    return 0
+    stop_pids slurmd
+    stop_pids slurmctld
+    stop_pids munged
 }
 
 status() {
-    local rc=0 pid
-    for d in "${daemons[@]}"; do
-        pid=$(pid_of "$d")
-        if [ -n "$pid" ]; then echo "$d: running (pid $pid)"; else echo "$d: not running"; rc=1; fi
-    done
+    local rc=0
+    for d in "${daemons[@]}"; do daemon_status "$d" "$d" || rc=1; done
     [ $rc -eq 0 ] && sinfo
     return $rc
 }

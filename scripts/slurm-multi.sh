@@ -54,6 +54,12 @@ while [ $# -gt 0 ]; do
     esac
 done
 PATH=$PATH:/usr/sbin
+me=slurm-multi
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=scripts/slurm-common.sh
+. "$here/slurm-common.sh"
+# shellcheck source=scripts/netns-common.sh
+. "$here/netns-common.sh"
 
 main_dir() {
     [ "$cmd" = start ] && mkdir -p "$1"
@@ -63,53 +69,18 @@ main_dir() {
     fi
     dir=$(cd "$1" && pwd)
     conf=$dir/slurm.conf
-    state=$dir/cluster
+    record_file=$dir/cluster
     export SLURM_CONF=$conf
 }
 
-record() { echo "$*" >> "$state"; }
-get() { awk -v k="$1" '$1 == k { print $2; exit }' "$state" 2> /dev/null; }
-
-# pid_of NAME: the PID in DIR/NAME.pid if that process is alive, else nothing
-pid_of() {
-    local pid
-    pid=$(cat "$dir/$1.pid" 2> /dev/null) || return 0
-    [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2> /dev/null && echo "$pid"
-    return 0
-}
-
-# port_free PORT: nothing listens on 127.0.0.1:PORT
-port_free() { ! (exec 3<> "/dev/tcp/127.0.0.1/$1") 2> /dev/null; }
-
-# burst_for RATE: tbf bucket in bytes (as simhosts.sh: 0.5 ms of traffic, at least 64 KiB)
-burst_for() {
-    local r=$1 n unit
-    n=${r%%[a-zA-Z]*}
-    unit=${r#"$n"}
-    [[ $n =~ ^[0-9]+$ ]] || die "--rate $r: use e.g. 1gbit, 100mbit, 500kbit"
-    case $unit in
-        gbit) n=$((n * 1000000000)) ;; mbit) n=$((n * 1000000)) ;;
-        kbit) n=$((n * 1000)) ;; bit | "") ;; *) die "--rate $r: use e.g. 1gbit, 100mbit, 500kbit" ;;
-    esac
-    local b=$((n / 8 / 2000))
-    echo $((b > 65536 ? b : 65536))
-}
-
-# used_octets: third octets K of every 10.232.K.* address on this machine, in the root
-# namespace and in every network namespace (other clusters, other users)
-used_octets() {
-    local ns
-    { ip -4 -o addr show 2> /dev/null
-      for ns in $(ip netns list 2> /dev/null | awk '{ print $1 }'); do
-          ip netns exec "$ns" ip -4 -o addr show 2> /dev/null
-      done; } | grep -o 'inet 10\.232\.[0-9]*\.' | cut -d. -f3 | sort -u
-}
+# burst_for RATE: tbf bucket in bytes (see tbf_burst in netns-common.sh)
+burst_for() { tbf_burst "$1" || die "--rate $1: use e.g. 1gbit, 100mbit, 500kbit"; }
 
 # claim_subnet: K of a free 10.232.K.0/24 whose bridge dhmKbr this call could create (the
 # bridge's name is the lock between clusters starting at the same time)
 claim_subnet() {
     local used k
-    used=$(used_octets)
+    used=$(used_octets 10.232)
     for k in $(seq 0 249); do
         grep -qx "$k" <<< "$used" && continue
         if ip link add "dhm${k}br" type bridge forward_delay 0 2> /dev/null; then
@@ -122,89 +93,32 @@ claim_subnet() {
 
 # make_network K: the bridge's address and one namespace + veth per node, recorded
 make_network() {
-    local k=$1 i ns veth peer burst=""
+    local k=$1 i burst=""
     [ -n "$rate" ] && burst=$(burst_for "$rate")
     ip addr add "10.232.$k.254/24" dev "dhm${k}br"
     ip link set "dhm${k}br" up
     for i in $(seq 1 "$nodes"); do
-        ns=dhm${k}n$i veth=dhm${k}v$i peer=dhm${k}p$i
-        ip netns add "$ns" && record netns "$ns"
-        ip link add "$veth" type veth peer name "$peer" && record link "$veth"
-        ip link set "$peer" netns "$ns"
-        ip link set "$veth" master "dhm${k}br"
-        ip link set "$veth" up
-        ip netns exec "$ns" ip link set lo up
-        ip netns exec "$ns" ip link set "$peer" name eth0
-        ip netns exec "$ns" ip addr add "10.232.$k.$i/24" dev eth0
-        ip netns exec "$ns" ip link set eth0 up
-        if [ -n "$rate" ]; then
-            # both directions: the node's egress and the bridge port's egress
-            ip netns exec "$ns" tc qdisc add dev eth0 root tbf rate "$rate" burst "$burst" latency 100ms
-            tc qdisc add dev "$veth" root tbf rate "$rate" burst "$burst" latency 100ms
-        fi
-        record node "$ns 10.232.$k.$i"
+        add_host "dhm${k}n$i" "dhm${k}v$i" "dhm${k}p$i" "dhm${k}br" "10.232.$k.$i/24" "$rate" "$burst"
+        record node "dhm${k}n$i 10.232.$k.$i"
     done
 }
 
 write_config() {
     local k=$1 port mem i
-    port=${SLURM_MULTI_PORT:-}
-    if [ -z "$port" ]; then
-        for _ in $(seq 50); do
-            port=$((30000 + RANDOM % 5000 * 2))
-            port_free "$port" && port_free $((port + 1)) && break
-        done
-    fi
-    mem=$(slurmd -C | sed -n 's/.*RealMemory=\([0-9]*\).*/\1/p')
-    mem=$(( ${mem:-2000} * 9 / 10 / nodes ))
-    mkdir -p "$dir/state" "$dir/spool" "$dir/pmix" "$dir/munge"
-    # munged wants every folder above its socket searchable by all, and its key private
-    chmod 755 "$dir" "$dir/munge"
-    local up=$dir
-    while up=$(dirname "$up") && [ "$up" != / ]; do
-        [ -n "$(find "$up" -maxdepth 0 -perm -o=x)" ] || die "munged needs $up searchable by all (chmod o+x), or another DIR"
-    done
-    [ -f "$dir/munge/munge.key" ] || {
-        head -c 128 /dev/urandom > "$dir/munge/munge.key"
-        chmod 400 "$dir/munge/munge.key"
-    }
+    port=${SLURM_MULTI_PORT:-$(free_port_pair 30000)}
+    mem=$(node_memory "$nodes")
+    prepare_dir DIR
     {
         echo "127.0.0.1 localhost"
         echo "10.232.$k.254 $(hostname -s)"
         for i in $(seq 1 "$nodes"); do echo "10.232.$k.$i dhm${k}n$i"; done
     } > "$dir/hosts"
-    cat > "$conf" << EOF
-# written by scripts/slurm-multi.sh: a $nodes-node test cluster on simulated hosts,
-# no cgroups, no accounting
-ClusterName=downhill-multi
-SlurmctldHost=$(hostname -s)(10.232.$k.254)
-SlurmctldPort=$port
-SlurmdPort=$((port + 1))
-AuthType=auth/munge
-CredType=cred/munge
-AuthInfo=socket=$dir/munge/munge.socket
-SlurmUser=root
-SlurmdUser=root
-StateSaveLocation=$dir/state
-SlurmdSpoolDir=$dir/spool/%n
-SlurmctldPidFile=$dir/slurmctld.pid
-SlurmdPidFile=$dir/slurmd-%n.pid
-SlurmctldLogFile=$dir/slurmctld.log
-SlurmdLogFile=$dir/slurmd-%n.log
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-SelectType=select/cons_tres
-SelectTypeParameters=CR_Core
-JobAcctGatherType=jobacct_gather/none
-AccountingStorageType=accounting_storage/none
-MailProg=/bin/true
-ReturnToService=2
-JobRequeue=1
-MinJobAge=600
-KillWait=10
-MpiDefault=none
-SlurmdParameters=config_overrides
-EOF
+    {
+        echo "# written by scripts/slurm-multi.sh: a $nodes-node test cluster on simulated hosts,"
+        echo "# no cgroups, no accounting"
+        echo "ClusterName=downhill-multi"
+        conf_lines "$(hostname -s)" "10.232.$k.254" "$port" %n
+    } > "$conf"
     for i in $(seq 1 "$nodes"); do
         echo "NodeName=dhm${k}n$i NodeAddr=10.232.$k.$i CPUs=$cpus Boards=1 SocketsPerBoard=1 CoresPerSocket=$cpus ThreadsPerCore=1 RealMemory=$mem State=UNKNOWN" >> "$conf"
         mkdir -p "$dir/nodes/dhm${k}n$i/pmix"
@@ -242,7 +156,7 @@ start() {
     for p in munged slurmctld slurmd ip tc unshare; do
         command -v "$p" > /dev/null || die "$p not installed (bash scripts/install-deps.sh --tests)"
     done
-    [ -e "$state" ] && die "a cluster is already recorded in $state: $0 stop $dir first"
+    [ -e "$record_file" ] && die "a cluster is already recorded in $record_file: $0 stop $dir first"
     local f
     for f in "$dir"/*.pid; do
         [ -e "$f" ] || continue
@@ -253,7 +167,7 @@ start() {
     ip netns add "$probe" 2> /dev/null || skip "cannot create network namespaces (ip netns add failed)"
     ip netns del "$probe"
     [ -n "$rate" ] && burst_for "$rate" > /dev/null
-    : > "$state"
+    : > "$record_file"
     # from here on a failure (die, or set -e) removes what start made
     trap 'rc=$?; [ $rc -eq 0 ] || { echo "slurm-multi: start failed; removing what it made" >&2; stop > /dev/null; }; exit $rc' EXIT
     local k
@@ -263,10 +177,7 @@ start() {
     record rate "${rate:-none}"
     make_network "$k"
     write_config "$k"
-    munged --key-file="$dir/munge/munge.key" --socket="$dir/munge/munge.socket" \
-        --pid-file="$dir/munged.pid" --log-file="$dir/munged.log" --seed-file="$dir/munge/seed" \
-        || die "munged did not start, see $dir/munged.log"
-    slurmctld -c -f "$conf" || die "slurmctld did not start, see $dir/slurmctld.log"
+    start_controller
     local i
     for i in $(seq 1 "$nodes"); do
         start_node "dhm${k}n$i" || die "slurmd on dhm${k}n$i did not start, see $dir/slurmd-dhm${k}n$i.log"
@@ -284,75 +195,31 @@ start() {
     echo "slurm-multi: eval \"\$($0 env $dir)\""
 }
 
-# stop_pids NAME...: SIGTERM to each daemon, then wait for all (SIGKILL after 15 s)
-stop_pids() {
-    local d pid pids=() names=()
-    for d in "$@"; do
-        pid=$(pid_of "$d")
-        [ -n "$pid" ] || continue
-        kill -TERM "$pid" 2> /dev/null || true
-        pids+=("$pid") names+=("$d")
-    done
-    [ ${#pids[@]} -gt 0 ] || return 0
-    for _ in $(seq 150); do
-        local alive=0
-        for pid in "${pids[@]}"; do kill -0 "$pid" 2> /dev/null && alive=1; done
-        [ $alive -eq 0 ] && break
-        sleep 0.1
-    done
-    for i in "${!pids[@]}"; do
-        kill -0 "${pids[$i]}" 2> /dev/null && kill -KILL "${pids[$i]}" 2> /dev/null
-        echo "slurm-multi: stopped ${names[$i]} (pid ${pids[$i]})"
-    done
-    return 0
-}
-
 stop() {
-    local jobs ns
-    if [ -n "$(pid_of slurmctld)" ]; then
-        jobs=$(squeue -h -o %i 2> /dev/null || true)
-        if [ -n "$jobs" ]; then
-            # shellcheck disable=SC2086
-            scancel $jobs 2> /dev/null || true
-            for _ in $(seq 60); do
-                [ -z "$(squeue -h -t PD,R,CG,S,CF -o %i 2> /dev/null || true)" ] && break
-                sleep 0.5
-            done
-        fi
-    fi
+    local ns
+    cancel_jobs
     # reverse order of start: the slurmds, slurmctld, munged
     local slurmds=()
-    for ns in $(awk '$1 == "node" { print $2 }' "$state" 2> /dev/null); do slurmds+=("slurmd-$ns"); done
+    for ns in $(awk '$1 == "node" { print $2 }' "$record_file" 2> /dev/null); do slurmds+=("slurmd-$ns"); done
     stop_pids "${slurmds[@]}"
     stop_pids slurmctld
     stop_pids munged
-    [ -e "$state" ] || return 0
-    # what still runs in the nodes (jobs' leftovers: only processes inside our namespaces)
-    for ns in $(awk '$1 == "netns" { print $2 }' "$state"); do
-        ip netns pids "$ns" 2> /dev/null | xargs -r kill -KILL 2> /dev/null || true
-    done
+    [ -e "$record_file" ] || return 0
+    # what still runs in the nodes (jobs' leftovers)
+    kill_in_namespaces
     sleep 0.2
-    tac "$state" | while read -r kind name _; do
-        case $kind in
-            netns) ip netns del "$name" 2> /dev/null || true ;;
-            link) ip link del "$name" 2> /dev/null || true ;;
-        esac
-    done
-    rm -f "$state"
+    delete_recorded
+    rm -f "$record_file"
     echo "slurm-multi: namespaces and links removed; logs kept in $dir"
 }
 
 status() {
-    local rc=0 pid ns
-    [ -e "$state" ] || { echo "slurm-multi: nothing recorded in $dir"; return 1; }
-    for d in munged slurmctld; do
-        pid=$(pid_of "$d")
-        if [ -n "$pid" ]; then echo "$d: running (pid $pid)"; else echo "$d: not running"; rc=1; fi
-    done
+    local rc=0 ns
+    [ -e "$record_file" ] || { echo "slurm-multi: nothing recorded in $dir"; return 1; }
+    for d in munged slurmctld; do daemon_status "$d" "$d" || rc=1; done
     while read -r ns addr; do
-        pid=$(pid_of "slurmd-$ns")
-        if [ -n "$pid" ]; then echo "slurmd $ns ($addr): running (pid $pid)"; else echo "slurmd $ns ($addr): not running"; rc=1; fi
-    done < <(awk '$1 == "node" { print $2, $3 }' "$state")
+        daemon_status "slurmd $ns ($addr)" "slurmd-$ns" || rc=1
+    done < <(awk '$1 == "node" { print $2, $3 }' "$record_file")
     echo "links: $(get rate)"
     [ $rc -eq 0 ] && sinfo -N
     return $rc

@@ -13,36 +13,19 @@
 # usage: tests/slurm.sh DOWNHILL   (exit 0 all ok, 1 a failure, 77 SLURM not installed)
 set -uo pipefail
 
-if [ $# -ne 1 ] || [ "$1" = --help ]; then
-    sed -n '2,/^set -uo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'
-    [ $# -eq 1 ] && exit 0 || exit 2
-fi
-bin=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-root=$(cd "$(dirname "$0")/../.." && pwd)
-data=${FASHION_DIR:-/usr/share/datasets/fashion-mnist}
-PATH=$PATH:/usr/sbin
+# shellcheck source=tests/scenario/slurm_lib.sh
+. "$(dirname "$0")/slurm_lib.sh" "$@"
 
-for p in sbatch squeue scontrol scancel srun slurmctld slurmd munged; do
-    command -v "$p" > /dev/null || { echo "skip: $p not installed (bash scripts/install-deps.sh --tests)"; exit 77; }
-done
-[ -x "$bin" ] || { echo "FAIL no downhill binary at $1"; exit 1; }
+require sbatch squeue scontrol scancel srun slurmctld slurmd munged
 [ "$(id -u)" -eq 0 ] || { echo "FAIL the SLURM fixture needs root (slurmd runs the jobs)"; exit 1; }
 
-t0=$(date +%s)
-scratch=$(mktemp -d "${TMPDIR:-/tmp}/downhill-slurm.XXXXXX")
-work=$scratch/work
-mkdir -p "$work"
-chmod 755 "$scratch" # munged needs the folders above its socket searchable
-fails=0
-fail() { echo "FAIL $*"; fails=$((fails + 1)); }
-ok() { echo "ok   $*"; }
+make_scratch slurm
 ref_pid=""
 
 cleanup() {
     [ -n "$ref_pid" ] && kill "$ref_pid" 2> /dev/null
     bash "$root/scripts/slurm-local.sh" stop "$scratch/slurm"
-    if [ "$fails" -eq 0 ]; then rm -rf "$scratch"; else echo "slurm: logs kept in $scratch"; fi
-    echo "slurm: $(($(date +%s) - t0)) s"
+    drop_scratch slurm
 }
 trap cleanup EXIT
 trap 'fail "interrupted"; exit 1' INT TERM
@@ -53,40 +36,8 @@ export DOWNHILL_SCRIPTS=$root/scripts
 cd "$work" || exit 1
 if [ "$(id -u)" -eq 0 ]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; fi
 
-cat > tiny.ini << INI
-[data]
-train_images = $data/train-images-idx3-ubyte.gz
-train_labels = $data/train-labels-idx1-ubyte.gz
-test_images = $data/t10k-images-idx3-ubyte.gz
-test_labels = $data/t10k-labels-idx1-ubyte.gz
-train_limit = 2000
-test_limit = 500
-[train]
-epochs = 2
-batch_size = 10
-learning_rate = 3.0
-INI
+tiny_ini 500 10 > tiny.ini
 
-# state JOB: JobState of the job (empty if unknown)
-state() { scontrol show job "$1" 2> /dev/null | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p'; }
-restarts() { scontrol show job "$1" 2> /dev/null | sed -n 's/.*Restarts=\([0-9]*\).*/\1/p'; }
-# wait_done JOB SECONDS: waits until the job has ended; prints its final state
-wait_done() {
-    local s
-    for _ in $(seq $(($2 * 2))); do
-        s=$(state "$1")
-        case $s in COMPLETED | FAILED | CANCELLED | TIMEOUT | NODE_FAIL | OUT_OF_MEMORY | BOOT_FAIL | DEADLINE | PREEMPTED)
-            echo "$s"; return 0 ;; esac
-        sleep 0.5
-    done
-    echo "${s:-UNKNOWN}(still running after $2 s)"
-}
-# outcome FILE: weights hash and the history columns but the clocks
-outcome() {
-    "$bin" info "$1" | grep -E '^(params_hash|history_length|last_epoch):'
-    h5dump -d /history/epoch -d /history/train_cost -d /history/test_cost \
-        -d /history/test_accuracy "$1" | grep -v '^HDF5'
-}
 show_log() { echo "--- $1"; tail -25 "$1"; }
 
 # 1. tiny runs under both launchers (config from the command line, then from the environment)
@@ -204,5 +155,4 @@ else
     fail "time limit: no warning signal seen in limit.out"
 fi
 
-[ "$fails" -eq 0 ] && echo "slurm: all ok" || echo "slurm: $fails failure(s)"
-[ "$fails" -eq 0 ]
+verdict slurm

@@ -22,29 +22,13 @@
 #   exit 0 all ok, 1 a failure, 77 SLURM not installed or namespaces not available
 set -uo pipefail
 
-if [ $# -ne 1 ] || [ "$1" = --help ]; then
-    sed -n '2,/^set -uo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'
-    [ $# -eq 1 ] && exit 0 || exit 2
-fi
-bin=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-root=$(cd "$(dirname "$0")/../.." && pwd)
-data=${FASHION_DIR:-/usr/share/datasets/fashion-mnist}
-PATH=$PATH:/usr/sbin
+# shellcheck source=tests/scenario/slurm_lib.sh
+. "$(dirname "$0")/slurm_lib.sh" "$@"
 
-for p in sbatch squeue scontrol scancel srun slurmctld slurmd munged ip h5dump; do
-    command -v "$p" > /dev/null || { echo "skip: $p not installed (bash scripts/install-deps.sh --tests)"; exit 77; }
-done
-[ -x "$bin" ] || { echo "FAIL no downhill binary at $1"; exit 1; }
+require sbatch squeue scontrol scancel srun slurmctld slurmd munged ip h5dump
 [ "$(id -u)" -eq 0 ] || { echo "skip: the multi-node SLURM needs root (network namespaces)"; exit 77; }
 
-t0=$(date +%s)
-scratch=$(mktemp -d "${TMPDIR:-/tmp}/downhill-slurm-multi.XXXXXX")
-work=$scratch/work
-mkdir -p "$work"
-chmod 755 "$scratch" # munged needs the folders above its socket searchable
-fails=0
-fail() { echo "FAIL $*"; fails=$((fails + 1)); }
-ok() { echo "ok   $*"; }
+make_scratch slurm-multi
 bg_pids=()
 summary=()
 
@@ -52,8 +36,7 @@ cleanup() {
     local p
     for p in "${bg_pids[@]}"; do kill "$p" 2> /dev/null; done
     bash "$root/scripts/slurm-multi.sh" stop "$scratch/slurm" > /dev/null
-    if [ "$fails" -eq 0 ]; then rm -rf "$scratch"; else echo "slurm_multi: logs kept in $scratch"; fi
-    echo "slurm_multi: $(($(date +%s) - t0)) s"
+    drop_scratch slurm_multi
 }
 trap cleanup EXIT
 trap 'fail "interrupted"; exit 1' INT TERM
@@ -69,45 +52,12 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 cd "$work" || exit 1
 
 # tiny: batch 40 divides among 1, 2, 4 ranks (long.ini, for scenarios 3-5, comes later)
-cat > tiny.ini << INI
-[data]
-train_images = $data/train-images-idx3-ubyte.gz
-train_labels = $data/train-labels-idx1-ubyte.gz
-test_images = $data/t10k-images-idx3-ubyte.gz
-test_labels = $data/t10k-labels-idx1-ubyte.gz
-train_limit = 2000
-test_limit = 200
-[train]
-epochs = 2
-batch_size = 40
-learning_rate = 3.0
-INI
+tiny_ini 200 40 > tiny.ini
 
 # the one-rank reference, while the cluster works
 OMP_NUM_THREADS=1 "$bin" train tiny.ini --set output.file=tiny-ref.h5 > tiny-ref.log 2>&1 &
 bg_pids+=($!)
 
-# state JOB: JobState of the job (empty if unknown)
-state() { scontrol show job "$1" 2> /dev/null | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p'; }
-restarts() { scontrol show job "$1" 2> /dev/null | sed -n 's/.*Restarts=\([0-9]*\).*/\1/p'; }
-finished() { case $1 in COMPLETED | FAILED | CANCELLED | TIMEOUT | NODE_FAIL | OUT_OF_MEMORY | BOOT_FAIL | DEADLINE | PREEMPTED) return 0 ;; esac; return 1; }
-# wait_done JOB SECONDS: waits until the job has ended; prints its final state
-wait_done() {
-    local s
-    for _ in $(seq $(($2 * 2))); do
-        s=$(state "$1")
-        finished "$s" && { echo "$s"; return 0; }
-        sleep 0.5
-    done
-    echo "${s:-UNKNOWN}(still running after $2 s)"
-}
-# outcome FILE: weights hash and the history columns but the clocks
-outcome() {
-    "$bin" info "$1" | grep -E '^(params_hash|history_length|last_epoch):'
-    h5dump -d /history/epoch -d /history/train_cost -d /history/test_cost \
-        -d /history/test_accuracy "$1" | grep -v '^HDF5'
-}
-hash_of() { "$bin" info "$1" 2> /dev/null | sed -n 's/^params_hash: //p'; }
 show_log() { echo "--- $1"; grep -v -E '^(#|\[|[a-z_]+ = |$)' "$1" | tail -25; }
 # second_node JOB: the second node of the job's allocation
 second_node() { scontrol show hostnames "$(squeue -h -j "$1" -o %N)" 2> /dev/null | sed -n 2p; }
@@ -333,5 +283,4 @@ done
 echo "slurm_multi: jobs (nodes of each allocation, ranks, launcher, wall time from the first start to done, weights hash):"
 for line in "${summary[@]}"; do echo "  $line"; done
 echo "  one-rank references: tiny $(hash_of tiny-ref.h5), long $(hash_of long-ref.h5)"
-[ "$fails" -eq 0 ] && echo "slurm_multi: all ok" || echo "slurm_multi: $fails failure(s)"
-[ "$fails" -eq 0 ]
+verdict slurm_multi
