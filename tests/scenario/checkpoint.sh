@@ -95,6 +95,12 @@ sed -e 's/every_steps = 0/every_steps = 25/' big.ini > kill.ini
 for delay in 1.2 1.2 1.0; do
     OMP_NUM_THREADS=1 timeout 300 $mpiexec $npflag 2 "$bin" train kill.ini --set output.file=kill.h5 --resume auto > run.log 2>&1 &
     launcher=$!
+    # the delay counts from the first epoch line: loading 60,000 images takes a second or
+    # more on a busy machine, and a kill before the run file exists tests nothing
+    for _ in $(seq 600); do
+        grep -q "^ *epoch " run.log 2> /dev/null || ! kill -0 "$launcher" 2> /dev/null && break
+        sleep 0.1
+    done
     sleep "$delay"
     victim=$(rank_pid "$launcher")
     [ -n "$victim" ] && kill -9 "$victim"
