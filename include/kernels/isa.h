@@ -27,9 +27,10 @@
 #define KERNELS_FMA 0
 #endif
 
-/* Partial sums of a dot product: one per float lane of the widest vectors the network's
- * kernels use. The plain dot product keeps the same sums, so every path gives its bits. */
-#if KERNELS_NET_AVX512
+/* Partial sums of a dot product: sixteen, the reference's, where the network has vector
+ * kernels (one AVX-512 vector, or two AVX2 vectors). The plain dot product keeps the same
+ * sums, so every path gives its bits. */
+#if KERNELS_NET_AVX512 || KERNELS_NET_AVX2
 #define KERNELS_DOT_LANES 16
 #else
 #define KERNELS_DOT_LANES 8

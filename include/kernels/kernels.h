@@ -76,8 +76,9 @@ void kernels_scale_bytes(Real *restrict x, const uint8_t *restrict px, int n);
 void kernels_dot_rows(const Real *W, int ws, const Real *in, int xs, int len, Real *out, int n,
                       int n_out);
 
-/* kernels_sigmoid: v[k] <- 1 / (1 + e^-v[k]) for k < n; NaN stays NaN. The AVX-512 kernel
- * is within 2 ulp of expf's (the same value for a given input on every lane and batch). */
+/* kernels_sigmoid: v[k] <- 1 / (1 + e^-v[k]) for k < n; NaN stays NaN. The AVX-512 and AVX2
+ * kernels are the reference's Cephes expf (within 2 ulp of libm's; the same value for a
+ * given input on every lane and batch). */
 void kernels_sigmoid(Real *v, size_t n);
 
 /* kernels_hidden_deltas: d_in[i] = (W^T d_out[i]) * a[i] (1 - a[i]) for n examples; W
@@ -187,6 +188,7 @@ void net_avx512_outer_add(float *restrict gW, int gs, const float *d, const floa
 #if KERNELS_NET_AVX2
 void net_avx2_dot_rows(const float *W, int ws, const float *in, int xs, int len, float *out,
                        int n, int n_out);
+void net_avx2_sigmoid(float *v, size_t n);
 void net_avx2_outer_add(float *restrict gW, int gs, const float *d, const float *x, int xs,
                         int cols, int n, int n_out);
 #endif
