@@ -33,8 +33,8 @@ static inline int64_t kernels_round_scaled(double y)
 }
 
 /* kernels_madd: a b + c in one rounding where the target has FMA (KERNELS_FMA), else two.
- * Written out for the plain kernels' in-order sums: a compiler may vectorise such a sum as
- * the products, then the additions in order, and then fuses nothing, -ffp-contract or not. */
+ * Every multiply-add of the plain kernels is written so: the library is compiled without
+ * contraction (-ffp-contract=off), so nothing fuses unless the source says so. */
 static inline Real kernels_madd(Real a, Real b, Real c)
 {
 #if KERNELS_FMA && defined(DOWNHILL_DOUBLE)
@@ -83,7 +83,7 @@ void kernels_sigmoid(Real *v, size_t n);
 
 /* kernels_hidden_deltas: d_in[i] = (W^T d_out[i]) * a[i] (1 - a[i]) for n examples; W
  * (n_out, n_in) row-major, d_out (n, n_out), a and d_in (n, n_in); each sum over j in order,
- * one fused multiply-add per term where the build contracts. */
+ * one fused multiply-add per term (kernels_madd). */
 void kernels_hidden_deltas(const Real *W, const Real *d_out, const Real *a, Real *d_in, int n,
                            int n_in, int n_out);
 

@@ -1,7 +1,7 @@
 /* net_plain.c: the network's kernels in plain C: the references the vector kernels are
- * tested against, and the kernels of the builds without them (float64, portable). With
- * FMA in the target, -ffp-contract=fast makes each a * b + c one fused multiply-add, as the
- * vector kernels' are. */
+ * tested against, and the kernels of the builds without them (float64, portable). Each
+ * multiply-add the vector kernels fuse is written out as kernels_madd (the library is built
+ * without contraction). */
 #include "kernels/kernels.h"
 
 #include <math.h>
@@ -33,8 +33,9 @@ Real net_plain_dot(const Real *restrict a, const Real *restrict b, int n)
     Real s[KERNELS_DOT_LANES] = {0};
     int k = 0;
     for (; k + KERNELS_DOT_LANES <= n; k += KERNELS_DOT_LANES)
+#pragma GCC unroll 1 /* kept a loop, the lanes become one vector (gcc unrolls fmaf calls) */
         for (int u = 0; u < KERNELS_DOT_LANES; u++)
-            s[u] += a[k + u] * b[k + u];
+            s[u] = kernels_madd(a[k + u], b[k + u], s[u]);
     for (int u = 0; u + 8 < KERNELS_DOT_LANES; u++)
         s[u] += s[u + 8];
     Real t = ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
@@ -67,7 +68,7 @@ void net_plain_hidden_deltas(const Real *W, const Real *d_out, const Real *a, Re
         memset(dp, 0, sizeof(Real) * (size_t)n_in);
         for (int j = 0; j < n_out; j++)
             for (int k = 0; k < n_in; k++)
-                dp[k] += W[(size_t)j * n_in + k] * dl[j];
+                dp[k] = kernels_madd(W[(size_t)j * n_in + k], dl[j], dp[k]);
         for (int k = 0; k < n_in; k++)
             dp[k] *= ap[k] * ((Real)1 - ap[k]);
     }
@@ -81,6 +82,6 @@ void net_plain_outer_add(Real *restrict gW, int gs, const Real *d, const Real *x
             Real dj = d[(size_t)i * n_out + j];
             const Real *xi = x + (size_t)i * xs;
             for (int k = 0; k < cols; k++)
-                gW[(size_t)j * gs + k] += dj * xi[k];
+                gW[(size_t)j * gs + k] = kernels_madd(dj, xi[k], gW[(size_t)j * gs + k]);
         }
 }
