@@ -6,11 +6,6 @@
 
 #include <math.h>
 
-#ifdef DOWNHILL_DOUBLE
-#define EXP exp
-#else
-#define EXP expf
-#endif
 
 void net_plain_scale_bytes(Real *restrict x, const uint8_t *restrict px, int n)
 {
@@ -36,8 +31,8 @@ Real net_plain_dot(const Real *restrict a, const Real *restrict b, int n)
 #pragma GCC unroll 1 /* kept a loop, the lanes become one vector (gcc unrolls fmaf calls) */
         for (int u = 0; u < KERNELS_DOT_LANES; u++)
             s[u] = kernels_madd(a[k + u], b[k + u], s[u]);
-    for (int u = 0; u + 8 < KERNELS_DOT_LANES; u++)
-        s[u] += s[u + 8];
+    for (int u = 0; u < 8; u++)
+        s[u] = s[u] + s[u + 8];
     Real t = ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
     for (; k < n; k++)
         t = kernels_madd(a[k], b[k], t);
@@ -53,11 +48,43 @@ void net_plain_dot_rows(const Real *W, int ws, const Real *in, int xs, int len, 
                 net_plain_dot(W + (size_t)j * ws, in + (size_t)i * xs, len);
 }
 
+#ifdef DOWNHILL_DOUBLE
 void net_plain_sigmoid(Real *v, size_t n)
 {
     for (size_t k = 0; k < n; k++)
-        v[k] = (Real)1 / ((Real)1 + EXP(-v[k]));
+        v[k] = 1.0 / (1.0 + exp(-v[k]));
 }
+#else
+/* sigmoid: the reference's sigmoid: 1 / (1 + e^-z), e^x as Cephes' expf (x clamped to
+ * [-88, 88], x = m ln2 + r with m = round(x log2 e) and ln2 in two parts, a degree-7
+ * polynomial in r, scaled by 2^m in one rounding). */
+static float sigmoid(float z)
+{
+    float x = 0.0f - z;
+    if (x > 88.0f)
+        x = 88.0f;
+    if (x < -88.0f)
+        x = -88.0f;
+    float m = nearbyintf(x * 1.44269504088896341f);
+    float r = fmaf(-m, 0.693359375f, x);
+    r = fmaf(-m, -2.12194440e-4f, r);
+    float p = 1.9875691500e-4f;
+    p = fmaf(p, r, 1.3981999507e-3f);
+    p = fmaf(p, r, 8.3334519073e-3f);
+    p = fmaf(p, r, 4.1665795894e-2f);
+    p = fmaf(p, r, 1.6666665459e-1f);
+    p = fmaf(p, r, 5.0000001201e-1f);
+    float y = fmaf(p, r * r, r) + 1.0f;
+    float e = x == x ? ldexpf(y, (int)m) : x; /* NaN stays NaN */
+    return 1.0f / (1.0f + e);
+}
+
+void net_plain_sigmoid(Real *v, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        v[k] = sigmoid(v[k]);
+}
+#endif
 
 void net_plain_hidden_deltas(const Real *W, const Real *d_out, const Real *a, Real *d_in, int n,
                              int n_in, int n_out)
