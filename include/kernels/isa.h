@@ -19,22 +19,6 @@
 #define KERNELS_NET_AVX2 0
 #endif
 
-/* The target fuses multiply-adds: the plain kernels' in-order sums take one fused
- * multiply-add per term (kernels_madd), as the vector kernels' do. */
-#if defined(__FMA__)
-#define KERNELS_FMA 1
-#else
-#define KERNELS_FMA 0
-#endif
-
-/* Partial sums of a dot product: one per float lane of the widest vectors the network's
- * kernels use. The plain dot product keeps the same sums, so every path gives its bits. */
-#if KERNELS_NET_AVX512
-#define KERNELS_DOT_LANES 16
-#else
-#define KERNELS_DOT_LANES 8
-#endif
-
 /* The float outer products rounded to fixed point (exact_*.c): AVX2 with FMA in float
  * builds; AVX-512 (with DQ) adds a kernel for groups of one example and hands the rest to
  * the AVX2 one. */

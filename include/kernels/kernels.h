@@ -32,17 +32,20 @@ static inline int64_t kernels_round_scaled(double y)
     return bits - KERNELS_MAGIC_BITS;
 }
 
-/* kernels_madd: a b + c in one rounding where the target has FMA (KERNELS_FMA), else two.
- * Written out for the plain kernels' in-order sums: a compiler may vectorise such a sum as
- * the products, then the additions in order, and then fuses nothing, -ffp-contract or not. */
+/* Partial sums of a dot product: sixteen, the reference's, on every path (one AVX-512
+ * vector, two AVX2 vectors, sixteen plain sums), so every path gives its bits. */
+#define KERNELS_DOT_LANES 16
+
+/* kernels_madd: a b + c in one rounding, as the reference's fmaf: the FMA instruction where
+ * the target has it, else libm's fmaf / fma (correct, slower). Every multiply-add of the
+ * plain kernels is written so: the library is compiled without contraction
+ * (-ffp-contract=off), so nothing fuses unless the source says so. */
 static inline Real kernels_madd(Real a, Real b, Real c)
 {
-#if KERNELS_FMA && defined(DOWNHILL_DOUBLE)
+#ifdef DOWNHILL_DOUBLE
     return fma(a, b, c);
-#elif KERNELS_FMA
-    return fmaf(a, b, c);
 #else
-    return a * b + c;
+    return fmaf(a, b, c);
 #endif
 }
 
@@ -76,13 +79,14 @@ void kernels_scale_bytes(Real *restrict x, const uint8_t *restrict px, int n);
 void kernels_dot_rows(const Real *W, int ws, const Real *in, int xs, int len, Real *out, int n,
                       int n_out);
 
-/* kernels_sigmoid: v[k] <- 1 / (1 + e^-v[k]) for k < n; NaN stays NaN. The AVX-512 kernel
- * is within 2 ulp of expf's (the same value for a given input on every lane and batch). */
+/* kernels_sigmoid: v[k] <- 1 / (1 + e^-v[k]) for k < n; NaN stays NaN. In float, every
+ * kernel is the reference's Cephes expf operation by operation (within 2 ulp of libm's; the
+ * same value for a given input on every path, lane and batch). */
 void kernels_sigmoid(Real *v, size_t n);
 
 /* kernels_hidden_deltas: d_in[i] = (W^T d_out[i]) * a[i] (1 - a[i]) for n examples; W
  * (n_out, n_in) row-major, d_out (n, n_out), a and d_in (n, n_in); each sum over j in order,
- * one fused multiply-add per term where the build contracts. */
+ * one fused multiply-add per term (kernels_madd). */
 void kernels_hidden_deltas(const Real *W, const Real *d_out, const Real *a, Real *d_in, int n,
                            int n_in, int n_out);
 
@@ -119,12 +123,15 @@ int kernels_input_vector_spends(void);
 
 /* ---- The plain-C kernels (net_plain.c, exact_plain.c, input_plain.c) ---- */
 
-/* net_plain_dot: sum_k a[k] b[k] with KERNELS_DOT_LANES partial sums (k mod lanes), folded
- * in halves to eight (s[u] + s[u + 8]), combined in a fixed tree; the rest added in order. */
+/* net_plain_dot: sum_k a[k] b[k] as the reference's dot: KERNELS_DOT_LANES partial sums
+ * (k mod 16, one fused multiply-add per term), folded to eight (s[u] + s[u + 8]), combined
+ * as ((s0 + s4) + (s1 + s5)) + ((s2 + s6) + (s3 + s7)); the rest added in order by fused
+ * multiply-adds. */
 Real net_plain_dot(const Real *restrict a, const Real *restrict b, int n);
 
-/* net_plain_scale_bytes, net_plain_dot_rows, net_plain_sigmoid (1 / (1 + exp(-v)) through
- * libm), net_plain_hidden_deltas, net_plain_outer_add: as the kernels_* of the same name. */
+/* net_plain_scale_bytes, net_plain_dot_rows, net_plain_sigmoid (float: the reference's
+ * Cephes expf, the vector kernels' bits; float64: through libm's exp),
+ * net_plain_hidden_deltas, net_plain_outer_add: as the kernels_* of the same name. */
 void net_plain_scale_bytes(Real *restrict x, const uint8_t *restrict px, int n);
 void net_plain_dot_rows(const Real *W, int ws, const Real *in, int xs, int len, Real *out,
                         int n, int n_out);
@@ -187,6 +194,7 @@ void net_avx512_outer_add(float *restrict gW, int gs, const float *d, const floa
 #if KERNELS_NET_AVX2
 void net_avx2_dot_rows(const float *W, int ws, const float *in, int xs, int len, float *out,
                        int n, int n_out);
+void net_avx2_sigmoid(float *v, size_t n);
 void net_avx2_outer_add(float *restrict gW, int gs, const float *d, const float *x, int xs,
                         int cols, int n, int n_out);
 #endif

@@ -58,8 +58,8 @@ int64_t ref_lane_example(int64_t n, int64_t lanes, uint64_t seed, int64_t epoch,
  * theta <- theta - lr / count * sum (unless the step diverged). */
 RefResult ref_step(RefNet *net, const RefBatch *batch, double lr);
 
-/* ref_matches_build: 1 if this build's kernels compute the reference's arithmetic (today:
- * builds for AVX-512 with FMA; others use eight partial sums and libm's expf). */
+/* ref_matches_build: 1 if this build's kernels compute the reference's arithmetic (every
+ * float build: AVX-512, AVX2 and plain kernels alike). */
 int ref_matches_build(void);
 
 /* ref_build_arithmetic: one line naming this build's arithmetic (for a skip message). */

@@ -73,12 +73,12 @@ void exact_descend(Real *restrict theta, int64_t *restrict sum, size_t n, double
         Real *restrict th = theta + i;
         int64_t *restrict su = sum + i;
         for (size_t q = 0; q < 64; q++) {
-            th[q] = (Real)((double)th[q] - step * ((double)su[q] * inv));
+            th[q] = (Real)fma(-step, (double)su[q] * inv, (double)th[q]);
             su[q] = 0;
         }
     }
     for (; i < n; i++) {
-        theta[i] = (Real)((double)theta[i] - step * ((double)sum[i] * inv));
+        theta[i] = (Real)fma(-step, (double)sum[i] * inv, (double)theta[i]);
         sum[i] = 0;
     }
 }

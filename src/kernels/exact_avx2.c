@@ -48,7 +48,8 @@ static void outer_bounds(const float *d, const float *x, const int *start, int g
         for (int i = start[g]; i < start[g + 1]; i++) {
             double xm = (double)exact_avx2_row_max(x + (size_t)i * n_in, n_in) * scale;
             for (int j = 0; j < n_out; j++)
-                bound[(size_t)j * groups + g] += fabs((double)d[(size_t)i * n_out + j]) * xm;
+                bound[(size_t)j * groups + g] = fma(fabs((double)d[(size_t)i * n_out + j]), xm,
+                                                    bound[(size_t)j * groups + g]);
         }
     }
 }

@@ -60,6 +60,8 @@ void kernels_sigmoid(Real *v, size_t n)
 {
 #if KERNELS_NET_AVX512
     net_avx512_sigmoid(v, n);
+#elif KERNELS_NET_AVX2
+    net_avx2_sigmoid(v, n);
 #else
     net_plain_sigmoid(v, n);
 #endif

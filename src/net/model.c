@@ -250,7 +250,7 @@ double model_cost(const Model *m, const Workspace *w, const uint8_t *labels, int
         double ci = 0;
         for (int j = 0; j < n_out; j++) {
             double diff = (double)a[j] - (j == labels[i] ? 1.0 : 0.0);
-            ci += diff * diff;
+            ci = fma(diff, diff, ci);
             if (a[j] > a[best])
                 best = j;
         }

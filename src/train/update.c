@@ -1,6 +1,7 @@
 /* update.c: THE update of a step (see update.h). */
 #include "train/update.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "train/shares.h"
@@ -34,7 +35,14 @@ static void update_first(Trainer *t, double lr, int64_t count, int tid, int thre
     }
 }
 
-/* update_float: the update of parameters [i0, i1) from the float sums, clearing them. */
+#ifdef DOWNHILL_DOUBLE
+#define FMA_REAL fma
+#else
+#define FMA_REAL fmaf
+#endif
+
+/* update_float: the update of parameters [i0, i1) from the float sums, clearing them:
+ * theta <- theta - step sum, one fused multiply-add. */
 static void update_float(Trainer *t, double step, size_t i0, size_t i1)
 {
     Real *p = t->model.params;
@@ -46,12 +54,12 @@ static void update_float(Trainer *t, double step, size_t i0, size_t i1)
             __builtin_prefetch(t->fsum + k, 1, 3); /* only this thread's slice */
         Real *restrict th = p + i, *restrict su = t->fsum + i;
         for (size_t k = 0; k < BLOCK; k++) {
-            th[k] -= rs * su[k];
+            th[k] = FMA_REAL(-rs, su[k], th[k]);
             su[k] = 0;
         }
     }
     for (; i < i1; i++) {
-        p[i] -= rs * t->fsum[i];
+        p[i] = FMA_REAL(-rs, t->fsum[i], p[i]);
         t->fsum[i] = 0;
     }
 }
