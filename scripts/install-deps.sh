@@ -8,9 +8,10 @@ set -euo pipefail
 packages=(build-essential cmake pkg-config openmpi-bin libopenmpi-dev libhdf5-openmpi-dev
           hdf5-tools libinih-dev zlib1g-dev dataset-fashion-mnist python3-h5py python3-numpy
           python3-matplotlib procps)
-# and for the tests: a real SLURM, clang's libFuzzer and sanitizers, network namespaces,
+# and for the tests: a real SLURM, clang (libFuzzer, sanitizers, OpenMP for the clang
+# build whose weights are compared), network namespaces,
 # Lmod (the install test loads the modulefile)
-test_packages=(slurm-wlm munge clang libclang-rt-14-dev iproute2 lmod)
+test_packages=(slurm-wlm munge clang libclang-rt-14-dev libomp-dev iproute2 lmod)
 [ "${1:-}" = "--tests" ] && packages+=("${test_packages[@]}")
 
 if [ "${1:-}" = "--help" ]; then

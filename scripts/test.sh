@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's second command (and what CI runs): install, build, run every test.
 # Then: a build without -march=native (build-portable/) and its tests (CTest label
-# portable: the kernels); the tests labelled sanitize (single-process tests and the corpus
+# portable: the kernels and the reference step); an AVX2 build and a clang build, whose
+# weights must equal this build's (label builds); the tests labelled sanitize (single-process tests and the corpus
 # replays) and a 2-rank training under AddressSanitizer + UBSan (build-asan/); and each
 # fuzzer for 30 s when clang is present. Labels: tests/CMakeLists.txt.
 set -euo pipefail
@@ -15,9 +16,22 @@ bash scripts/build.sh -DDOWNHILL_WERROR=ON # a warning in downhill's code fails 
 # programs of the label's tests.
 cmake -S . -B build-portable -DCMAKE_BUILD_TYPE=Release -DDOWNHILL_NATIVE=OFF \
     -DDOWNHILL_WERROR=ON > /dev/null
-cmake --build build-portable -j "$(nproc)" --target downhill test_kernels
+cmake --build build-portable -j "$(nproc)" --target downhill test_kernels test_reference
 (cd build-portable && ctest --output-on-failure --timeout 900 -L '^portable$')
 echo "portable build: ok"
+
+# The same bits from every build: an AVX2 build (x86-64-v3) and a clang build of downhill
+# (clang picks libomp), then this build's weights compared with theirs and the portable
+# build's, with checkpoints resumed across builds (tests/scenario/builds.sh).
+cmake -S . -B build-v3 -DCMAKE_BUILD_TYPE=Release -DDOWNHILL_NATIVE=OFF \
+    -DCMAKE_C_FLAGS=-march=x86-64-v3 -DDOWNHILL_TESTS=OFF -DDOWNHILL_WERROR=ON > /dev/null
+cmake --build build-v3 -j "$(nproc)" --target downhill
+CC=clang cmake -S . -B build-clang -DCMAKE_BUILD_TYPE=Release -DDOWNHILL_TESTS=OFF \
+    -DDOWNHILL_WERROR=ON > /dev/null
+cmake --build build-clang -j "$(nproc)" --target downhill
+(cd build && DOWNHILL_BUILDS="x86-64-v3=$PWD/../build-v3/downhill portable=$PWD/../build-portable/downhill clang=$PWD/../build-clang/downhill" \
+    ctest --output-on-failure --timeout 900 -L '^builds$')
+echo "builds: the same weights from every build"
 
 # Sanitizers (gcc): the tests labelled sanitize, then one small 2-rank training.
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDOWNHILL_SANITIZE=ON > /dev/null

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# The same bits from every build: each binary of DOWNHILL_BUILDS (other builds of downhill:
+# another instruction set, no SIMD, another compiler) must end the same short trainings
+# with the weights of this build's binary, at 1 and 2 ranks x 1 and 2 threads, batch 10
+# and 64, AMX tiles on and off; and a checkpoint written by one build, resumed by another,
+# must end with the weights of the uninterrupted run.
+# usage: tests/scenario/builds.sh DOWNHILL MPIEXEC NPFLAG
+#   DOWNHILL_BUILDS="NAME=PATH NAME=PATH ..." (scripts/test.sh sets it after building the
+#   variants); without it the test is skipped (77).
+set -uo pipefail
+[ -n "${DOWNHILL_BUILDS:-}" ] || { echo "skip: DOWNHILL_BUILDS names no other build"; exit 77; }
+source "$(dirname "$0")/lib.sh"
+
+builds=("this=$bin")
+for b in $DOWNHILL_BUILDS; do
+    [ -x "${b#*=}" ] || { fail "no binary at ${b#*=} (${b%%=*})"; exit 1; }
+    builds+=("$b")
+done
+data_ini 1000 200 > short.ini
+cat >> short.ini << INI
+[train]
+epochs = 2
+learning_rate = 3.0
+schedule = constant
+INI
+
+# hash_of BINARY RANKS THREADS BATCH AMX [ARGS...]: the weights hash of one short run
+hash_of() {
+    local b=$1 p=$2 t=$3 batch=$4 amx=$5
+    shift 5
+    DOWNHILL_AMX=$amx OMP_NUM_THREADS=$t $mpiexec $npflag "$p" "$b" train short.ini \
+        --set train.batch_size="$batch" --set output.file=run.h5 --force "$@" > run.log 2>&1 ||
+        { cat run.log >&2; return 1; }
+    sed -n 's/^final weights: hash \([0-9a-f]*\),.*/\1/p' run.log
+}
+
+for batch in 10 64; do
+    before=$fails
+    want=$(hash_of "$bin" 1 1 "$batch" 1) || { fail "batch $batch: the reference run failed"; continue; }
+    for b in "${builds[@]}"; do
+        for shape in 1x1 1x2 2x1 2x2; do
+            for amx in 1 0; do
+                [ "${b%%=*}" != this ] && [ "$amx" = 0 ] && continue # AMX is this build's
+                got=$(hash_of "${b#*=}" "${shape%x*}" "${shape#*x}" "$batch" "$amx")
+                [ "$got" = "$want" ] ||
+                    fail "batch $batch: ${b%%=*} at $shape (DOWNHILL_AMX=$amx) ended with '$got', not $want"
+            done
+        done
+    done
+    [ "$fails" -eq "$before" ] &&
+        ok "batch $batch: ${#builds[@]} builds x 1, 2 ranks x 1, 2 threads: weights $want"
+done
+
+# A checkpoint of one build resumed by the next (the last by the first): epoch 1 by one,
+# epoch 2 by the other, must give the uninterrupted run's weights.
+want=$(hash_of "$bin" 2 1 64 1)
+n=${#builds[@]}
+for ((i = 0; i < n; i++)); do
+    a=${builds[i]} z=${builds[(i + 1) % n]}
+    rm -f run.ckpt-*.h5
+    hash_of "${a#*=}" 2 1 64 1 --set train.epochs=1 > /dev/null || { fail "${a%%=*}: first epoch"; continue; }
+    got=$(hash_of "${z#*=}" 2 1 64 1 --resume auto)
+    if [ "$got" = "$want" ]; then
+        ok "epoch 1 by ${a%%=*}, resumed by ${z%%=*}: weights $want"
+    else
+        fail "epoch 1 by ${a%%=*}, resumed by ${z%%=*}: '$got', uninterrupted $want"
+    fi
+done
+echo "builds: $fails failures"
+[ "$fails" -eq 0 ]
