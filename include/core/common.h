@@ -18,6 +18,11 @@ typedef float Real; /* compute precision: float32 (default) */
 const char *downhill_version(void);
 #define DOWNHILL_VERSION downhill_version()
 
+/* The version of downhill's arithmetic (src/reference/step_ref.c specifies it): the same
+ * for every build, compiler and CPU; bumped whenever a change alters any computed result.
+ * Recorded in run files and checkpoints; a checkpoint of another numerics is not resumed. */
+#define DOWNHILL_NUMERICS 1
+
 /* One error message; fallible functions take an Err * and fill it on failure. */
 typedef struct {
     char msg[1024];

@@ -29,6 +29,8 @@ typedef struct {
     int64_t n_history;         /* rows in history */
     HistoryRow *history;       /* (n_history) completed epochs, epoch 0 first */
     char *config_text;         /* resolved INI text of the run that wrote it */
+    int numerics;              /* DOWNHILL_NUMERICS of the build that wrote it (0: a file
+                                * from before numerics were recorded) */
 } CkptState;
 
 /* h5ckpt_write: writes weights and state to path + ".tmp", flushes it to disk (fsync),

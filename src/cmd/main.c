@@ -360,7 +360,8 @@ static int dispatch(int argc, char **argv, int rank, int ranks)
     }
     if (!strcmp(cmd, "--version")) {
         if (rank == 0)
-            printf("downhill %s (%s)\n", DOWNHILL_VERSION, REAL_NAME);
+            printf("downhill %s (%s, numerics %d)\n", DOWNHILL_VERSION, REAL_NAME,
+                   DOWNHILL_NUMERICS);
         return 0;
     }
     if (!strcmp(cmd, "train"))

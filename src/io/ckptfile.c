@@ -323,6 +323,9 @@ int h5ckpt_read(const char *path, Layout *lay, Real **params, CkptState *s, Err 
         goto done;
     if (!got.config_text)
         FAIL("%s: attribute config missing", path);
+    htri_t has = H5Aexists(f, "numerics");
+    if (has < 0 || (has > 0 && h5_attr_read_int(f, "numerics", &got.numerics, path, e)))
+        FAIL("%s: attribute numerics unreadable", path);
     *s = got;
     *params = p;
     p = NULL;

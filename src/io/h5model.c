@@ -12,9 +12,11 @@ const char *const h5_history_names[HISTORY_COLUMNS] = {
 int h5_header_write(hid_t f, const char *format, int version, const char *config,
                     const Layout *lay, const char *path, Err *e)
 {
+    int numerics = DOWNHILL_NUMERICS;
     if (h5_attr_write_string(f, "format", format, path, e) ||
         h5_attr_write(f, "format_version", H5T_NATIVE_INT, 0, &version, path, e) ||
         h5_attr_write_string(f, "downhill_version", DOWNHILL_VERSION, path, e) ||
+        h5_attr_write(f, "numerics", H5T_NATIVE_INT, 0, &numerics, path, e) ||
         h5_attr_write_string(f, "config", config ? config : "", path, e) ||
         h5_attr_write_string(f, "precision", REAL_NAME, path, e) ||
         h5_attr_write(f, "layers", H5T_NATIVE_INT, (hsize_t)lay->n_layers, lay->n, path, e))

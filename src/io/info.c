@@ -187,6 +187,21 @@ static int info_config(hid_t f, FILE *out, const char *path, Err *e)
     return 0;
 }
 
+/* info_numerics: the numerics version the file's arithmetic had ("not recorded" in files
+ * of older downhill versions). */
+static int info_numerics(hid_t f, FILE *out, const char *path, Err *e)
+{
+    int v = 0;
+    htri_t has = H5Aexists(f, "numerics");
+    if (has < 0 || (has > 0 && h5_attr_read_int(f, "numerics", &v, path, e)))
+        return err_set(e, "%s: attribute numerics unreadable", path);
+    if (has > 0)
+        fprintf(out, "numerics: %d\n", v);
+    else
+        fprintf(out, "numerics: not recorded (an older downhill)\n");
+    return 0;
+}
+
 static int info_run(hid_t f, FILE *out, const char *path, Err *e)
 {
     int present;
@@ -195,7 +210,7 @@ static int info_run(hid_t f, FILE *out, const char *path, Err *e)
         return -1;
     fprintf(out, "file: %s\nformat: %s\nformat_version: %d\n", path, RUN_FORMAT_NAME,
             RUN_FORMAT_VERSION);
-    if (info_string(f, "downhill_version", out, path, e) ||
+    if (info_string(f, "downhill_version", out, path, e) || info_numerics(f, out, path, e) ||
         info_string(f, "precision", out, path, e) || info_ints(f, "ranks", out, path, e) ||
         info_ints(f, "threads", out, path, e) ||
         h5_attr_read_ints(f, "seed", H5T_NATIVE_UINT64, &seed, 1, NULL, path, e))
@@ -234,7 +249,7 @@ static int info_ckpt(hid_t f, FILE *out, const char *path, Err *e)
         return -1;
     fprintf(out, "file: %s\nformat: %s\nformat_version: %d\n", path, CKPT_FORMAT_NAME,
             CKPT_FORMAT_VERSION);
-    if (info_string(f, "downhill_version", out, path, e) ||
+    if (info_string(f, "downhill_version", out, path, e) || info_numerics(f, out, path, e) ||
         info_string(f, "precision", out, path, e) || info_model(f, out, &hash, path, e) ||
         h5_attr_read_ints(f, "params_hash", H5T_NATIVE_UINT64, &stored, 1, NULL, path, e))
         return -1;

@@ -303,6 +303,16 @@ int checkpoint_validate(const Config *c, const Trainer *t, const char *path, con
         return -1;
     if (compatible(c, &then, path, e) != 0)
         return -1;
+    if (s->numerics != 0 && s->numerics != DOWNHILL_NUMERICS)
+        return err_set(e, "cannot resume from %s: it was computed with numerics %d, this "
+                          "downhill computes numerics %d (downhill --version): the run would "
+                          "change its arithmetic midway; resume it with a downhill of numerics "
+                          "%d, or start a new run", path, s->numerics, DOWNHILL_NUMERICS,
+                       s->numerics);
+    if (s->numerics == 0)
+        fprintf(log, "resume: %s records no numerics version (an older downhill): it "
+                     "continues with numerics %d, the arithmetic of AVX-512 builds before\n",
+                path, DOWNHILL_NUMERICS);
     if (lay->n_params != t->model.layout.n_params)
         return err_set(e, "cannot resume from %s: its layers differ (model.layers)", path);
     if (s->data_fingerprint != t->fingerprint || s->n_train != t->n_train ||

@@ -151,6 +151,10 @@ refuse "a run file, not a checkpoint" "not a downhill checkpoint" --resume ref.h
 refuse "truncated checkpoint" "truncated.h5" --resume truncated.h5
 refuse "corrupted weights" "corrupt" --resume corrupt.h5
 refuse "missing checkpoint" "missing.h5" --resume missing.h5
+# another arithmetic: a checkpoint that says it was computed with numerics 99
+cp ref.ckpt-0000000025.h5 numerics.h5
+/usr/bin/python3 -c "import h5py, numpy; h5py.File('numerics.h5', 'r+').attrs['numerics'] = numpy.int32(99)"
+refuse "other numerics" "computed with numerics 99" --resume numerics.h5
 
 echo "checkpoint: $fails failures"
 [ "$fails" -eq 0 ]

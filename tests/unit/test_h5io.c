@@ -526,8 +526,11 @@ static CkptState make_state(HistoryRow *rows, int n_rows)
         HistoryRow row = {i, 1.0 / (i + 1), 2.0 / (i + 3), 0.1 * i, 0.5 + i, 1e3 * i + 0.25};
         rows[i] = row;
     }
-    CkptState s = {CKPT_STEP, 100, 64, 6400, 8, 2, 0xfedcba9876543210ULL,
-                   0x0123456789abcdefULL, 3.0 / 7.0, 2345, 0.25, 3, n_rows, rows, CONFIG_TEXT};
+    CkptState s = {.step = CKPT_STEP, .steps_per_epoch = 100, .lanes = 64, .n_train = 6400,
+                   .exact_group = 8, .reduction = 2, .seed = 0xfedcba9876543210ULL,
+                   .data_fingerprint = 0x0123456789abcdefULL, .epoch_cost = 3.0 / 7.0,
+                   .epoch_count = 2345, .lr_scale = 0.25, .rollbacks = 3, .n_history = n_rows,
+                   .history = rows, .config_text = CONFIG_TEXT, .numerics = DOWNHILL_NUMERICS};
     return s;
 }
 
@@ -539,7 +542,8 @@ static int same_state(const CkptState *a, const CkptState *b)
            a->reduction == b->reduction && a->seed == b->seed &&
            a->data_fingerprint == b->data_fingerprint && a->epoch_cost == b->epoch_cost &&
            a->epoch_count == b->epoch_count && a->n_history == b->n_history &&
-           a->lr_scale == b->lr_scale && a->rollbacks == b->rollbacks;
+           a->lr_scale == b->lr_scale && a->rollbacks == b->rollbacks &&
+           a->numerics == b->numerics;
 }
 
 static int same_layout(const Layout *a, const Layout *b)
