@@ -3,7 +3,9 @@
 # another instruction set, no SIMD, another compiler) must end the same short trainings
 # with the weights of this build's binary, at 1 and 2 ranks x 1 and 2 threads, batch 10
 # and 64, AMX tiles on and off; and a checkpoint written by one build, resumed by another,
-# must end with the weights of the uninterrupted run.
+# must end with the weights of the uninterrupted run. A build named `portable` also runs
+# as on a CPU without AVX2 and FMA as far as the C library can tell (GLIBC_TUNABLES masks
+# them: its libm and fmaf then take their code for such CPUs).
 # usage: tests/scenario/builds.sh DOWNHILL MPIEXEC NPFLAG
 #   DOWNHILL_BUILDS="NAME=PATH NAME=PATH ..." (scripts/test.sh sets it after building the
 #   variants); without it the test is skipped (77).
@@ -15,6 +17,7 @@ builds=("this=$bin")
 for b in $DOWNHILL_BUILDS; do
     [ -x "${b#*=}" ] || { fail "no binary at ${b#*=} (${b%%=*})"; exit 1; }
     builds+=("$b")
+    [ "${b%%=*}" = portable ] && builds+=("portable-no-fma=${b#*=}")
 done
 data_ini 1000 200 > short.ini
 cat >> short.ini << INI
@@ -26,9 +29,11 @@ INI
 
 # hash_of BINARY RANKS THREADS BATCH AMX [ARGS...]: the weights hash of one short run
 hash_of() {
-    local b=$1 p=$2 t=$3 batch=$4 amx=$5
+    local b=$1 p=$2 t=$3 batch=$4 amx=$5 tunables=${GLIBC_TUNABLES:-}
     shift 5
-    DOWNHILL_AMX=$amx OMP_NUM_THREADS=$t $mpiexec $npflag "$p" "$b" train short.ini \
+    [ "$name" = portable-no-fma ] && tunables=glibc.cpu.hwcaps=-AVX2,-FMA
+    GLIBC_TUNABLES=$tunables DOWNHILL_AMX=$amx OMP_NUM_THREADS=$t \
+        $mpiexec $npflag "$p" "$b" train short.ini \
         --set train.batch_size="$batch" --set output.file=run.h5 --force "$@" > run.log 2>&1 ||
         { cat run.log >&2; return 1; }
     sed -n 's/^final weights: hash \([0-9a-f]*\),.*/\1/p' run.log
@@ -36,8 +41,10 @@ hash_of() {
 
 for batch in 10 64; do
     before=$fails
+    name=this
     want=$(hash_of "$bin" 1 1 "$batch" 1) || { fail "batch $batch: the reference run failed"; continue; }
     for b in "${builds[@]}"; do
+        name=${b%%=*}
         for shape in 1x1 1x2 2x1 2x2; do
             for amx in 1 0; do
                 [ "${b%%=*}" != this ] && [ "$amx" = 0 ] && continue # AMX is this build's
@@ -53,12 +60,15 @@ done
 
 # A checkpoint of one build resumed by the next (the last by the first): epoch 1 by one,
 # epoch 2 by the other, must give the uninterrupted run's weights.
+name=this
 want=$(hash_of "$bin" 2 1 64 1)
 n=${#builds[@]}
 for ((i = 0; i < n; i++)); do
     a=${builds[i]} z=${builds[(i + 1) % n]}
     rm -f run.ckpt-*.h5
+    name=${a%%=*}
     hash_of "${a#*=}" 2 1 64 1 --set train.epochs=1 > /dev/null || { fail "${a%%=*}: first epoch"; continue; }
+    name=${z%%=*}
     got=$(hash_of "${z#*=}" 2 1 64 1 --resume auto)
     if [ "$got" = "$want" ]; then
         ok "epoch 1 by ${a%%=*}, resumed by ${z%%=*}: weights $want"
