@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Phase timers: /timing holds min/avg/max per phase per epoch, the phases add up to the
-# epoch's wall time (within 20%), and scripts/plot_run.py draws non-empty PNGs from it.
+# epoch's wall time (within 20% plus 2 ms of scheduler noise; 24,000 examples make an epoch
+# some 50 ms), and scripts/plot_run.py draws non-empty PNGs from it.
 # usage: timing.sh DOWNHILL "MPIEXEC [FLAGS]" NUMPROC_FLAG SOURCE_DIR
 set -euo pipefail
 bin=$1 mpiexec=$2 npflag=$3 src=$4
@@ -14,7 +15,7 @@ OMP_NUM_THREADS=1 $mpiexec $npflag 2 "$bin" train "$src/configs/tiny.ini" \
     --set data.train_labels="$data/train-labels-idx1-ubyte.gz" \
     --set data.test_images="$data/t10k-images-idx3-ubyte.gz" \
     --set data.test_labels="$data/t10k-labels-idx1-ubyte.gz" \
-    --set data.train_limit=6000 --set train.epochs=3 --set output.file=run.h5 > train.log
+    --set data.train_limit=24000 --set train.epochs=3 --set output.file=run.h5 > train.log
 grep -q "time per phase over 2 ranks" train.log || { cat train.log; echo "FAIL no phase summary"; exit 1; }
 /usr/bin/python3 - <<'PY'
 import sys
@@ -35,7 +36,7 @@ for p in phases:
 seconds = f["history/seconds"][1:]
 total = sum(f[f"timing/{p}_avg"][:] for p in phases if p != "checkpoint")
 for epoch, (t, s) in enumerate(zip(total, seconds), 1):
-    ok = 0.8 * s <= t <= 1.2 * s
+    ok = abs(t - s) <= 0.2 * s + 0.002  # 20%, and 2 ms of scheduler noise
     print(f"{'ok  ' if ok else 'FAIL'} epoch {epoch}: phases add up to {t:.4f} s, epoch took {s:.4f} s")
     fails += not ok
 if f["timing/forward_avg"][:].min() <= 0 or f["timing/allreduce_avg"][:].min() <= 0:
