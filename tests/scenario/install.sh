@@ -2,7 +2,7 @@
 # downhill installed as HPC software: `cmake --install` to a temporary prefix, then, in a
 # clean shell (env -i) with only Lmod's init and `module load downhill`, from an empty folder
 # outside the source tree:
-#   1. downhill --version names the release (and the commit of a git build);
+#   1. downhill --version names the release (and the commit of a git build) and numerics;
 #   2. a short training from the installed config, `downhill info`, downhill-plot-run;
 #   3. downhill-sweep on 1 and 2 ranks and downhill-plot-scaling;
 #   4. jobs/train.sbatch, as installed, submitted to a real single-node SLURM
@@ -63,7 +63,7 @@ short+=" --set train.batch_size=64"
 
 # 1. the version
 version=$(clean 'downhill --version')
-if [[ $version =~ ^downhill\ [0-9]+\.[0-9]+\.[0-9]+(\+g[0-9a-f]{12}(-dirty)?)?\ \(float(32|64)\)$ ]]; then
+if [[ $version =~ ^downhill\ [0-9]+\.[0-9]+\.[0-9]+(\+g[0-9a-f]{12}(-dirty)?)?\ \(float(32|64),\ numerics\ [0-9]+\)$ ]]; then
     ok "installed downhill --version: $version"
 else
     fail "downhill --version from the module: '$version'"
