@@ -77,34 +77,13 @@ INLINE void dot_block(const float *W, int ws, const float *x, int xs, int len, i
         }
 }
 
-/* rows_partial: out rows [i, i + ni) = W in (len columns; W rows ws apart, in rows xs
- * apart), outputs in blocks of 4. */
-INLINE void rows_partial(const float *W, int ws, const float *in, int xs, int len, float *out,
-                         int i, int ni, int n_out)
-{
-    float z[4][4];
-    int j = 0;
-    for (; j + 4 <= n_out; j += 4) {
-        dot_block(W + (size_t)j * ws, ws, in + (size_t)i * xs, xs, len, ni, 4, z);
-        for (int r = 0; r < ni; r++)
-            for (int q = 0; q < 4; q++)
-                out[(size_t)(i + r) * n_out + j + q] = z[r][q];
-    }
-    for (; j < n_out; j++) {
-        dot_block(W + (size_t)j * ws, ws, in + (size_t)i * xs, xs, len, ni, 1, z);
-        for (int r = 0; r < ni; r++)
-            out[(size_t)(i + r) * n_out + j] = z[r][0];
-    }
-}
+/* net_avx512_dot_rows: the shared row driver (net_rows.h) on this file's dot_block. */
+#include "net_rows.h"
 
 void net_avx512_dot_rows(const float *W, int ws, const float *in, int xs, int len, float *out,
                          int n, int n_out)
 {
-    int i = 0;
-    for (; i + 4 <= n; i += 4) /* four examples share each load of W */
-        rows_partial(W, ws, in, xs, len, out, i, 4, n_out);
-    net_plain_dot_rows(W, ws, in + (size_t)i * xs, xs, len, out + (size_t)i * n_out, n - i,
-                       n_out);
+    rows_dot(W, ws, in, xs, len, out, n, n_out);
 }
 
 /* sigmoid16: 1 / (1 + e^-z) on 16 lanes, e^x as Cephes' expf (x = n ln2 + r, a degree-7
