@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 #include "core/common.h"
+#include "net/kind.h"
 
 #define CONFIG_MAX_LAYERS 16
 #define CONFIG_PATH_MAX 1024
@@ -25,6 +26,10 @@ typedef struct {
     int n_layers;                   /* number of sizes in layers (inputs included) */
     int layers[CONFIG_MAX_LAYERS];  /* e.g. 784,16,16,10 */
     uint64_t seed;                  /* initialisation and shuffling seed */
+    Activation activation;          /* hidden layers: sigmoid | tanh | relu */
+    OutputKind output;              /* output layer: sigmoid | softmax */
+    CostKind cost;                  /* quadratic | cross_entropy */
+    InitKind init;                  /* auto | normal | glorot | he */
     /* [train] */
     int64_t epochs;          /* 0 = write and evaluate the initialised model only */
     int64_t batch_size;      /* global mini-batch B; 0 = full batch (whole training set) */
@@ -36,6 +41,9 @@ typedef struct {
     double min_lr;           /* cosine schedule floor, >= 0 */
     ReductionKind reduction; /* exact (bitwise reproducible) | float (plain allreduce) */
     int64_t exact_group;     /* lanes summed in floating point before the exact sum */
+    double momentum;         /* heavy-ball mu in [0, 1); 0 = plain gradient descent */
+    int nesterov;            /* 1: Nesterov momentum */
+    double weight_decay;     /* L2 lambda >= 0 on weights (not biases) */
     double watchdog_seconds; /* a collective waiting longer aborts the job */
     int64_t max_rollbacks;   /* divergence: 0 = stop, N = roll back up to N times */
     double rollback_factor;  /* learning-rate factor per rollback, in (0, 1] */

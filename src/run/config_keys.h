@@ -8,11 +8,11 @@
 #include <stdint.h>
 
 /* How a key's value is parsed and stored. */
-typedef enum { KEY_PATH, KEY_TEXT, KEY_INT, KEY_UINT, KEY_DOUBLE, KEY_LAYERS, KEY_SCHEDULE,
-               KEY_REDUCTION, KEY_BOOL } KeyType;
+typedef enum { KEY_PATH, KEY_TEXT, KEY_INT, KEY_UINT, KEY_DOUBLE, KEY_LAYERS, KEY_ENUM,
+               KEY_BOOL } KeyType;
 
 /* Range rule of a double key. */
-typedef enum { DBL_POSITIVE, DBL_NONNEGATIVE, DBL_UNIT } DoubleRule;
+typedef enum { DBL_POSITIVE, DBL_NONNEGATIVE, DBL_UNIT, DBL_FRACTION } DoubleRule;
 
 /* One configuration key. */
 typedef struct {
@@ -25,7 +25,13 @@ typedef struct {
     const char *def;      /* default, as INI text */
     const char *accepted; /* completes "expected ..." in error messages */
     const char *help;     /* one-line comment printed above the key */
+    const char *const *names; /* KEY_ENUM: the spellings, NULL-terminated; the field is an
+                               * enum (int) holding the index */
 } KeySpec;
+
+/* The spellings of each enum key, NULL-terminated, in the order of the enum's values. */
+extern const char *const config_schedule_names[];
+extern const char *const config_reduction_names[];
 
 /* config_keys: every key, in the order of the resolved INI text; config_n_keys of them. */
 extern const KeySpec config_keys[];
