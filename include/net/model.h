@@ -10,6 +10,7 @@
 #include "core/common.h"
 #include "exact/exact.h"
 #include "exact/exact_input.h"
+#include "net/kind.h"
 
 #define MODEL_MAX_LAYERS 16
 
@@ -23,6 +24,8 @@ typedef struct {
     int max_width;                /* largest n[l] */
     int split;                    /* first column of W1's second block (a multiple of 16
                                    * near n[0] / 2, at most n[0]) */
+    NetKind kind;                 /* activation, output, cost; layout_init sets the seed's
+                                   * (all zero), the caller may change it after */
 } Layout;
 
 /* The network: a layout and its parameter buffer (owned). */
