@@ -72,6 +72,12 @@ void comm_bcast(void *buf, size_t n, int root);
  * out is ignored on other ranks). */
 void comm_gather_bytes(const void *buf, size_t n, void *out);
 
+/* comm_gather_rows: rank 0 receives every rank's `rows` rows of row_bytes bytes each, in
+ * rank order, into out (the ranks' rows summed, times row_bytes; out is ignored on other
+ * ranks). Every rank passes the same row_bytes (below 2^31); the ranks' rows add up to
+ * less than 2^31. */
+void comm_gather_rows(const void *buf, int64_t rows, size_t row_bytes, void *out);
+
 /* comm_time: wall-clock seconds (MPI_Wtime). */
 double comm_time(void);
 

@@ -21,9 +21,18 @@ typedef struct {
  * Collective: every rank returns the same status. */
 int train_run(const Config *c, int rank, int ranks, FILE *log, TrainSummary *out, Err *e);
 
-/* eval_run: scores the model of run file `model_path` on an image/label pair (limit 0 =
- * all; images NULL = the run's own data.test_* files); prints on rank 0 to log. Collective. */
-int eval_run(const char *model_path, const char *images, const char *labels, int64_t limit,
-             int rank, int ranks, FILE *log, Score *out, Err *e);
+/* What `downhill eval` evaluates and writes. */
+typedef struct {
+    const char *model;       /* the run file */
+    const char *images;      /* image and label files; NULL: the run's data.test_* files */
+    const char *labels;
+    int64_t limit;           /* the first `limit` examples; 0 = all */
+    const char *predictions; /* NULL, or a .csv or .h5 file for each example's prediction */
+} EvalRequest;
+
+/* eval_run: scores the model of run file req->model, prints the cost, the accuracy per
+ * class and the confusion matrix on rank 0 to log, and writes req->predictions (rank 0,
+ * after gathering every rank's rows). Collective: every rank returns the same status. */
+int eval_run(const EvalRequest *req, int rank, int ranks, FILE *log, Score *out, Err *e);
 
 #endif

@@ -24,7 +24,8 @@ static const char *USAGE =
     "\n"
     "commands:\n"
     "  train CONFIG [--set section.key=value ...]   train, write an HDF5 run file\n"
-    "  eval RUN.h5 [--images F --labels F] [--limit N]  cost and accuracy of a saved model\n"
+    "  eval RUN.h5 [--images F --labels F] [--limit N] [--predictions FILE]\n"
+    "                                               accuracy (per class), confusion matrix\n"
     "  convert IMAGES LABELS OUT.h5 [--limit N]     IDX files -> HDF5 input file\n"
     "  info FILE.h5                                 summary of a run or input file\n"
     "  bench [--limit N] [--set section.key=value ...]  FMA peak and training-step speed\n"
@@ -50,10 +51,18 @@ static const char *TRAIN_USAGE =
 
 static const char *EVAL_USAGE =
     "usage: downhill eval RUN.h5 [--images FILE --labels FILE] [--limit N]\n"
+    "                            [--predictions FILE.csv|FILE.h5]\n"
     "\n"
     "Mean cost and accuracy of the model saved in RUN.h5 on a labelled image set\n"
-    "(IDX, plain or .gz, or a downhill HDF5 input file). Default: the test set named in\n"
-    "the run's configuration. --limit N uses the first N examples.\n";
+    "(IDX, plain or .gz, or a downhill HDF5 input file), the number of correct\n"
+    "examples, the accuracy of each class and the confusion matrix (rows: true label,\n"
+    "columns: predicted class, the first largest output). Default: the test set named in\n"
+    "the run's configuration. --limit N uses the first N examples.\n"
+    "--predictions FILE writes one row per example: index, label, predicted class and\n"
+    "the network's outputs, as CSV (FILE ends in .csv) or HDF5 (.h5, with the confusion\n"
+    "matrix); an existing FILE is replaced (never RUN.h5). Layout: docs/FORMATS.md.\n"
+    "The numbers do not depend on ranks or threads:\n"
+    "  mpirun -np 2 downhill eval run.h5 --predictions predictions.csv\n";
 
 static const char *CONVERT_USAGE =
     "usage: downhill convert IMAGES LABELS OUT.h5 [--limit N]\n"
@@ -84,6 +93,7 @@ static const char *BENCH_USAGE =
 /* Options shared by the subcommands; each accepts a subset. */
 typedef struct {
     const char *images, *labels;
+    const char *predictions; /* eval only */
     long long limit;
     int help;
 } Options;
@@ -133,7 +143,7 @@ static int parse_options(int argc, char **argv, int rank, const char *usage, Con
         {"help", no_argument, 0, 'h'},         {"set", required_argument, 0, 's'},
         {"images", required_argument, 0, 'i'}, {"labels", required_argument, 0, 'l'},
         {"limit", required_argument, 0, 'n'},  {"resume", required_argument, 0, 'r'},
-        {"force", no_argument, 0, 'f'},
+        {"force", no_argument, 0, 'f'},        {"predictions", required_argument, 0, 'p'},
         {0, 0, 0, 0}};
     Err e;
     int ch;
@@ -154,6 +164,10 @@ static int parse_options(int argc, char **argv, int rank, const char *usage, Con
             return usage_error(rank, usage, "%s does not take --force", argv[0]);
         else if (ch == 'f')
             c->overwrite = 1;
+        else if (ch == 'p' && usage != EVAL_USAGE)
+            return usage_error(rank, usage, "--predictions is an option of eval only%s", "");
+        else if (ch == 'p')
+            o->predictions = optarg;
         else if (ch == 'i')
             o->images = optarg;
         else if (ch == 'l')
@@ -227,8 +241,9 @@ static int cmd_eval(int argc, char **argv, int rank, int ranks)
     if (!o.images != !o.labels)
         return usage_error(rank, EVAL_USAGE, "--images and --labels go together%s", "");
     Score score;
-    int status = eval_run(argv[optind], o.images, o.labels, o.limit, rank, ranks, stdout,
-                          &score, &e);
+    EvalRequest req = {.model = argv[optind], .images = o.images, .labels = o.labels,
+                       .limit = o.limit, .predictions = o.predictions};
+    int status = eval_run(&req, rank, ranks, stdout, &score, &e);
     return report(status, &e);
 }
 

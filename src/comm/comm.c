@@ -453,6 +453,37 @@ void comm_gather_bytes(const void *buf, size_t n, void *out)
     wait_all(1, &req);
 }
 
+void comm_gather_rows(const void *buf, int64_t rows, size_t row_bytes, void *out)
+{
+    int rank, size;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    int64_t *all = rank == 0 ? malloc((size_t)size * sizeof *all) : NULL;
+    int *counts = rank == 0 ? malloc((size_t)size * sizeof *counts) : NULL;
+    int *displs = rank == 0 ? malloc((size_t)size * sizeof *displs) : NULL;
+    if (rank == 0 && (!all || !counts || !displs)) {
+        fprintf(stderr, "downhill: error: rank 0: out of memory for a gather of %d ranks\n",
+                size);
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+    MPI_Request req;
+    MPI_Igather(&rows, 1, MPI_INT64_T, all, 1, MPI_INT64_T, 0, MPI_COMM_WORLD, &req);
+    wait_all(1, &req);
+    for (int r = 0, at = 0; rank == 0 && r < size; at += counts[r], r++) {
+        counts[r] = (int)all[r];
+        displs[r] = at;
+    }
+    MPI_Datatype row; /* one row as one element, so counts are rows, not bytes */
+    MPI_Type_contiguous((int)row_bytes, MPI_BYTE, &row);
+    MPI_Type_commit(&row);
+    MPI_Igatherv(buf, (int)rows, row, out, counts, displs, row, 0, MPI_COMM_WORLD, &req);
+    wait_all(1, &req);
+    MPI_Type_free(&row);
+    free(all);
+    free(counts);
+    free(displs);
+}
+
 double comm_time(void)
 {
     return MPI_Wtime();

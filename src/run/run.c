@@ -1,4 +1,4 @@
-/* run.c: the training and evaluation runs behind `downhill train` and `downhill eval`. */
+/* run.c: the training run behind `downhill train` (eval.c: `downhill eval`). */
 #include "run/run.h"
 
 #include <omp.h>
@@ -464,63 +464,5 @@ int train_run(const Config *c, int rank, int ranks, FILE *log, TrainSummary *out
         status = -1;
     }
     run_free(&r);
-    return status;
-}
-
-/* load_eval_set: every rank reads the model and its block of the data set. */
-static int load_eval_set(const char *model_path, const char *images, const char *labels,
-                         int64_t limit, int rank, int ranks, Model *m, Dataset *d, Err *e)
-{
-    DataInfo info;
-    char *text = NULL;
-    Config c;
-    int status = h5run_read_model(model_path, &m->layout, &m->params, &text, e);
-    if (status == 0 && !images) { /* default: the test set the run was trained with */
-        config_defaults(&c);
-        status = config_load_string(&c, text ? text : "", e);
-        images = c.test_images;
-        labels = c.test_labels;
-    }
-    free(text);
-    if (status == 0)
-        status = data_probe(images, labels, &info, e);
-    if (status == 0 && limit > info.count)
-        status = err_set(e, "--limit %lld exceeds the %lld examples of %s", (long long)limit,
-                         (long long)info.count, images);
-    if (status == 0 && info.dim != m->layout.n[0])
-        status = err_set(e, "%s has %d inputs but the images of %s have %d pixels", model_path,
-                         m->layout.n[0], images, info.dim);
-    if (comm_check(status, e) != 0)
-        return -1;
-    Shard s = shard_block(limit > 0 ? limit : info.count, rank, ranks);
-    int n_out = m->layout.n[m->layout.n_layers - 1];
-    return comm_check(data_load(images, labels, &s, n_out, d, e), e);
-}
-
-int eval_run(const char *model_path, const char *images, const char *labels, int64_t limit,
-             int rank, int ranks, FILE *log, Score *out, Err *e)
-{
-    Model m = {0};
-    Dataset d = {0};
-    int threads = omp_get_max_threads();
-    Workspace *ws = calloc((size_t)threads, sizeof *ws);
-    int status = load_eval_set(model_path, images, labels, limit, rank, ranks, &m, &d, e);
-    if (status == 0) {
-        int ok = ws != NULL;
-        for (int i = 0; ok && i < threads; i++)
-            ok = workspace_init(&ws[i], &m.layout, EVAL_CHUNK, e) == 0;
-        status = comm_check(!ok, e);
-    }
-    if (status == 0)
-        status = evaluate(&m, &d, ws, threads, out, e);
-    if (status == 0 && rank == 0 && log)
-        fprintf(log, "model: %s\ndata: %s (%lld examples)\ncost: %.6f\naccuracy: %.4f\n",
-                model_path, images ? images : "the run's data.test_images", (long long)out->count,
-                out->cost, out->accuracy);
-    for (int i = 0; ws && i < threads; i++)
-        workspace_free(&ws[i]);
-    free(ws);
-    data_free(&d);
-    model_free(&m);
     return status;
 }
