@@ -18,6 +18,12 @@ void progress_header(FILE *log, const Config *c, const Trainer *t);
 /* progress_row: the epoch table's line of one history row. */
 void progress_row(FILE *log, const HistoryRow *row);
 
+/* progress_collapse: after an epoch's line, when the test scores show a collapsed network
+ * (score_collapse in train/evaluate.h), a warning naming the likely cause and the keys to
+ * change: in full the first time (*warned 0), then one line per epoch. Sets *warned on
+ * every rank alike (log NULL prints nothing). */
+void progress_collapse(FILE *log, const Config *c, const Score *test, int *warned);
+
 /* progress_timing: seconds per phase over `ranks` ranks, min/avg/max summed over the
  * epochs (each array PHASE_COUNT long), with each phase's share of the average total. */
 void progress_timing(FILE *log, int ranks, const double *min, const double *avg,

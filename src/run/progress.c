@@ -64,6 +64,54 @@ void progress_row(FILE *log, const HistoryRow *row)
     fflush(log);
 }
 
+/* collapse_signs: what the scores show, as one sentence fragment. */
+static void collapse_signs(FILE *log, const Score *s, int why)
+{
+    if (why & COLLAPSE_SATURATED)
+        fprintf(log, "%lld of %lld test examples (%.1f%%) have every output below %g",
+                (long long)s->saturated, (long long)s->count,
+                100.0 * (double)s->saturated / (double)s->count, EVAL_SATURATED_BELOW);
+    if (why == (COLLAPSE_SATURATED | COLLAPSE_ONE_CLASS))
+        fprintf(log, " and ");
+    if (why & COLLAPSE_ONE_CLASS)
+        fprintf(log, "all %lld test examples are predicted as class %lld", (long long)s->count,
+                (long long)s->first_class);
+}
+
+void progress_collapse(FILE *log, const Config *c, const Score *test, int *warned)
+{
+    int why = score_collapse(test);
+    if (!why)
+        return;
+    if (log && *warned) {
+        fprintf(log, "warning: still collapsed: ");
+        collapse_signs(log, test, why);
+        fprintf(log, "\n");
+    } else if (log) {
+        fprintf(log, "warning: the network has collapsed: ");
+        collapse_signs(log, test, why);
+        fprintf(log, ".\n  Likely cause: %s%s.\n"
+                     "  Change: train.learning_rate (lower it, e.g. to a tenth: now %g), or "
+                     "model.output = softmax with model.cost = cross_entropy (no vanishing "
+                     "gradient), or model.activation (relu, tanh) with model.init (he, "
+                     "glorot).\n",
+                c->output == OUTPUT_SIGMOID
+                    ? "the sigmoid outputs saturated near 0 because the learning rate is "
+                      "too high for the network's width (wider layers move every output "
+                      "further per step)"
+                    : "saturated units: the learning rate is probably too high for the "
+                      "network's width",
+                c->cost == COST_QUADRATIC
+                    ? ", and the quadratic cost's gradient vanishes there (it carries the "
+                      "factor a (1 - a)), so training cannot recover"
+                    : "",
+                c->learning_rate);
+    }
+    if (log)
+        fflush(log);
+    *warned = 1;
+}
+
 void progress_timing(FILE *log, int ranks, const double *min, const double *avg,
                      const double *max)
 {

@@ -30,6 +30,7 @@ typedef struct {
     double ckpt_seconds;     /* checkpoint time inside the current epoch */
     int64_t epoch_count0;    /* trainer epoch_count at epoch_t0 */
     int64_t rollbacks;       /* rollbacks after divergence so far */
+    int collapse_warned;     /* the collapse warning was printed in full */
     double phase_min[PHASE_COUNT], phase_avg[PHASE_COUNT], phase_max[PHASE_COUNT];
                              /* seconds per phase summed over this process's epochs */
 } Run;
@@ -193,6 +194,7 @@ static int finish_epoch(Run *r, Err *e)
     r->epoch_count0 = 0;
     if (record(r, &row, e) != 0)
         return -1;
+    progress_collapse(r->log, r->cfg, &test, &r->collapse_warned);
     return record_timing(r, e);
 }
 
