@@ -37,11 +37,12 @@ int comm_check(int status, Err *e);
  * DOWNHILL_NODE_SUM=0) downhill's own Rabenseifner allreduce; all under the watchdog. */
 void comm_sum_i64(int64_t *buf, size_t n);
 
-/* comm_sum_packed: comm_sum_i64 with the sums sent between nodes (or by messages) in `bytes`
- * bytes each (2..8; 8: int64) when every rank's values fit its share of that width
- * (packed_bound); when some do not, all ranks send them again as int64 (the totals are the
- * same either way). Within a node's shared window the sums stay int64. */
-void comm_sum_packed(int64_t *buf, size_t n, int bytes);
+/* comm_sum_packed: comm_sum_i64 of n + n_side values (n_side <= PACKED_MAX_SIDE), where
+ * between nodes (or by messages) the first n travel in `bytes` bytes each (2..8; 8: int64)
+ * when every rank's values fit its share of that width (packed_bound), else all ranks send
+ * them again as int64 (the totals are the same either way); the n_side after them travel in
+ * full inside the same messages. Within a node's shared window all stay int64. */
+void comm_sum_packed(int64_t *buf, size_t n, int n_side, int bytes);
 
 /* comm_sum_fallbacks: how many comm_sum_packed calls so far sent their sums again as int64. */
 long comm_sum_fallbacks(void);

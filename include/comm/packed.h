@@ -11,6 +11,10 @@
 /* Narrowest and widest packed width in bytes (8: the plain int64). */
 enum { PACKED_MIN_BYTES = 2, PACKED_MAX_BYTES = 8 };
 
+/* Most int64 values a packed reduction carries in full beside the packed ones (the step's
+ * extras: cost, count, flags). */
+enum { PACKED_MAX_SIDE = 8 };
+
 /* packed_bound: the largest |value| each of `participants` (>= 1) may contribute so that
  * any sum of their values fits in `bytes` bytes: floor((2^(8 bytes - 1) - 1) / participants). */
 int64_t packed_bound(int bytes, int participants);

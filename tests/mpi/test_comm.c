@@ -57,22 +57,32 @@ static int64_t packed_value(int r, size_t i, int64_t bound, size_t past)
 }
 
 /* check_packed: comm_sum_packed of n values at `bytes` bytes (one value past this rank's
- * share when past < n) against the sums computed here, and whether it fell back. */
+ * share when past < n) and 3 side values of full size after them, against the sums
+ * computed here, and whether it fell back. */
 static void check_packed(int rank, int size, size_t n, int bytes, size_t past)
 {
-    int64_t bound = packed_bound(bytes, size), *buf = malloc((n ? n : 1) * sizeof *buf);
+    enum { SIDE = 3 };
+    int64_t bound = packed_bound(bytes, size), *buf = malloc((n + SIDE) * sizeof *buf);
     if (!CHECK(buf != NULL, "rank %d: out of memory for %zu sums", rank, n))
         return;
     for (size_t i = 0; i < n; i++)
         buf[i] = packed_value(rank, i, bound, past);
+    for (size_t k = 0; k < SIDE; k++)
+        buf[n + k] = value(rank, 1000000 + k);
     long before = comm_sum_fallbacks();
-    comm_sum_packed(buf, n, bytes);
+    comm_sum_packed(buf, n, SIDE, bytes);
     size_t wrong = 0;
     for (size_t i = 0; i < n; i++) {
         int64_t want = 0;
         for (int r = 0; r < size; r++)
             want += packed_value(r, i, bound, past);
         wrong += buf[i] != want;
+    }
+    for (size_t k = 0; k < SIDE; k++) {
+        int64_t want = 0;
+        for (int r = 0; r < size; r++)
+            want += value(r, 1000000 + k);
+        wrong += buf[n + k] != want;
     }
     CHECK(wrong == 0, "rank %d of %d: %zu of %zu packed sums (%d bytes) wrong", rank, size,
           wrong, n, bytes);
