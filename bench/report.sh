@@ -3,13 +3,15 @@
 # the date, CPU, compiler and the raw output) and bench/throughput.png (a bar chart of the
 # training step's examples/s, drawn with /usr/bin/python3 and matplotlib).
 # usage: bench/report.sh [BUILD_DIR]  (env: LIMIT=16384 training examples, THREADS: threads
-# per rank, default the cores divided among the ranks)
+# per rank, default the cores divided among the ranks; WIDE: the wider networks benched at
+# one rank, default "784,128,128,10 784,512,512,10", with WIDE_LIMIT=4096 examples; WIDE=""
+# skips them)
 set -euo pipefail
 build=${1:-build}
 here=$(cd "$(dirname "$0")" && pwd)
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-raw=$(mktemp)
-trap 'rm -f "$raw"' EXIT
+raw=$(mktemp) wide=$(mktemp)
+trap 'rm -f "$raw" "$wide"' EXIT
 cores=$(nproc)
 for np in 1 2; do
     # threads per rank: THREADS, or the cores each rank has (more threads than cores
@@ -17,6 +19,10 @@ for np in 1 2; do
     threads=${THREADS:-$((cores / np > 0 ? cores / np : 1))}
     OMP_NUM_THREADS=$threads mpirun --oversubscribe --bind-to none -np "$np" \
         "$build/downhill" bench --limit "${LIMIT:-16384}" >> "$raw"
+done
+for layers in ${WIDE-784,128,128,10 784,512,512,10}; do
+    OMP_NUM_THREADS=${THREADS:-$cores} mpirun --oversubscribe --bind-to none -np 1 \
+        "$build/downhill" bench --limit "${WIDE_LIMIT:-4096}" --set model.layers="$layers" >> "$wide"
 done
 # spread_rows KIND: the raw lines of KIND as table rows: four fields, then median [min..max].
 spread_rows() {
@@ -55,6 +61,25 @@ cc=$(awk -F= '/^CMAKE_C_COMPILER:/ { print $2 }' "$build/CMakeCache.txt" 2>/dev/
         spread_rows speedup
         echo
     fi
+    if [ -s "$wide" ]; then
+        echo "Wider networks (one rank; \`--set model.layers=...\`): FLOP per example as bench"
+        echo "counts them (forward, weight gradients, hidden deltas, the rest: biases, activation"
+        echo "derivatives, output), then the training step as above."
+        echo
+        echo "| layers | forward | weight gradients | deltas | rest | total |"
+        echo "|---|---:|---:|---:|---:|---:|"
+        awk '/^# downhill bench/ { for (i = 1; i <= NF; i++) if ($i == "layers") l = $(i + 1) }
+             $1 == "flops" { sub(",$", "", l); printf "| %s | %s | %s | %s | %s | %s |\n",
+                             l, $2, $3, $4, $5, $6 }' "$wide"
+        echo
+        echo "| layers | threads | batch | reduction | examples/s | GFLOP/s | % of peak |"
+        echo "|---|---:|---:|---|---:|---:|---:|"
+        awk '/^# downhill bench/ { for (i = 1; i <= NF; i++) if ($i == "layers") l = $(i + 1)
+                                   sub(",$", "", l) }
+             $1 == "step" { printf "| %s | %s | %s | %s | %s [%s..%s] | %s | %s |\n",
+                            l, $3, $4, $5, $6, $7, $8, $9, $10 }' "$wide"
+        echo
+    fi
     echo "Gradient combination per step, microseconds: median [min..max]"
     echo
     echo "| what | ranks | threads | values | us/step |"
@@ -64,7 +89,7 @@ cc=$(awk -F= '/^CMAKE_C_COMPILER:/ { print $2 }' "$build/CMakeCache.txt" 2>/dev/
     echo "Raw output:"
     echo
     echo '```'
-    cat "$raw"
+    cat "$raw" "$wide"
     echo '```'
 } > "$here/RESULTS.md"
 /usr/bin/python3 - "$raw" "$here/throughput.png" <<'PY'

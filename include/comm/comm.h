@@ -37,6 +37,20 @@ int comm_check(int status, Err *e);
  * DOWNHILL_NODE_SUM=0) downhill's own Rabenseifner allreduce; all under the watchdog. */
 void comm_sum_i64(int64_t *buf, size_t n);
 
+/* comm_sum_packed: comm_sum_i64 of n + n_side values (n_side <= PACKED_MAX_SIDE), where
+ * between nodes (or by messages) the first n travel in `bytes` bytes each (2..8; 8: int64)
+ * when every rank's values fit its share of that width (packed_bound), else all ranks send
+ * them again as int64 (the totals are the same either way); the n_side after them travel in
+ * full inside the same messages. Within a node's shared window all stay int64. */
+void comm_sum_packed(int64_t *buf, size_t n, int n_side, int bytes);
+
+/* comm_sum_fallbacks: how many comm_sum_packed calls so far sent their sums again as int64. */
+long comm_sum_fallbacks(void);
+
+/* comm_sum_messages: 1 when the exact sums cross messages (several nodes, or
+ * DOWNHILL_NODE_SUM=0), where their width on the wire matters; 0 within one node. */
+int comm_sum_messages(void);
+
 /* comm_sum_path: how comm_sum_i64 sums, the same on every rank: "node shared memory" (one
  * node), "node shared memory, messages between nodes", or "messages" (point-to-point only). */
 const char *comm_sum_path(void);

@@ -41,6 +41,7 @@ typedef struct {
     double min_lr;           /* cosine schedule floor, >= 0 */
     ReductionKind reduction; /* exact (bitwise reproducible) | float (plain allreduce) */
     int64_t exact_group;     /* lanes summed in floating point before the exact sum */
+    int64_t sum_bytes;       /* exact sums between nodes: bytes per value on the wire, 2..8 */
     double momentum;         /* heavy-ball mu in [0, 1); 0 = plain gradient descent */
     int nesterov;            /* 1: Nesterov momentum */
     double weight_decay;     /* L2 lambda >= 0 on weights (not biases) */

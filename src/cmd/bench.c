@@ -275,26 +275,43 @@ static Spread combine_us(size_t n, int threads, int exact)
     return spread_of(v, BENCH_REPS);
 }
 
-/* flop_counts: floating-point operations per example (forward + backward) and per update. */
-static void flop_counts(const Config *c, double *per_example, double *per_step)
+/* Floating-point operations of one example, counted by kind (a multiply-add is 2). */
+typedef struct {
+    double forward;     /* products and sums of every layer, biases, activations */
+    double weight_grad; /* every weight's gradient term, d_l a_{l-1}^T */
+    double deltas;      /* the hidden layers' deltas, W_l^T d_l (the first layer needs none) */
+    double other;       /* the biases' gradients, the activations' derivatives, the output */
+} Flops;
+
+/* flop_split: the operations of one example of c's network, by kind. */
+static Flops flop_split(const Config *c)
 {
-    double w = 0, w1 = 0, b = 0, params = 0;
+    double w = 0, w1 = 0, b = 0;
     for (int l = 1; l < c->n_layers; l++) {
         double nw = (double)c->layers[l] * c->layers[l - 1];
         w += nw;
         w1 = l == 1 ? nw : w1;
         b += c->layers[l];
-        params += nw + c->layers[l];
     }
-    double forward = 2 * w + 2 * b;                      /* products, sums, bias, sigmoid */
-    double backward = 2 * w + 2 * (w - w1) + 4 * b + c->layers[c->n_layers - 1];
-    *per_example = forward + backward;
+    return (Flops){.forward = 2 * w + 2 * b, .weight_grad = 2 * w, .deltas = 2 * (w - w1),
+                   .other = 4 * b + c->layers[c->n_layers - 1]};
+}
+
+/* flop_counts: floating-point operations per example (forward + backward) and per update. */
+static void flop_counts(const Config *c, double *per_example, double *per_step)
+{
+    Flops f = flop_split(c);
+    double params = 0;
+    for (int l = 1; l < c->n_layers; l++)
+        params += (double)c->layers[l] * (c->layers[l - 1] + 1);
+    *per_example = f.forward + f.weight_grad + f.deltas + f.other;
     *per_step = 2 * params;
 }
 
 /* print_header: the machine shape, the model and the flop counts (rank 0). */
 static void print_header(FILE *out, const Config *c, int ranks, double fe, double fs)
 {
+    Flops f = flop_split(c);
     fprintf(out, "# downhill bench %s: %d rank(s), %s, layers", DOWNHILL_VERSION, ranks,
             REAL_NAME);
     for (int l = 0; l < c->n_layers; l++)
@@ -302,6 +319,8 @@ static void print_header(FILE *out, const Config *c, int ranks, double fe, doubl
     fprintf(out, ", exact_group %lld\n# flop: %.0f per example + %.0f per step; %d "
                  "repetitions: median [min..max]\n",
             (long long)c->exact_group, fe, fs, BENCH_REPS);
+    fprintf(out, "flops %.0f %.0f %.0f %.0f %.0f\n", f.forward, f.weight_grad, f.deltas,
+            f.other, fe);
 }
 
 /* bench_steps: the step table for threads 1..max_threads; peaks[t] is the FMA peak. */

@@ -1,6 +1,7 @@
 /* comm.c: the only compilation unit that calls MPI. Every collective here is entered by
  * every rank; errors are agreed through comm_agree before anyone moves on. */
 #include "comm/comm.h"
+#include "comm/packed.h"
 
 #define _DEFAULT_SOURCE /* sched_yield */
 #include <mpi.h>
@@ -29,6 +30,12 @@ static int64_t phase_step;
 static MPI_Comm sum_comm = MPI_COMM_NULL;
 static int64_t *sum_tmp; /* the partner's part of a round */
 static size_t sum_tmp_n;
+/* The packed sums (comm_sum_packed): this rank's sums and the partner's part of a round,
+ * each with one more byte (the flag: some rank's sums did not fit), and the calls that fell
+ * back to int64. */
+static uint8_t *pack_buf, *pack_tmp;
+static size_t pack_cap;
+static long pack_fallbacks;
 
 /* The node's shared sums: the ranks of one node add each other's sums straight from a
  * shared-memory window (no messages); one rank per node then sums across nodes. */
@@ -144,6 +151,8 @@ void comm_finalize(void)
     free(ns.count), free(ns.set[0]), free(ns.set[1]);
     free(sum_tmp);
     sum_tmp = NULL, sum_tmp_n = 0;
+    free(pack_buf), free(pack_tmp);
+    pack_buf = pack_tmp = NULL, pack_cap = 0;
     MPI_Finalize();
 }
 
@@ -250,6 +259,175 @@ static void rabenseifner(MPI_Comm comm, int64_t *buf, size_t n)
     halving_sum(comm, buf, (int)n, me, pof2, rem);
     if (rank < 2 * rem)
         exchange(comm, rank - 1, buf, (int)n, NULL, 0, 0);
+}
+
+/* out_of_memory: fatal like an MPI failure: the job cannot go on. */
+static void out_of_memory(const char *what)
+{
+    int rank;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    fprintf(stderr, "downhill: error: rank %d: out of memory for %s\n", rank, what);
+    MPI_Abort(MPI_COMM_WORLD, 1);
+}
+
+/* pack_room: the packed buffers hold at least `bytes` bytes each. */
+static void pack_room(size_t bytes)
+{
+    if (bytes <= pack_cap)
+        return;
+    free(pack_buf), free(pack_tmp);
+    pack_buf = malloc(bytes), pack_tmp = malloc(bytes);
+    if (!pack_buf || !pack_tmp)
+        out_of_memory("the packed sums");
+    pack_cap = bytes;
+}
+
+/* A packed message: `values` packed values at `at`, then the trailer: the int64 count of
+ * values past their share of the width, then the side sums (values summed in full). */
+typedef struct {
+    uint8_t *at;
+    int values;
+} Part;
+typedef struct {
+    int64_t *v; /* (1 + n_side): beyond, side sums */
+    int n;      /* 1 + n_side */
+} Trailer;
+
+/* exchange_packed: sends part out, then the trailer tr (one message, two pieces; values -1:
+ * nothing is sent) to rank peer while receiving `in_values` values and the peer's trailer
+ * into pack_tmp (in_values -1: nothing is received); the peer's trailer is added to tr when
+ * add_trailer, else it replaces it. tr NULL: no trailer either way. */
+static void exchange_packed(MPI_Comm comm, int peer, Part out, int in_values, int bytes,
+                            Trailer *tr, int add_trailer)
+{
+    MPI_Request req[2];
+    int n = 0, tail = tr ? tr->n * (int)sizeof(int64_t) : 0;
+    size_t in_bytes = in_values >= 0 ? (size_t)in_values * (size_t)bytes : 0;
+    if (in_values >= 0)
+        MPI_Irecv(pack_tmp, (int)in_bytes + tail, MPI_BYTE, peer, 1, comm, &req[n++]);
+    MPI_Datatype two = MPI_DATATYPE_NULL;
+    if (out.values >= 0) {
+        int len[2] = {out.values * bytes, tail};
+        MPI_Aint where[2];
+        MPI_Get_address(out.at ? (void *)out.at : (void *)pack_buf, &where[0]);
+        MPI_Get_address(tr ? (void *)tr->v : (void *)pack_buf, &where[1]);
+        MPI_Type_create_hindexed(2, len, where, MPI_BYTE, &two);
+        MPI_Type_commit(&two);
+        MPI_Isend(MPI_BOTTOM, 1, two, peer, 1, comm, &req[n++]);
+    }
+    wait_all(n, req);
+    if (two != MPI_DATATYPE_NULL)
+        MPI_Type_free(&two);
+    if (in_values >= 0 && tr)
+        for (int k = 0; k < tr->n; k++) {
+            int64_t v;
+            memcpy(&v, pack_tmp + in_bytes + (size_t)k * sizeof v, sizeof v);
+            tr->v[k] = add_trailer ? tr->v[k] + v : v;
+        }
+}
+
+/* packed_halving: rabenseifner's reduce-scatter on the packed sums; returns with this rank's
+ * part [*lo, *hi) summed over all, the trailer summed over all ranks (every round carries
+ * it both ways: recursive doubling), and the rounds' bounds. */
+static void packed_halving(MPI_Comm comm, int n, int bytes, int me, int pof2, int rem,
+                           Trailer *tr, int *lo, int *hi, int *los, int *his)
+{
+    int level = 0;
+    *lo = 0, *hi = n;
+    for (int mask = pof2 >> 1; mask > 0; mask >>= 1, level++) {
+        int mid = *lo + (*hi - *lo) / 2, peer = real_rank(me ^ mask, rem);
+        los[level] = *lo, his[level] = *hi;
+        int keep_lo = me & mask ? mid : *lo, keep_hi = me & mask ? *hi : mid;
+        int give_lo = me & mask ? *lo : mid, give_hi = me & mask ? mid : *hi;
+        exchange_packed(comm, peer, (Part){pack_buf + (size_t)give_lo * bytes, give_hi - give_lo},
+                        keep_hi - keep_lo, bytes, tr, 1);
+        packed_add(pack_buf + (size_t)keep_lo * bytes, pack_tmp, (size_t)(keep_hi - keep_lo),
+                   bytes);
+        *lo = keep_lo, *hi = keep_hi;
+    }
+}
+
+/* packed_gather: rabenseifner's allgather on the packed sums (the halving's rounds
+ * reversed): every rank ends with every part. */
+static void packed_gather(MPI_Comm comm, int bytes, int me, int pof2, int rem, int lo, int hi,
+                          const int *los, const int *his)
+{
+    int level = 0;
+    for (int mask = pof2 >> 1; mask > 0; mask >>= 1)
+        level++;
+    for (int mask = 1; mask < pof2; mask <<= 1) {
+        int plo = los[--level], phi = his[level], peer = real_rank(me ^ mask, rem);
+        int olo = lo == plo ? hi : plo, ohi = lo == plo ? phi : lo; /* the partner's part */
+        exchange_packed(comm, peer, (Part){pack_buf + (size_t)lo * bytes, hi - lo}, ohi - olo,
+                        bytes, NULL, 0);
+        memcpy(pack_buf + (size_t)olo * bytes, pack_tmp, (size_t)(ohi - olo) * (size_t)bytes);
+        lo = plo, hi = phi;
+    }
+}
+
+/* rabenseifner_packed: rabenseifner on the n sums of buf packed in `bytes` bytes, the
+ * n_side int64 after them (buf[n ..]) summed in full alongside. Returns 0 with everything
+ * summed, or -1 on every rank alike with only the side sums summed (buf[0 .. n) untouched)
+ * when some rank's values exceeded its share of the width (packed_bound: within it no
+ * partial sum of any order can overflow). */
+static int rabenseifner_packed(MPI_Comm comm, int64_t *buf, size_t n, int n_side, int bytes)
+{
+    int rank, size, pof2 = 1, los[32], his[32], lo, hi;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    while (pof2 * 2 <= size)
+        pof2 *= 2;
+    int rem = size - pof2, me = rank - rem;
+    int64_t tv[1 + PACKED_MAX_SIDE];
+    Trailer tr = {tv, 1 + n_side};
+    pack_room(n * (size_t)bytes + sizeof tv);
+    tv[0] = (int64_t)packed_beyond(buf, n, packed_bound(bytes, size));
+    memcpy(tv + 1, buf + n, (size_t)n_side * sizeof *tv);
+    packed_store(pack_buf, buf, n, bytes);
+    Part all = {pack_buf, (int)n}, none = {NULL, -1};
+    if (rank < 2 * rem) { /* pairs (even, odd): the even rank's sums go to the odd one */
+        if (rank % 2 == 0) {
+            exchange_packed(comm, rank + 1, all, -1, bytes, &tr, 1);
+            exchange_packed(comm, rank + 1, none, (int)n, bytes, &tr, 0); /* the totals */
+            memcpy(buf + n, tv + 1, (size_t)n_side * sizeof *tv);
+            if (tv[0])
+                return -1;
+            packed_load(buf, pack_tmp, n, bytes);
+            return 0;
+        }
+        exchange_packed(comm, rank - 1, none, (int)n, bytes, &tr, 1);
+        packed_add(pack_buf, pack_tmp, n, bytes);
+        me = rank / 2;
+    }
+    packed_halving(comm, (int)n, bytes, me, pof2, rem, &tr, &lo, &hi, los, his);
+    if (!tv[0]) /* the same on every rank: no gather when the sums go again as int64 */
+        packed_gather(comm, bytes, me, pof2, rem, lo, hi, los, his);
+    if (rank < 2 * rem)
+        exchange_packed(comm, rank - 1, all, -1, bytes, &tr, 0);
+    memcpy(buf + n, tv + 1, (size_t)n_side * sizeof *tv);
+    if (tv[0])
+        return -1;
+    packed_load(buf, pack_buf, n, bytes);
+    return 0;
+}
+
+/* sum_messages: the exact sums of comm's ranks by messages: the n values of buf packed in
+ * `bytes` bytes when that is fewer than 8 (again as int64 when they did not fit, on every
+ * rank alike), the n_side after them in full. */
+static void sum_messages(MPI_Comm comm, int64_t *buf, size_t n, int n_side, int bytes)
+{
+    int size;
+    MPI_Comm_size(comm, &size);
+    if (size == 1 || n + (size_t)n_side == 0)
+        return;
+    if (bytes >= 8 || n * (size_t)bytes >= (size_t)INT32_MAX / 2) {
+        rabenseifner(comm, buf, n + (size_t)n_side);
+        return;
+    }
+    if (rabenseifner_packed(comm, buf, n, n_side, bytes) == 0)
+        return;
+    pack_fallbacks++;
+    rabenseifner(comm, buf, n);
 }
 
 /* node_barrier: every rank of the node has arrived (under the watchdog). */
@@ -361,38 +539,57 @@ static void node_take(int64_t *const *set, int64_t *buf, size_t n)
  * across nodes the node leaders sum the node totals by rabenseifner and give them back
  * through their set. Two sets used in turn, so a rank one call ahead never writes what
  * another still reads. */
-static void node_sum(int64_t *buf, size_t n)
+static void node_sum(int64_t *buf, size_t n, int n_side, int bytes)
 {
-    node_window(n);
+    size_t n_all = n + (size_t)n_side;
+    node_window(n_all);
     int64_t *const *set = ns.set[ns.calls++ % 2];
-    node_give(set, buf, n);
+    node_give(set, buf, n_all);
     node_wait();
-    node_add(set, buf, n);
+    node_add(set, buf, n_all);
     node_wait();
     if (ns.nodes == 1) {
-        node_take(set, buf, n);
+        node_take(set, buf, n_all);
         return;
     }
     if (ns.me == 0) {
-        node_take(set, buf, n);
-        rabenseifner(ns.lead, buf, n);
-        memcpy(set[0], buf, n * sizeof *buf);
+        node_take(set, buf, n_all);
+        sum_messages(ns.lead, buf, n, n_side, bytes);
+        memcpy(set[0], buf, n_all * sizeof *buf);
     }
     node_wait();
     if (ns.me != 0)
-        memcpy(buf, set[0], n * sizeof *buf);
+        memcpy(buf, set[0], n_all * sizeof *buf);
 }
 
 void comm_sum_i64(int64_t *buf, size_t n)
 {
+    comm_sum_packed(buf, n, 0, 8);
+}
+
+void comm_sum_packed(int64_t *buf, size_t n, int n_side, int bytes)
+{
     int size;
     MPI_Comm_size(MPI_COMM_WORLD, &size);
-    if (size == 1 || n == 0)
+    if (size == 1 || n + (size_t)n_side == 0)
         return;
+    if (bytes < PACKED_MIN_BYTES || bytes > PACKED_MAX_BYTES || n_side > PACKED_MAX_SIDE ||
+        n_side < 0)
+        bytes = 8, n += (size_t)(n_side > 0 ? n_side : 0), n_side = 0;
     if (ns.nodes)
-        node_sum(buf, n);
+        node_sum(buf, n, n_side, bytes);
     else
-        rabenseifner(sum_comm, buf, n);
+        sum_messages(sum_comm, buf, n, n_side, bytes);
+}
+
+long comm_sum_fallbacks(void)
+{
+    return pack_fallbacks;
+}
+
+int comm_sum_messages(void)
+{
+    return ns.nodes != 1;
 }
 
 const char *comm_sum_path(void)

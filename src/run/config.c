@@ -467,6 +467,10 @@ int config_validate(const Config *c, Err *e)
         if (set_value(&scratch, k, text, e) != 0)
             return -1;
     }
+    if (c->sum_bytes > 8)
+        return err_set(e, "config: train.sum_bytes = %lld: expected an integer in 2..8 (bytes "
+                          "per exact sum between nodes; 8 = plain int64)",
+                       (long long)c->sum_bytes);
     if (c->schedule == SCHEDULE_COSINE && c->min_lr > c->learning_rate)
         return err_set(e, "config: train.min_lr = %.17g is above train.learning_rate = %.17g: the "
                           "cosine schedule decays from learning_rate down to min_lr",

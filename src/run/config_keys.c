@@ -64,6 +64,9 @@ const KeySpec config_keys[] = {
     {"train", "exact_group", KEY_INT, OFF(exact_group), 1, 0, "1", "an integer >= 1",
      "exact reduction: lanes whose gradient (but the first layer's weights) is summed in "
      "floating point before the exact sum (integer >= 1)", NULL},
+    {"train", "sum_bytes", KEY_INT, OFF(sum_bytes), 2, 0, "6", "an integer in 2..8",
+     "exact reduction between nodes: bytes per sum on the wire, 2..8 (8 = int64); a step "
+     "whose sums exceed a rank's share of the width goes again as int64, same result", NULL},
     {"train", "momentum", KEY_DOUBLE, OFF(momentum), 0, DBL_FRACTION, "0", "a finite number in [0, 1)",
      "heavy-ball momentum mu: v <- mu v + g, theta <- theta - eta v; 0 = plain gradient descent", NULL},
     {"train", "nesterov", KEY_BOOL, OFF(nesterov), 0, 0, "false", "true or false",

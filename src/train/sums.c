@@ -90,7 +90,7 @@ static int64_t reduce_step(Trainer *t, double *cost)
 {
     size_t np = t->model.layout.n_params;
     if (t->cfg->reduction == REDUCTION_EXACT) {
-        comm_sum_i64(t->sum, np + SUM_EXTRA);
+        comm_sum_packed(t->sum, np, SUM_EXTRA, (int)t->cfg->sum_bytes); /* extras in full */
         *cost = exact_value(t->sum[np + SUM_COST], &t->fixed);
         return t->sum[np + SUM_BAD] ? -1 : t->sum[np + SUM_COUNT];
     }

@@ -23,6 +23,7 @@ $1 == "peak"    { peaks++; spread($5, $6, $7, "peak") }
 $1 == "step"    { steps++; spread($6, $7, $8, "step"); key[$3 " " $4 " " $5]++ }
 $1 == "speedup" { speedups++; spread($6, $7, $8, "speedup")
                   if ($6 < 0.2 || $6 > 4) { print "FAIL speedup out of 0.2..4: " $0; bad++ } }
+$1 == "flops"   { if ($2 + $3 + $4 + $5 != $6 || $2 <= 0) { print "FAIL flops: " $0; bad++ } }
 $1 == "combine" { combines++; if (!($6 >= 0 && $7 <= $6 && $6 <= $8)) { print "FAIL combine: " $0; bad++ } }
 END {
     n = 0; for (k in key) n++
