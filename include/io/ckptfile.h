@@ -31,6 +31,9 @@ typedef struct {
     char *config_text;         /* resolved INI text of the run that wrote it */
     int numerics;              /* DOWNHILL_NUMERICS of the build that wrote it (0: a file
                                 * from before numerics were recorded) */
+    Real *velocity;            /* (n_params) the momentum's velocity in the parameters'
+                                * layout (/optimizer/velocity), or NULL: none (written only
+                                * when not NULL; read back when the file has it) */
 } CkptState;
 
 /* h5ckpt_write: writes weights and state to path + ".tmp", flushes it to disk (fsync),
@@ -40,7 +43,8 @@ int h5ckpt_write(const char *path, const Layout *lay, const Real *params, const 
                  Err *e);
 
 /* h5ckpt_read: reads and checks a checkpoint (format, version, precision, shapes, weights
- * hash); allocates *params, s->history and s->config_text (the caller frees them). */
+ * hash); allocates *params, s->history, s->config_text and s->velocity (NULL when the file
+ * has none; the caller frees them). */
 int h5ckpt_read(const char *path, Layout *lay, Real **params, CkptState *s, Err *e);
 
 /* h5ckpt_step: the step of a complete checkpoint file (cheap: attributes only), or -1

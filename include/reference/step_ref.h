@@ -58,6 +58,20 @@ int64_t ref_lane_example(int64_t n, int64_t lanes, uint64_t seed, int64_t epoch,
  * theta <- theta - lr / count * sum (unless the step diverged). */
 RefResult ref_step(RefNet *net, const RefBatch *batch, double lr);
 
+/* The update rule beyond plain descent (train.momentum, train.nesterov, train.weight_decay;
+ * docs/DESIGN.md, "The reference step", Update). */
+typedef struct {
+    double momentum;     /* mu in [0, 1); 0: no velocity */
+    double weight_decay; /* lambda >= 0 on the weights (not the biases) */
+    int nesterov;        /* 1: theta moves by g + mu v instead of v */
+    Real *velocity;      /* (n_params) in the files' order, 0 at the start (caller's; unused
+                          * when momentum = 0) */
+} RefOptim;
+
+/* ref_step_optim: ref_step with the update rule opt (NULL, or momentum and weight_decay
+ * both 0: plain descent, ref_step's update). */
+RefResult ref_step_optim(RefNet *net, const RefBatch *batch, double lr, RefOptim *opt);
+
 /* ref_matches_build: 1 if this build's kernels compute the reference's arithmetic (every
  * float build: AVX-512, AVX2 and plain kernels alike). */
 int ref_matches_build(void);

@@ -83,6 +83,9 @@ typedef struct {
     Real *part;              /* (2, slots, n[1]) the first layer's block sums, by lane */
     int64_t formed_step;     /* the step whose block sums the step before formed (-1: none) */
     Real *fsum;              /* (n_params + SUM_EXTRA) float step sums (reduction = float) */
+    Real *velocity;          /* (n_params) the momentum's velocity in the parameters' layout
+                              * (each value written by the thread updating its parameter);
+                              * NULL when train.momentum = 0 */
     Fixed fixed;
     Barrier *barrier;        /* where the threads of a step wait for each other */
     PhaseTimes times;        /* this rank's time per phase since the last take */
@@ -111,10 +114,11 @@ typedef int (*StepPoll)(void *ctx);
  * 0 (a request of any rank, or STEP_DIVERGED). t->step tells how many steps updated. */
 int trainer_steps(Trainer *t, int64_t n, StepPoll poll, void *ctx, int *agreed, Err *e);
 
-/* trainer_restore: continues from a checkpoint: weights, step, the epoch's running cost
- * and the learning-rate factor. */
-void trainer_restore(Trainer *t, const Real *params, int64_t step, double epoch_cost,
-                     int64_t epoch_count, double lr_scale);
+/* trainer_restore: continues from a checkpoint: weights, velocity (NULL: zero; the
+ * parameters' layout; ignored when train.momentum = 0), step, the epoch's running cost and
+ * the learning-rate factor. */
+void trainer_restore(Trainer *t, const Real *params, const Real *velocity, int64_t step,
+                     double epoch_cost, int64_t epoch_count, double lr_scale);
 
 /* trainer_take_times: this rank's seconds per phase since the last call (thread phases:
  * the slowest thread), and resets them. */

@@ -12,16 +12,31 @@
  * first_gradient, given update_first_step, lets exact_input_cols spend the sums of the
  * thread's W1 columns on the weights with this same arithmetic, and records in
  * s->first_spent that it did; update_apply then leaves those columns. The caller never
- * asks which happened. */
+ * asks which happened.
+ *
+ * With train.momentum or train.weight_decay (not both 0) the rule is instead, per
+ * parameter, from the mean gradient g = sum x unit (unit: 2^-32 / count, W1's
+ * 2^-32 / 255 / count, float sums 1 / count), all in double:
+ *
+ *     g <- fma(lambda, theta, g)  (weights only)    v <- fl(fma(mu, v, g))  (mu > 0)
+ *     theta <- fl(fma(-eta, d, theta)),  d = v, fma(mu, v, g) (Nesterov), or g (mu = 0)
+ *
+ * with v the Trainer's velocity (stored in Real, the parameters' layout), each value
+ * updated by the thread that updates its parameter; no kernel fuses it. */
 #ifndef DOWNHILL_UPDATE_H
 #define DOWNHILL_UPDATE_H
 
 #include <stdint.h>
 #include "train/train.h"
 
+/* update_plain: 1 when the update is plain gradient descent (train.momentum and
+ * train.weight_decay both 0: the seed's rule, exact_descend's arithmetic). */
+int update_plain(const Config *c);
+
 /* update_first_step: eta / count in the first layer's sum units (2^-32 / EXACT_INPUT_DIV
- * per unit): the step a fused first_gradient spends the sums with; 0 when count <= 0. */
-double update_first_step(double lr, int64_t count);
+ * per unit): the step a fused first_gradient spends the sums with; 0 when count <= 0 or
+ * when the update is not plain (momentum or weight decay: update_apply applies it). */
+double update_first_step(const Trainer *t, double lr, int64_t count);
 
 /* update_apply: THE update (above) of thread tid's share of the parameters: exact, its
  * columns of W1 (share_grad_cols; unless s->first_spent, which it resets) and its slice

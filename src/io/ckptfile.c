@@ -107,6 +107,34 @@ done:
     return rc;
 }
 
+/* ckpt_write_velocity: /optimizer/velocity, a 1-D dataset of the n_params velocities in the
+ * files' order (W1 row-major, b1, W2, ...), when s has one. */
+static int ckpt_write_velocity(hid_t f, const Layout *lay, const CkptState *s,
+                               const char *path, Err *e)
+{
+    int rc = -1;
+    hsize_t n = (hsize_t)lay->n_params;
+    Real *buf; /* (n_params) the velocity in the files' order */
+    hid_t opt = H5I_INVALID_HID;
+    if (!s->velocity)
+        return 0;
+    if (!(buf = alloc_array(lay->n_params, sizeof(Real), "checkpoint velocity", e)))
+        return -1;
+    layout_w1_export(lay, s->velocity, buf);
+    memcpy(buf + lay->b_off[1], s->velocity + lay->b_off[1],
+           (lay->n_params - lay->b_off[1]) * sizeof(Real));
+    H5_CHECK(opt = H5Gcreate2(f, "optimizer", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+             "/optimizer");
+    if (h5_ds_create(opt, "velocity", h5_real_type(), 1, &n, NULL, path, e) ||
+        h5_ds_write_all(opt, "velocity", h5_real_type(), buf, path, e))
+        goto done;
+    rc = 0;
+done:
+    h5_close(&opt);
+    free(buf);
+    return rc;
+}
+
 /* ckpt_write_file: the whole checkpoint into a new file at path, closed on return. */
 static int ckpt_write_file(const char *path, const Layout *lay, const Real *params,
                            const CkptState *s, Err *e)
@@ -119,7 +147,8 @@ static int ckpt_write_file(const char *path, const Layout *lay, const Real *para
                         e) ||
         h5_attr_write(f, "params_hash", H5T_NATIVE_UINT64, 0, &hash, path, e) ||
         h5_model_create(f, lay, path, e) || h5_model_write(f, lay, params, path, e) ||
-        ckpt_write_state(f, s, path, e) || ckpt_write_history(f, s, path, e))
+        ckpt_write_state(f, s, path, e) || ckpt_write_history(f, s, path, e) ||
+        ckpt_write_velocity(f, lay, s, path, e))
         goto done;
     rc = H5Fclose(f) < 0 ? err_set(e, "%s: cannot close file (disk full?)", path) : 0;
     f = H5I_INVALID_HID;
@@ -299,6 +328,51 @@ done:
     return rc;
 }
 
+/* ckpt_read_velocity: /optimizer/velocity (n_params Real values in the files' order) into
+ * s->velocity (allocated, the parameters' layout), or NULL when the file has none. */
+static int ckpt_read_velocity(hid_t f, const Layout *lay, CkptState *s, const char *path,
+                              Err *e)
+{
+    int rc = -1, rank;
+    hsize_t dims[4];
+    htri_t has;
+    H5T_class_t cls;
+    size_t size;
+    Real *buf = NULL; /* (n_params) the velocity in the files' order */
+    hid_t ds = H5I_INVALID_HID;
+    s->velocity = NULL;
+    H5_CHECK(has = H5Lexists(f, "optimizer", H5P_DEFAULT), "/optimizer");
+    if (has)
+        H5_CHECK(has = H5Lexists(f, "optimizer/velocity", H5P_DEFAULT), "/optimizer/velocity");
+    if (!has)
+        return 0;
+    H5_CHECK(ds = H5Dopen2(f, "optimizer/velocity", H5P_DEFAULT), "/optimizer/velocity");
+    if (h5_ds_shape(ds, "velocity", &rank, dims, path, e) ||
+        h5_ds_type(ds, "velocity", &cls, &size, path, e))
+        goto done;
+    if (rank != 1 || dims[0] != (hsize_t)lay->n_params || cls != H5T_FLOAT ||
+        size != sizeof(Real))
+        FAIL("%s: /optimizer/velocity is not %zu %s values (one per parameter)", path,
+             lay->n_params, REAL_NAME);
+    if (!(buf = alloc_array(lay->n_params, sizeof(Real), "checkpoint velocity", e)) ||
+        !(s->velocity = alloc_array(lay->n_params, sizeof(Real), "checkpoint velocity", e)))
+        goto done;
+    H5_CHECK(H5Dread(ds, h5_real_type(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf),
+             "/optimizer/velocity");
+    layout_w1_import(lay, buf, s->velocity);
+    memcpy(s->velocity + lay->b_off[1], buf + lay->b_off[1],
+           (lay->n_params - lay->b_off[1]) * sizeof(Real));
+    rc = 0;
+done:
+    if (rc) {
+        free(s->velocity);
+        s->velocity = NULL;
+    }
+    h5_close(&ds);
+    free(buf);
+    return rc;
+}
+
 int h5ckpt_read(const char *path, Layout *lay, Real **params, CkptState *s, Err *e)
 {
     int rc = -1;
@@ -319,7 +393,8 @@ int h5ckpt_read(const char *path, Layout *lay, Real **params, CkptState *s, Err 
         FAIL("%s: the weights do not match their stored hash: the file is corrupted (use an "
              "older checkpoint)", path);
     if (ckpt_read_state(f, &got, path, e) || ckpt_read_history(f, &got, path, e) ||
-        h5_attr_read_string(f, "config", &got.config_text, path, e))
+        h5_attr_read_string(f, "config", &got.config_text, path, e) ||
+        ckpt_read_velocity(f, lay, &got, path, e))
         goto done;
     if (!got.config_text)
         FAIL("%s: attribute config missing", path);
@@ -334,8 +409,10 @@ done:
     if (rc) {
         free(got.history);
         free(got.config_text);
+        free(got.velocity);
         s->history = NULL;
         s->config_text = NULL;
+        s->velocity = NULL;
     }
     free(p);
     h5_close(&f);

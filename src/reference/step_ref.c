@@ -253,6 +253,33 @@ static void descend(Real *theta, const int64_t *sum, size_t n, double step)
         theta[i] = (Real)fma(-step, (double)sum[i] / SCALE, (double)theta[i]);
 }
 
+/* descend_rule: the update with momentum or weight decay, every parameter in the files'
+ * order: g = S unit (unit = 2^-32 / count, W1's 2^-32 / 255 / count), on weights with
+ * lambda > 0 g = fma(lambda, theta, g); with mu > 0 v = fl32(fma(mu, v, g)) and d = v, or
+ * d = fma(mu, v, g) (Nesterov), else d = g; theta = fl32(fma(-eta, d, theta)). In double. */
+static void descend_rule(RefNet *net, const int64_t *sum, int64_t count, double lr,
+                         RefOptim *o)
+{
+    for (int l = 1; l < net->n_layers; l++) {
+        size_t w = (size_t)(net->W[l] - net->params), b = (size_t)(net->b[l] - net->params);
+        double unit = ldexp(1.0, -32) / (double)count;
+        double unit1 = ldexp(1.0, -32) / INPUT_DIV / (double)count; /* W1's sums */
+        for (size_t i = w; i < b + (size_t)net->n[l]; i++) {
+            double theta = (double)net->params[i], d;
+            double g = (double)sum[i] * (l == 1 && i < b ? unit1 : unit);
+            if (i < b && o->weight_decay != 0) /* a weight, not a bias */
+                g = fma(o->weight_decay, theta, g);
+            d = g;
+            if (o->momentum != 0) {
+                o->velocity[i] = (Real)fma(o->momentum, (double)o->velocity[i], g);
+                d = o->nesterov ? fma(o->momentum, (double)o->velocity[i], g)
+                                : (double)o->velocity[i];
+            }
+            net->params[i] = (Real)fma(-lr, d, theta);
+        }
+    }
+}
+
 /* ---- the step ---- */
 
 static int pass_init(Pass *p, const RefNet *net)
@@ -278,6 +305,11 @@ static void pass_free(Pass *p)
 }
 
 RefResult ref_step(RefNet *net, const RefBatch *batch, double lr)
+{
+    return ref_step_optim(net, batch, lr, NULL);
+}
+
+RefResult ref_step_optim(RefNet *net, const RefBatch *batch, double lr, RefOptim *opt)
 {
     RefResult res = {0};
     Pass p;
@@ -306,7 +338,9 @@ RefResult ref_step(RefNet *net, const RefBatch *batch, double lr)
         res.cost += to_fixed(group_cost, &s);
     }
     res.diverged = s.bad > 0 || res.count == 0;
-    if (!res.diverged) {
+    if (!res.diverged && opt && (opt->momentum != 0 || opt->weight_decay != 0)) {
+        descend_rule(net, s.sum, res.count, lr, opt);
+    } else if (!res.diverged) {
         size_t w1 = (size_t)net->n[1] * (size_t)net->n[0];
         descend(net->params, s.sum, w1, lr / (double)res.count / INPUT_DIV);
         descend(net->params + w1, s.sum + w1, net->n_params - w1, lr / (double)res.count);

@@ -167,6 +167,7 @@ static CkptState state_of(const Config *c, const Trainer *t, int64_t rollbacks,
         .n_history = n_history,
         .history = history,
         .config_text = config_text,
+        .velocity = t->velocity, /* NULL when train.momentum = 0: none stored */
     };
 }
 
@@ -315,6 +316,11 @@ int checkpoint_validate(const Config *c, const Trainer *t, const char *path, con
                 path, DOWNHILL_NUMERICS);
     if (lay->n_params != t->model.layout.n_params)
         return err_set(e, "cannot resume from %s: its layers differ (model.layers)", path);
+    if (c->momentum != 0 && !s->velocity)
+        return err_set(e, "cannot resume from %s with train.momentum = %g: the checkpoint holds "
+                          "no velocity (its run had train.momentum = 0, or an older downhill "
+                          "wrote it); resume with train.momentum = 0, or start a new run",
+                       path, c->momentum);
     if (s->data_fingerprint != t->fingerprint || s->n_train != t->n_train ||
         s->lanes != t->lanes || s->steps_per_epoch != t->steps_per_epoch)
         return err_set(e, "cannot resume from %s: the training data differ from the "

@@ -442,9 +442,6 @@ static int not_built_yet(const Config *c, Err *e)
                       : c->output != OUTPUT_SIGMOID ? "model.output"
                       : c->cost != COST_QUADRATIC   ? "model.cost"
                       : c->init != INIT_AUTO && c->init != INIT_NORMAL ? "model.init"
-                      : c->momentum != 0            ? "train.momentum"
-                      : c->nesterov                 ? "train.nesterov"
-                      : c->weight_decay != 0        ? "train.weight_decay"
                                                     : NULL;
     if (key != NULL)
         return err_set(e, "config: %s: only its default is supported in this build", key);

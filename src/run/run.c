@@ -293,7 +293,9 @@ static int train_steps(Run *r, int *stopped, Err *e)
     return 0;
 }
 
-/* share_checkpoint: rank 0's weights, position and history, broadcast to every rank. */
+/* share_checkpoint: rank 0's weights, velocity (with train.momentum: checkpoint_validate
+ * made sure rank 0 read one; the others' s->velocity is their buffer to receive it),
+ * position and history, broadcast to every rank. */
 static int share_checkpoint(Run *r, Real *params, CkptState *s, Err *e)
 {
     int64_t scalars[4] = {s->step, s->epoch_count, s->n_history, s->rollbacks};
@@ -301,6 +303,8 @@ static int share_checkpoint(Run *r, Real *params, CkptState *s, Err *e)
     comm_bcast(scalars, sizeof scalars, 0);
     comm_bcast(reals, sizeof reals, 0);
     comm_bcast(params, r->t.model.layout.n_params * sizeof(Real), 0);
+    if (r->t.velocity)
+        comm_bcast(s->velocity, r->t.model.layout.n_params * sizeof(Real), 0);
     HistoryRow *rows = r->t.rank == 0 ? s->history
                                       : alloc_array((size_t)scalars[2], sizeof *rows, "history", e);
     if (comm_check(rows == NULL && scalars[2] > 0, e) != 0)
@@ -313,7 +317,7 @@ static int share_checkpoint(Run *r, Real *params, CkptState *s, Err *e)
         free(rows);
     if (comm_check(status, e) != 0)
         return -1;
-    trainer_restore(&r->t, params, scalars[0], reals[0], scalars[1], reals[1]);
+    trainer_restore(&r->t, params, s->velocity, scalars[0], reals[0], scalars[1], reals[1]);
     r->rollbacks = scalars[3];
     return 0;
 }
@@ -330,8 +334,11 @@ static int restore(Run *r, const char *path, Err *e)
         if (status == 0)
             status = checkpoint_validate(r->cfg, &r->t, path, &lay, &s, r->log, e);
     } else {
-        params = alloc_array(r->t.model.layout.n_params, sizeof(Real), "restored weights", e);
-        status = params == NULL;
+        size_t n = r->t.model.layout.n_params;
+        params = alloc_array(n, sizeof(Real), "restored weights", e);
+        if (r->t.velocity) /* receives rank 0's */
+            s.velocity = alloc_array(n, sizeof(Real), "restored velocity", e);
+        status = params == NULL || (r->t.velocity && !s.velocity);
     }
     if (comm_check(status, e) == 0)
         status = share_checkpoint(r, params, &s, e);
@@ -340,6 +347,7 @@ static int restore(Run *r, const char *path, Err *e)
     free(params);
     free(s.history);
     free(s.config_text);
+    free(s.velocity);
     uint64_t hash;
     if (status == 0)
         status = check_replicas(&r->t, &hash, e);

@@ -116,7 +116,7 @@ static int64_t finish_local(Trainer *t, ThreadState *s, int tid, int threads,
     StepResult mine = sums_local(t, requests);
     if (tid == 0)
         *r = mine;
-    first_gradient(t, s, tid, threads, p->pos, update_first_step(p->lr, mine.count));
+    first_gradient(t, s, tid, threads, p->pos, update_first_step(t, p->lr, mine.count));
     timer_add(&s->times, PHASE_BACKWARD, &clock);
     sums_combine_slice(t, t->model.layout.b_off[1], t->model.layout.n_params, tid, threads);
     timer_add(&s->times, PHASE_COMBINE, &clock);

@@ -71,7 +71,9 @@ static int check_memory(const Trainer *t, int64_t n_test, Err *e)
     /* per lane: its deltas (int64) and block sums; per training row: pixels, label, shuffled
      * position (int64) and its entry of epoch_rows */
     double lane_bytes = (double)t->lanes / P * ((8.0 + 2 * sizeof(Real)) * lay.n[1]);
-    double bytes = train_rows * (dim + 1 + 8 + 8) + test_rows * (dim + 1) + 3 * np * sizeof(Real) +
+    double vectors = t->cfg->momentum != 0 ? 4 : 3; /* 3 * np Reals, and the velocity */
+    double bytes = train_rows * (dim + 1 + 8 + 8) + test_rows * (dim + 1) +
+                   vectors * np * sizeof(Real) +
                    lane_bytes +
                    np * (8.0 + sizeof(Real)) + t->threads * per_thread;
     int node_ranks = comm_node_ranks();
@@ -150,6 +152,9 @@ static int alloc_threads(Trainer *t, Err *e)
     t->barrier = barrier_new(e);
     t->sum = alloc_array(np + SUM_EXTRA, sizeof(int64_t), "step sums", e);
     t->fsum = alloc_array(np + SUM_EXTRA, sizeof(Real), "float step sums", e);
+    if (t->cfg->momentum != 0 &&
+        !(t->velocity = alloc_array(np, sizeof(Real), "momentum velocity", e)))
+        return -1;
     t->order = alloc_array((size_t)(t->train.rows ? t->train.rows : 1), sizeof(int64_t),
                            "lane order", e);
     return t->barrier && t->sum && t->fsum && t->order ? 0 : -1;
@@ -213,6 +218,7 @@ void trainer_free(Trainer *t)
     free(t->ts);
     free(t->order);
     free(t->barrier);
+    free(t->velocity);
     free(t->fsum);
     free(t->sum);
     model_free(&t->model);
@@ -221,11 +227,16 @@ void trainer_free(Trainer *t)
     memset(t, 0, sizeof *t);
 }
 
-void trainer_restore(Trainer *t, const Real *params, int64_t step, double epoch_cost,
-                     int64_t epoch_count, double lr_scale)
+void trainer_restore(Trainer *t, const Real *params, const Real *velocity, int64_t step,
+                     double epoch_cost, int64_t epoch_count, double lr_scale)
 {
+    size_t bytes = t->model.layout.n_params * sizeof(Real);
     t->lr_scale = lr_scale;
-    memcpy(t->model.params, params, t->model.layout.n_params * sizeof(Real));
+    memcpy(t->model.params, params, bytes);
+    if (t->velocity && velocity)
+        memcpy(t->velocity, velocity, bytes);
+    else if (t->velocity)
+        memset(t->velocity, 0, bytes);
     t->step = step;
     t->epoch_cost = epoch_cost;
     t->epoch_count = epoch_count;

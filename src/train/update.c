@@ -6,9 +6,97 @@
 
 #include "train/shares.h"
 
-double update_first_step(double lr, int64_t count)
+int update_plain(const Config *c)
 {
+    return c->momentum == 0 && c->weight_decay == 0;
+}
+
+double update_first_step(const Trainer *t, double lr, int64_t count)
+{
+    if (!update_plain(t->cfg))
+        return 0; /* the rule needs the velocity: update_apply, never a fused kernel */
     return count > 0 ? lr / (double)count / EXACT_INPUT_DIV : 0;
+}
+
+/* ---- momentum and weight decay (see update.h) ---------------------------------------- */
+
+/* The step's rule beyond plain descent, alike on every thread and rank. */
+typedef struct {
+    double eta;      /* the step's learning rate */
+    double unit;     /* the mean gradient of one unit of the sums: 2^-32 / count (exact sums
+                      * after W1), 2^-32 / (255 count) (W1), 1 / count (float sums) */
+    double mu;       /* train.momentum (0: no velocity) */
+    double lambda;   /* train.weight_decay on this range (0 on biases) */
+    int nesterov;    /* train.nesterov */
+} Rule;
+
+/* rule_step: one parameter's update from its mean gradient g (before weight decay):
+ * g <- fma(lambda, theta, g); with momentum v <- fl(fma(mu, v, g)) and the direction
+ * d = v (or fma(mu, v, g), Nesterov), else d = g; theta <- fl(fma(-eta, d, theta)). Every
+ * operation in double, rounded to Real only where v and theta are stored. */
+static inline void rule_step(Real *theta, Real *v, double g, const Rule *r)
+{
+    double th = (double)*theta, d = g;
+    if (r->lambda != 0)
+        d = g = fma(r->lambda, th, g);
+    if (r->mu != 0) {
+        Real vn = (Real)fma(r->mu, (double)*v, g);
+        *v = vn;
+        d = r->nesterov ? fma(r->mu, (double)vn, g) : (double)vn;
+    }
+    *theta = (Real)fma(-r->eta, d, th);
+}
+
+/* rule_exact: rule_step for parameters [i, i + n) from the exact sums, clearing them. */
+static void rule_exact(Trainer *t, size_t i, size_t n, const Rule *r)
+{
+    Real *theta = t->model.params + i, *v = t->velocity ? t->velocity + i : NULL;
+    int64_t *sum = t->sum + i;
+    for (size_t k = 0; k < n; k++) {
+        rule_step(theta + k, v ? v + k : NULL, (double)sum[k] * r->unit, r);
+        sum[k] = 0;
+    }
+}
+
+/* rule_float: rule_step for parameters [i, i + n) from the float sums, clearing them. */
+static void rule_float(Trainer *t, size_t i, size_t n, const Rule *r)
+{
+    Real *theta = t->model.params + i, *v = t->velocity ? t->velocity + i : NULL;
+    Real *sum = t->fsum + i;
+    for (size_t k = 0; k < n; k++) {
+        rule_step(theta + k, v ? v + k : NULL, (double)sum[k] * r->unit, r);
+        sum[k] = 0;
+    }
+}
+
+/* rule_of: the rule of a step of learning rate lr over count examples, for sums whose unit
+ * is `scale` (2^-32 for exact sums, 2^-32 / 255 for W1's, 1 for float sums). */
+static Rule rule_of(const Trainer *t, double lr, int64_t count, double scale)
+{
+    return (Rule){.eta = lr, .unit = count > 0 ? scale / (double)count : 0, .mu = t->cfg->momentum,
+                  .lambda = t->cfg->weight_decay, .nesterov = t->cfg->nesterov};
+}
+
+/* rule_range: the rule on parameters [i0, i1) of any layers: weight decay on the weights
+ * [w_off[l], b_off[l]), none on the biases; exact or float sums. */
+static void rule_range(Trainer *t, size_t i0, size_t i1, Rule r, int exact)
+{
+    const Layout *lay = &t->model.layout;
+    double lambda = r.lambda;
+    for (int l = 1; l < lay->n_layers && i0 < i1; l++) {
+        size_t ends[2] = {lay->b_off[l], lay->b_off[l] + (size_t)lay->n[l]};
+        for (int part = 0; part < 2 && i0 < i1; part++) { /* the weights, then the biases */
+            size_t end = ends[part] < i1 ? ends[part] : i1;
+            if (i0 >= end)
+                continue;
+            r.lambda = part == 0 ? lambda : 0;
+            if (exact)
+                rule_exact(t, i0, end - i0, &r);
+            else
+                rule_float(t, i0, end - i0, &r);
+            i0 = end;
+        }
+    }
 }
 
 /* update_first: the update of the thread's columns of the first layer's weights (those
@@ -16,7 +104,9 @@ double update_first_step(double lr, int64_t count)
 static void update_first(Trainer *t, double lr, int64_t count, int tid, int threads)
 {
     const Layout *lay = &t->model.layout;
-    double step = update_first_step(lr, count);
+    int plain = update_plain(t->cfg);
+    double step = count > 0 ? lr / (double)count / EXACT_INPUT_DIV : 0;
+    Rule rule = rule_of(t, lr, count, ldexp(1.0, -EXACT_SCALE_BITS) / EXACT_INPUT_DIV);
     Share sh = share_of(tid, threads);
     for (int b = sh.b0; b < sh.b1; b++) {
         int c0, c1, cs, ce;
@@ -27,8 +117,10 @@ static void update_first(Trainer *t, double lr, int64_t count, int tid, int thre
         size_t len = whole ? (size_t)lay->n[1] * (size_t)(c1 - c0) : (size_t)(ce - cs);
         for (size_t j = 0; j < rows; j++) {
             size_t at = off + j * (size_t)(c1 - c0) + (size_t)cs;
-            if (count > 0)
+            if (count > 0 && plain)
                 exact_descend(t->model.params + at, t->sum + at, len, step, &t->fixed);
+            else if (count > 0)
+                rule_exact(t, at, len, &rule); /* W1: all weights */
             else
                 memset(t->sum + at, 0, sizeof *t->sum * len);
         }
@@ -77,6 +169,8 @@ static void update_rest(Trainer *t, double lr, int64_t count, int tid, int threa
         memset(t->sum + i0, 0, sizeof *t->sum * (i1 - i0));
     else if (count <= 0)
         memset(t->fsum + i0, 0, sizeof *t->fsum * (i1 - i0));
+    else if (!update_plain(t->cfg))
+        rule_range(t, i0, i1, rule_of(t, lr, count, exact ? t->fixed.inv_scale : 1), exact);
     else if (exact)
         exact_descend(t->model.params + i0, t->sum + i0, i1 - i0, step, &t->fixed);
     else

@@ -32,9 +32,10 @@ static void read_checkpoint(const char *path)
         free(params);
         free(s.history);
         free(s.config_text);
+        free(s.velocity);
     } else {
         one_line(&e);
-        if (params || s.history || s.config_text)
+        if (params || s.history || s.config_text || s.velocity)
             abort(); /* nothing is handed out on failure */
     }
     if (h5ckpt_step(path, &e) < 0)

@@ -3,7 +3,8 @@
  * DOWNHILL_AMX as set) while rank 0 runs the reference step on the same batches; after every
  * step the weights (in the files' order), the step's summed cost and its example count must
  * be identical. Cases: batch 10 and 64, exact groups of 1 and 4, a short last batch, full
- * batch, and layer widths and batches that leave remainders in every kernel. Exit 77 (skip) in builds
+ * batch, layer widths and batches that leave remainders in every kernel, and the update
+ * rules (momentum, Nesterov, weight decay; the velocity compared too). Exit 77 (skip) in builds
  * whose kernels follow another arithmetic than the reference's (see docs/DESIGN.md). */
 #include <omp.h>
 #include <stdio.h>
@@ -20,7 +21,7 @@
 typedef struct {
     const char *name;
     int batch, group;    /* train.batch_size (0: full batch) and train.exact_group */
-    const char *sets[4]; /* other --set overrides on top of the test's base config */
+    const char *sets[6]; /* other --set overrides on top of the test's base config */
     int64_t max_steps;   /* at most this many steps (0: every step of the run) */
 } Case;
 
@@ -33,14 +34,22 @@ static const Case cases[] = {
     /* 9 examples per rank at 4 ranks: a chunk's last examples outside the blocks of four */
     {"batch 36, layers 784,24,24,10", 36, 1, {"model.layers=784,24,24,10", "train.epochs=1"}, 12},
     {"full batch of 600", 0, 1, {"data.train_limit=600", "train.epochs=4"}, 0},
+    /* the update rules: every value of the velocity compared too */
+    {"batch 64, Nesterov momentum and weight decay", 64, 1,
+     {"train.epochs=2", "train.momentum=0.5", "train.nesterov=true", "train.weight_decay=0.001",
+      "train.learning_rate=1.5"}, 0},
+    {"batch 10, heavy ball", 10, 1,
+     {"train.epochs=1", "train.momentum=0.9", "train.learning_rate=0.3"}, 40},
+    {"batch 32, weight decay alone, layers 784,30,13,10", 32, 1,
+     {"model.layers=784,30,13,10", "train.epochs=1", "train.weight_decay=0.01"}, 24},
 };
 
-/* file_order: the engine's parameters in the files' order (W1 row-major) into out. */
-static void file_order(const Model *m, Real *out)
+/* file_order: values in the engine's parameter layout (weights or velocity) in the files'
+ * order (W1 row-major) into out. */
+static void file_order(const Layout *lay, const Real *values, Real *out)
 {
-    const Layout *lay = &m->layout;
-    layout_w1_export(lay, m->params, out);
-    memcpy(out + lay->b_off[1], m->params + lay->b_off[1],
+    layout_w1_export(lay, values, out);
+    memcpy(out + lay->b_off[1], values + lay->b_off[1],
            (lay->n_params - lay->b_off[1]) * sizeof(Real));
 }
 
@@ -71,9 +80,10 @@ static void ref_batch_of(const Trainer *t, const uint8_t *images, const uint8_t 
 /* compare: rank 0's check of the engine after a step against the reference; 1 on a
  * difference (said on stderr). */
 static int compare(const char *name, int64_t step, const Trainer *t, const RefNet *ref,
-                   Real *engine, const RefResult *r, double engine_cost, int64_t engine_count)
+                   const RefOptim *opt, Real *engine, const RefResult *r, double engine_cost,
+                   int64_t engine_count)
 {
-    file_order(&t->model, engine);
+    file_order(&t->model.layout, t->model.params, engine);
     int64_t at = first_difference(engine, ref->params, ref->n_params);
     double ref_cost = (double)r->cost / 4294967296.0;
     long long s = (long long)step + 1;
@@ -81,6 +91,14 @@ static int compare(const char *name, int64_t step, const Trainer *t, const RefNe
                name, s, (long long)at, at < 0 ? 0.0 : (double)engine[at],
                at < 0 ? 0.0 : (double)ref->params[at]))
         return 1;
+    if (t->velocity) {
+        file_order(&t->model.layout, t->velocity, engine);
+        at = first_difference(engine, opt->velocity, ref->n_params);
+        if (!CHECK(at < 0, "%s: after step %lld: velocity %lld is %.9g (engine), %.9g "
+                           "(reference)", name, s, (long long)at,
+                   at < 0 ? 0.0 : (double)engine[at], at < 0 ? 0.0 : (double)opt->velocity[at]))
+            return 1;
+    }
     return !CHECK(engine_cost == ref_cost && engine_count == (r->diverged ? 0 : r->count),
                   "%s: after step %lld: cost %.17g / %lld examples (engine), %.17g / %lld "
                   "(reference%s)", name, s, engine_cost, (long long)engine_count, ref_cost,
@@ -112,7 +130,7 @@ static int run_case(const Case *c, int rank, int ranks, const char *fashion)
     fail |= config_set(&cfg, set, &e) != 0;
     snprintf(set, sizeof set, "train.exact_group=%d", c->group);
     fail |= config_set(&cfg, set, &e) != 0;
-    for (int i = 0; i < 4 && c->sets[i]; i++)
+    for (int i = 0; i < 6 && c->sets[i]; i++)
         fail |= config_set(&cfg, c->sets[i], &e) != 0;
     fail |= config_validate(&cfg, &e) != 0;
     Trainer t;
@@ -125,6 +143,8 @@ static int run_case(const Case *c, int rank, int ranks, const char *fashion)
     Dataset all = {0};
     Real *engine = NULL;
     RefBatch b = {.lanes = t.lanes, .group = t.group};
+    RefOptim opt = {.momentum = cfg.momentum, .weight_decay = cfg.weight_decay,
+                    .nesterov = cfg.nesterov};
     if (rank == 0) {
         Shard whole = shard_block(t.n_train, 0, 1);
         fail |= data_load(cfg.train_images, cfg.train_labels, &whole,
@@ -133,11 +153,12 @@ static int run_case(const Case *c, int rank, int ranks, const char *fashion)
         engine = malloc(sizeof(Real) * t.model.layout.n_params);
         b.rows = malloc(sizeof *b.rows * (size_t)b.lanes);
         b.labels = malloc((size_t)b.lanes);
-        fail |= !engine || !b.rows || !b.labels;
+        opt.velocity = calloc(t.model.layout.n_params, sizeof(Real));
+        fail |= !engine || !b.rows || !b.labels || !opt.velocity;
         if (fail)
             CHECK(0, "%s: reference set-up: %s", c->name, e.msg);
         RefResult none = {0};
-        fail = fail || compare(c->name, -1, &t, &ref, engine, &none, 0, 0);
+        fail = fail || compare(c->name, -1, &t, &ref, &opt, engine, &none, 0, 0);
     }
     int64_t steps = cfg.epochs * t.steps_per_epoch;
     if (c->max_steps > 0 && c->max_steps < steps)
@@ -151,8 +172,8 @@ static int run_case(const Case *c, int rank, int ranks, const char *fashion)
         if (rank == 0 && !fail) {
             ref_batch_of(&t, all.images, all.labels, s, &b);
             double lr = schedule_lr(&cfg, s, t.steps_per_epoch);
-            RefResult r = ref_step(&ref, &b, lr);
-            fail = compare(c->name, s, &t, &ref, engine, &r, t.epoch_cost - cost0,
+            RefResult r = ref_step_optim(&ref, &b, lr, &opt);
+            fail = compare(c->name, s, &t, &ref, &opt, engine, &r, t.epoch_cost - cost0,
                            t.epoch_count - count0);
             if (!fail) /* these runs must not diverge */
                 fail = !CHECK(!r.diverged, "%s: step %lld diverged", c->name, (long long)s + 1);
@@ -163,6 +184,7 @@ static int run_case(const Case *c, int rank, int ranks, const char *fashion)
         printf("test_reference: %s: %lld steps at %d ranks x %d threads: %s\n", c->name,
                (long long)steps, ranks, t.threads, fail ? "DIFFERENT" : "identical");
     free(engine);
+    free(opt.velocity);
     free(b.rows);
     free((void *)b.labels);
     ref_net_free(&ref);

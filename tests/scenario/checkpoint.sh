@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checkpoints and exact restart: resuming from any step (mid-epoch included), on another
 # number of ranks or threads, after SIGUSR1 to one rank, or after kill -9 of a rank, ends
-# with the weights and history of the uninterrupted run; bad checkpoints are refused with
+# with the weights and history of the uninterrupted run (with momentum too: the velocity is
+# checkpointed, and a rollback restores it); bad checkpoints are refused with
 # a clear error on every rank, without hanging.
 # usage: checkpoint.sh DOWNHILL "MPIEXEC [FLAGS]" NUMPROC_FLAG
 set -uo pipefail
@@ -128,6 +129,28 @@ train 1 2 small.ini --set output.file=roll1.h5 --set train.learning_rate=0x1p900
 if [ $? -eq 0 ] && grep -q "rollback 1 of 1" run.log; then same "rollback after divergence, 1 rank x 2 threads" roll1.h5 "$(outcome lr1.h5)"
 else cat run.log; fail "rollback after divergence, 1 rank x 2 threads"; fi
 
+# 5c. momentum (Nesterov, with weight decay): the velocity is part of the checkpoint, so a
+# resume on another machine shape, and a rollback, continue the uninterrupted run exactly
+mom=(--set train.momentum=0.5 --set train.nesterov=true --set train.weight_decay=0.001
+     --set train.learning_rate=1.5)
+train 2 1 small.ini --set output.file=mref.h5 "${mom[@]}" || { cat run.log; fail "momentum run"; }
+mref=$(outcome mref.h5)
+[ "$mref" != "$reference" ] || fail "momentum changed nothing"
+h5dump -H -d /optimizer/velocity mref.ckpt-0000000025.h5 > /dev/null 2>&1 || fail "no /optimizer/velocity in a momentum checkpoint"
+! h5dump -H -d /optimizer/velocity ref.ckpt-0000000025.h5 > /dev/null 2>&1 || fail "/optimizer/velocity in a checkpoint without momentum"
+train 1 1 small.ini --set output.file=m1.h5 "${mom[@]}" --resume mref.ckpt-0000000025.h5 && same "momentum: resume at step 25 on 1 rank" m1.h5 "$mref" || { cat run.log; fail "momentum resume 25"; }
+train 4 2 small.ini --set output.file=m2.h5 "${mom[@]}" --resume mref.ckpt-0000000035.h5 && same "momentum: resume at step 35 on 4 ranks x 2 threads" m2.h5 "$mref" || { cat run.log; fail "momentum resume 35"; }
+# a rollback restores the velocity: resumed at step 20 with the rate x 2^900, step 21 sends
+# the weights to infinity (and changes the velocity), step 22 diverges, the rollback to step
+# 20 with the factor 2^-900 continues at rate 1.5 exactly: the uninterrupted run (a rollback
+# returns to the run's own checkpoint file, so the resumed one is copied under its name; a
+# stale velocity gives other weights)
+cp mref.ckpt-0000000020.h5 mroll.ckpt-0000000020.h5
+train 2 1 small.ini --set output.file=mroll.h5 "${mom[@]}" --set train.learning_rate=0x1.8p900 \
+    --set train.max_rollbacks=1 --set train.rollback_factor=0x1p-900 --resume mroll.ckpt-0000000020.h5
+if [ $? -eq 0 ] && grep -q "rollback 1 of 1" run.log; then same "momentum: rollback after divergence" mroll.h5 "$mref"
+else cat run.log; fail "momentum: rollback after divergence"; fi
+
 # 6. bad checkpoints: a clear error on every rank, non-zero exit, no hang
 refuse() { # NAME PATTERN ARGS...
     local name=$1 pattern=$2
@@ -155,6 +178,8 @@ refuse "missing checkpoint" "missing.h5" --resume missing.h5
 cp ref.ckpt-0000000025.h5 numerics.h5
 /usr/bin/python3 -c "import h5py, numpy; h5py.File('numerics.h5', 'r+').attrs['numerics'] = numpy.int32(99)"
 refuse "other numerics" "computed with numerics 99" --resume numerics.h5
+refuse "momentum from a checkpoint without velocity" "holds no velocity" --set train.momentum=0.5 \
+    --resume ref.ckpt-0000000025.h5
 
 echo "checkpoint: $fails failures"
 [ "$fails" -eq 0 ]

@@ -579,9 +579,14 @@ static void check_ckpt_read(Tally *t, const char *path, const Layout *lay, const
           "checkpoint history rows differ");
     CHECK(t, got.config_text && strcmp(got.config_text, want->config_text) == 0,
           "checkpoint config \"%s\"", got.config_text ? got.config_text : "(null)");
+    CHECK(t, want->velocity ? got.velocity && memcmp(got.velocity, want->velocity,
+                                                     lay->n_params * sizeof(Real)) == 0
+                            : got.velocity == NULL,
+          "checkpoint velocity %s", want->velocity ? "differs" : "read back from none");
     free(back);
     free(got.history);
     free(got.config_text);
+    free(got.velocity);
 }
 
 static void test_ckpt_roundtrip(Tally *t, const char *path, const Layout *lay,
@@ -608,6 +613,14 @@ static void test_ckpt_roundtrip(Tally *t, const char *path, const Layout *lay,
     CHECK(t, access(tmp, F_OK) != 0, "%s left behind after rewrite", tmp);
     CHECK(t, h5ckpt_step(path, &e) == CKPT_STEP + 100, "step after rewrite: %s", e.msg);
     check_ckpt_read(t, path, lay, other, &s);
+
+    Real velocity[39]; /* the momentum's velocity: distinct values, read back bit for bit */
+    for (size_t i = 0; i < lay->n_params; i++)
+        velocity[i] = (Real)0.25 - (Real)i;
+    s.velocity = velocity;
+    CHECK(t, h5ckpt_write(path, lay, params, &s, &e) == 0, "write ckpt, velocity: %s", e.msg);
+    check_ckpt_read(t, path, lay, params, &s);
+    s.velocity = NULL;
 
     s.n_history = 0;
     s.history = NULL;
