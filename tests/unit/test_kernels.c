@@ -550,7 +550,7 @@ static int kernels_against_plain(void)
                 net_dot_rows(ns[a], outs[b], lens[c], seed++);
                 net_outer(ns[a], outs[b], lens[c], seed++);
             }
-    const int hidden_ins[] = {1, 10, 15, 16, 17, 40};
+    const int hidden_ins[] = {1, 10, 15, 16, 17, 40, 64, 130};
     for (size_t a = 0; a < sizeof ns / sizeof *ns; a++)
         for (size_t b = 0; b < sizeof hidden_ins / sizeof *hidden_ins; b++)
             for (size_t c = 0; c < sizeof outs / sizeof *outs; c++, cases++)
