@@ -1,6 +1,7 @@
 /* net_avx512.c: the network's kernels on AVX-512: dot products (sixteen float lanes, each
  * one of net_plain_dot's sixteen partial sums, so every value has the plain kernel's bits),
- * the sigmoid, the hidden deltas and the outer products. Compiled only where isa.h picks it
+ * the sigmoid, the hidden deltas and the outer products (wide layers in register blocks of four rows or
+ * examples by 64 columns). Compiled only where isa.h picks it
  * (KERNELS_NET_AVX512). */
 #include "kernels/kernels.h"
 
@@ -10,6 +11,18 @@
 
 #define INLINE static inline __attribute__((always_inline))
 #define LANES 16
+
+/* The register blocks of the matrix loops below: ROWS rows (or examples) by BLOCK_COLS
+ * columns, four vectors each: sixteen accumulators, each entry's own sum in its own order. */
+#define ROWS 4
+#define BLOCK_COLS 64
+
+/* col_mask: the mask of the last of nv vectors covering cols columns (cols <= BLOCK_COLS). */
+INLINE __mmask16 col_mask(int cols, int nv)
+{
+    int rest = cols - LANES * (nv - 1);
+    return rest == LANES ? (__mmask16)0xffff : (__mmask16)((1u << rest) - 1);
+}
 
 /* tree: the partial sums of a vector combined as net_plain_dot combines them. */
 INLINE float tree(__m512 v)
@@ -138,45 +151,106 @@ static void hidden_rows(const float *W, const float *d_out, const float *a, floa
     }
 }
 
+/* hidden_block: hidden deltas of examples [i, i + ni) (ni <= 4) for the inputs [c, c + cols)
+ * (nv vectors, m the last one's mask): per entry the sum over j in order, one fused
+ * multiply-add per term, then times a (1 - a), as net_plain_hidden_deltas; the ni x nv sums
+ * stay in registers and share each load of W. */
+INLINE void hidden_block(const float *W, const float *d_out, const float *a, float *d_in, int i,
+                         int ni, int n_in, int n_out, int c, int nv, __mmask16 m)
+{
+    __m512 acc[4][4];
+    for (int r = 0; r < ni; r++)
+        for (int q = 0; q < nv; q++)
+            acc[r][q] = _mm512_setzero_ps();
+    const float *dl = d_out + (size_t)i * n_out;
+    for (int j = 0; j < n_out; j++) {
+        __m512 wv[4];
+        for (int q = 0; q < nv; q++)
+            wv[q] = _mm512_maskz_loadu_ps(q == nv - 1 ? m : (__mmask16)0xffff,
+                                          W + (size_t)j * n_in + c + LANES * q);
+        for (int r = 0; r < ni; r++) {
+            __m512 dv = _mm512_set1_ps(dl[(size_t)r * n_out + j]);
+            for (int q = 0; q < nv; q++)
+                acc[r][q] = _mm512_fmadd_ps(wv[q], dv, acc[r][q]);
+        }
+    }
+    for (int r = 0; r < ni; r++)
+        for (int q = 0; q < nv; q++) {
+            __mmask16 mq = q == nv - 1 ? m : (__mmask16)0xffff;
+            size_t at = (size_t)(i + r) * n_in + c + LANES * q;
+            __m512 av = _mm512_maskz_loadu_ps(mq, a + at);
+            __m512 g = _mm512_mul_ps(av, _mm512_sub_ps(_mm512_set1_ps(1.0f), av));
+            _mm512_mask_storeu_ps(d_in + at, mq, _mm512_mul_ps(acc[r][q], g));
+        }
+}
+
+/* hidden_wide: net_avx512_hidden_deltas for n_in > 16, in blocks of four examples by 64
+ * inputs (W's tile is read once per four examples). */
+static void hidden_wide(const float *W, const float *d_out, const float *a, float *d_in, int n,
+                        int n_in, int n_out)
+{
+    for (int c = 0; c < n_in; c += BLOCK_COLS) {
+        int w = n_in - c < BLOCK_COLS ? n_in - c : BLOCK_COLS, nv = (w + LANES - 1) / LANES;
+        __mmask16 m = col_mask(w, nv);
+        int i = 0;
+        for (; i + 4 <= n && w == BLOCK_COLS; i += 4) /* unrolled: 16 registers */
+            hidden_block(W, d_out, a, d_in, i, 4, n_in, n_out, c, 4, (__mmask16)0xffff);
+        for (; i < n; i += 4)
+            hidden_block(W, d_out, a, d_in, i, n - i < 4 ? n - i : 4, n_in, n_out, c, nv, m);
+    }
+}
+
 void net_avx512_hidden_deltas(const float *W, const float *d_out, const float *a, float *d_in,
                               int n, int n_in, int n_out)
 {
     if (n_in > 16) {
-        net_plain_hidden_deltas(W, d_out, a, d_in, n, n_in, n_out);
+        hidden_wide(W, d_out, a, d_in, n, n_in, n_out);
         return;
     }
     for (int i = 0; i < n; i += 8) /* eight examples' sums in flight at once */
         hidden_rows(W, d_out, a, d_in, i, n - i < 8 ? n - i : 8, n_in, n_out);
 }
 
-/* outer_tile: gW columns [c, c + nv LANES) of row j (rows gs apart) += sum over the examples
- * of d[i][j] x[i] (rows xs apart; each entry summed in order of i). */
-INLINE void outer_tile(float *restrict gW, int gs, const float *d, const float *x, int xs, int n,
-                       int n_out, int j, int c, int nv)
+/* outer_block: gW rows [j0, j0 + nr) (rows gs apart), columns [c, c + cols) (nv vectors, m the
+ * last one's mask) += sum over the n examples of d[i][j] x[i] (rows xs apart), each entry
+ * summed in order of i by fused multiply-adds: net_plain_outer_add's bits. */
+INLINE void outer_block(float *restrict gW, int gs, const float *d, const float *x, int xs,
+                        int n, int n_out, int j0, int nr, int c, int nv, __mmask16 m)
 {
-    float *row = gW + (size_t)j * gs + c;
-    __m512 v[8];
-    for (int q = 0; q < nv; q++)
-        v[q] = _mm512_loadu_ps(row + LANES * q);
-    for (int i = 0; i < n; i++) {
-        __m512 dj = _mm512_set1_ps(d[(size_t)i * n_out + j]);
+    __m512 v[ROWS][4];
+    for (int r = 0; r < nr; r++)
         for (int q = 0; q < nv; q++)
-            v[q] = _mm512_fmadd_ps(dj, _mm512_loadu_ps(x + (size_t)i * xs + c + LANES * q), v[q]);
+            v[r][q] = _mm512_maskz_loadu_ps(q == nv - 1 ? m : (__mmask16)0xffff,
+                                            gW + (size_t)(j0 + r) * gs + c + LANES * q);
+    for (int i = 0; i < n; i++) {
+        __m512 xv[4];
+        for (int q = 0; q < nv; q++)
+            xv[q] = _mm512_maskz_loadu_ps(q == nv - 1 ? m : (__mmask16)0xffff,
+                                          x + (size_t)i * xs + c + LANES * q);
+        for (int r = 0; r < nr; r++) {
+            __m512 dj = _mm512_set1_ps(d[(size_t)i * n_out + j0 + r]);
+            for (int q = 0; q < nv; q++)
+                v[r][q] = _mm512_fmadd_ps(dj, xv[q], v[r][q]);
+        }
     }
-    for (int q = 0; q < nv; q++)
-        _mm512_storeu_ps(row + LANES * q, v[q]);
+    for (int r = 0; r < nr; r++)
+        for (int q = 0; q < nv; q++)
+            _mm512_mask_storeu_ps(gW + (size_t)(j0 + r) * gs + c + LANES * q,
+                                  q == nv - 1 ? m : (__mmask16)0xffff, v[r][q]);
 }
 
 void net_avx512_outer_add(float *restrict gW, int gs, const float *d, const float *x, int xs,
                           int cols, int n, int n_out)
 {
-    int c = 0;
-    for (; c + 4 * LANES <= cols; c += 4 * LANES) /* the x tile stays in L1 */
-        for (int j = 0; j < n_out; j++)
-            outer_tile(gW, gs, d, x, xs, n, n_out, j, c, 4);
-    for (; c + LANES <= cols; c += LANES)
-        for (int j = 0; j < n_out; j++)
-            outer_tile(gW, gs, d, x, xs, n, n_out, j, c, 1);
-    net_plain_outer_add(gW + c, gs, d, x + c, xs, cols - c, n, n_out);
+    for (int c = 0; c < cols; c += BLOCK_COLS) { /* the x tile stays in L1 */
+        int w = cols - c < BLOCK_COLS ? cols - c : BLOCK_COLS, nv = (w + LANES - 1) / LANES;
+        __mmask16 m = col_mask(w, nv);
+        int j = 0;
+        for (; j + ROWS <= n_out && w == BLOCK_COLS; j += ROWS) /* unrolled: 16 registers */
+            outer_block(gW, gs, d, x, xs, n, n_out, j, ROWS, c, 4, (__mmask16)0xffff);
+        for (; j < n_out; j += ROWS)
+            outer_block(gW, gs, d, x, xs, n, n_out, j, n_out - j < ROWS ? n_out - j : ROWS, c,
+                        nv, m);
+    }
 }
 #endif

@@ -3,8 +3,9 @@
  * DOWNHILL_AMX as set) while rank 0 runs the reference step on the same batches; after every
  * step the weights (in the files' order), the step's summed cost and its example count must
  * be identical. Cases: batch 10 and 64, exact groups of 1 and 4, a short last batch, full
- * batch, layer widths and batches that leave remainders in every kernel, and the update
- * rules (momentum, Nesterov, weight decay; the velocity compared too). Exit 77 (skip) in builds
+ * batch, layer widths and batches that leave remainders in every kernel, wide layers
+ * (784-128-128-10, 784-130-67-10) on a few steps, and the update rules (momentum, Nesterov,
+ * weight decay; the velocity compared too). Exit 77 (skip) in builds
  * whose kernels follow another arithmetic than the reference's (see docs/DESIGN.md). */
 #include <omp.h>
 #include <stdio.h>
@@ -33,6 +34,13 @@ static const Case cases[] = {
     {"batch 32, layers 784,30,13,10", 32, 1, {"model.layers=784,30,13,10", "train.epochs=1"}, 24},
     /* 9 examples per rank at 4 ranks: a chunk's last examples outside the blocks of four */
     {"batch 36, layers 784,24,24,10", 36, 1, {"model.layers=784,24,24,10", "train.epochs=1"}, 12},
+    /* wide layers: the register-blocked kernels (and their tails at 130 and 67 units) */
+    {"batch 64, layers 784,128,128,10", 64, 1, {"model.layers=784,128,128,10", "train.epochs=1"},
+     4},
+    {"batch 36, layers 784,130,67,10", 36, 1,
+     {"model.layers=784,130,67,10", "train.epochs=1"}, 3},
+    {"batch 36, layers 784,130,67,10, groups of 3", 36, 3,
+     {"model.layers=784,130,67,10", "train.epochs=1"}, 3},
     {"full batch of 600", 0, 1, {"data.train_limit=600", "train.epochs=4"}, 0},
     /* the update rules: every value of the velocity compared too */
     {"batch 64, Nesterov momentum and weight decay", 64, 1,

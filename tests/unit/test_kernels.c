@@ -494,7 +494,8 @@ static void net_sigmoid(void)
 
 /* exact_case: kernels_exact_outer against exact_plain_outer for groups of the given sizes;
  * deltas of magnitude up to 2^big (beyond the int32 windows and the limit: the fast paths
- * hand those sums on) and, with nan, a NaN. */
+ * hand those sums on) and, with nan 1, a NaN delta; with nan 2, also an infinite and a NaN
+ * input (rows the fast paths must leave alone). */
 static void exact_case(const int *sizes, int groups, int n_out, int n_in, int big, int nan,
                        uint64_t seed)
 {
@@ -510,6 +511,10 @@ static void exact_case(const int *sizes, int groups, int n_out, int n_in, int bi
         d[i] = (Real)ldexp(rng_uniform(&r) - 0.5, (int)rng_below(&r, (uint64_t)big + 1));
     if (nan && n > 0)
         d[(size_t)(n - 1) * n_out] = (Real)NAN;
+    if (nan == 2 && n > 2) {
+        x[(size_t)1 * n_in + n_in / 2] = (Real)INFINITY;
+        x[(size_t)2 * n_in] = (Real)NAN;
+    }
     int64_t *got = calloc(cells, sizeof *got), *want = calloc(cells, sizeof *want);
     double *bound = calloc((size_t)n_out * (groups ? groups : 1), sizeof *bound);
     if (!got || !want || !bound)
@@ -545,7 +550,7 @@ static int kernels_against_plain(void)
                 net_dot_rows(ns[a], outs[b], lens[c], seed++);
                 net_outer(ns[a], outs[b], lens[c], seed++);
             }
-    const int hidden_ins[] = {1, 10, 15, 16, 17, 40};
+    const int hidden_ins[] = {1, 10, 15, 16, 17, 40, 64, 130};
     for (size_t a = 0; a < sizeof ns / sizeof *ns; a++)
         for (size_t b = 0; b < sizeof hidden_ins / sizeof *hidden_ins; b++)
             for (size_t c = 0; c < sizeof outs / sizeof *outs; c++, cases++)
@@ -566,6 +571,12 @@ static int kernels_against_plain(void)
                 exact_case(wide, 2, o, i, bigs[c], nan, seed++);
                 cases += 4;
             }
+    const int wide_outs[] = {5, 67, 130}, wide_ins[] = {48, 100, 513};
+    for (size_t a = 0; a < 3; a++) /* wide layers: several row and column blocks, tails */
+        for (int nan = 0; nan < 3; nan++, cases += 2) {
+            exact_case(singles, 64, wide_outs[a], wide_ins[a], nan ? 20 : 0, nan, seed++);
+            exact_case(mixed, 7, wide_outs[a], wide_ins[a], 0, nan, seed++);
+        }
     return cases;
 }
 
