@@ -119,7 +119,7 @@ void net_avx512_sigmoid(float *v, size_t n)
 /* hidden_rows: hidden deltas for examples [i, i + ni) (ni <= 8, n_in <= 16): one vector per
  * example, its sums over j in order (the same fused multiply-adds as net_plain_hidden_deltas). */
 static void hidden_rows(const float *W, const float *d_out, const float *a, float *d_in, int i,
-                        int ni, int n_in, int n_out)
+                        int ni, int n_in, int n_out, Activation act)
 {
     __mmask16 m = (__mmask16)((1u << n_in) - 1);
     __m512 acc[8];
@@ -133,20 +133,26 @@ static void hidden_rows(const float *W, const float *d_out, const float *a, floa
     }
     for (int r = 0; r < ni; r++) {
         __m512 av = _mm512_maskz_loadu_ps(m, a + (size_t)(i + r) * n_in);
-        __m512 g = _mm512_mul_ps(av, _mm512_sub_ps(_mm512_set1_ps(1.0f), av));
+        __m512 one = _mm512_set1_ps(1.0f), g; /* the derivative, as net_plain's derivative() */
+        if (act == ACT_TANH)
+            g = _mm512_fnmadd_ps(av, av, one);
+        else if (act == ACT_RELU)
+            g = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(av, _mm512_setzero_ps(), _CMP_GT_OQ), one);
+        else
+            g = _mm512_mul_ps(av, _mm512_sub_ps(one, av));
         _mm512_mask_storeu_ps(d_in + (size_t)(i + r) * n_in, m, _mm512_mul_ps(acc[r], g));
     }
 }
 
 void net_avx512_hidden_deltas(const float *W, const float *d_out, const float *a, float *d_in,
-                              int n, int n_in, int n_out)
+                              int n, int n_in, int n_out, Activation act)
 {
     if (n_in > 16) {
-        net_plain_hidden_deltas(W, d_out, a, d_in, n, n_in, n_out);
+        net_plain_hidden_deltas(W, d_out, a, d_in, n, n_in, n_out, act);
         return;
     }
     for (int i = 0; i < n; i += 8) /* eight examples' sums in flight at once */
-        hidden_rows(W, d_out, a, d_in, i, n - i < 8 ? n - i : 8, n_in, n_out);
+        hidden_rows(W, d_out, a, d_in, i, n - i < 8 ? n - i : 8, n_in, n_out, act);
 }
 
 /* outer_tile: gW columns [c, c + nv LANES) of row j (rows gs apart) += sum over the examples

@@ -438,11 +438,7 @@ static void format_value(const Config *c, const KeySpec *k, char *out, size_t n)
  * value is never silently ignored. Each line goes when its feature lands. */
 static int not_built_yet(const Config *c, Err *e)
 {
-    const char *key = c->activation != ACT_SIGMOID ? "model.activation"
-                      : c->output != OUTPUT_SIGMOID ? "model.output"
-                      : c->cost != COST_QUADRATIC   ? "model.cost"
-                      : c->init != INIT_AUTO && c->init != INIT_NORMAL ? "model.init"
-                      : c->momentum != 0            ? "train.momentum"
+    const char *key = c->momentum != 0              ? "train.momentum"
                       : c->nesterov                 ? "train.nesterov"
                       : c->weight_decay != 0        ? "train.weight_decay"
                                                     : NULL;
