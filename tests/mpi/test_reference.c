@@ -3,7 +3,8 @@
  * DOWNHILL_AMX as set) while rank 0 runs the reference step on the same batches; after every
  * step the weights (in the files' order), the step's summed cost and its example count must
  * be identical. Cases: batch 10 and 64, exact groups of 1 and 4, a short last batch, full
- * batch, and layer widths and batches that leave remainders in every kernel. Exit 77 (skip) in builds
+ * batch, layer widths and batches that leave remainders in every kernel, and networks of
+ * other kinds (tanh, relu, softmax, cross-entropy, each initialisation). Exit 77 (skip) in builds
  * whose kernels follow another arithmetic than the reference's (see docs/DESIGN.md). */
 #include <omp.h>
 #include <stdio.h>
@@ -20,7 +21,7 @@
 typedef struct {
     const char *name;
     int batch, group;    /* train.batch_size (0: full batch) and train.exact_group */
-    const char *sets[4]; /* other --set overrides on top of the test's base config */
+    const char *sets[7]; /* other --set overrides on top of the test's base config */
     int64_t max_steps;   /* at most this many steps (0: every step of the run) */
 } Case;
 
@@ -33,6 +34,18 @@ static const Case cases[] = {
     /* 9 examples per rank at 4 ranks: a chunk's last examples outside the blocks of four */
     {"batch 36, layers 784,24,24,10", 36, 1, {"model.layers=784,24,24,10", "train.epochs=1"}, 12},
     {"full batch of 600", 0, 1, {"data.train_limit=600", "train.epochs=4"}, 0},
+    /* other kinds; 13 and 12 hidden units: AVX-512's own hidden-delta kernel (<= 16 inputs) */
+    {"relu, softmax, cross-entropy, layers 784,30,13,10", 32, 1,
+     {"model.layers=784,30,13,10", "model.activation=relu", "model.output=softmax",
+      "model.cost=cross_entropy", "train.learning_rate=0.1", "train.epochs=2"}, 40},
+    {"tanh, sigmoid, cross-entropy, groups of 4, layers 784,24,12,10", 64, 4,
+     {"model.layers=784,24,12,10", "model.activation=tanh", "model.cost=cross_entropy",
+      "train.learning_rate=0.5", "train.epochs=2"}, 0},
+    {"sigmoid, softmax, quadratic, init glorot", 10, 1,
+     {"model.output=softmax", "model.init=glorot", "train.epochs=1"}, 40},
+    {"relu, sigmoid, quadratic, init normal, full batch of 600", 0, 1,
+     {"model.activation=relu", "model.init=normal", "data.train_limit=600",
+      "train.learning_rate=0.5", "train.epochs=3"}, 0},
 };
 
 /* file_order: the engine's parameters in the files' order (W1 row-major) into out. */
@@ -112,7 +125,7 @@ static int run_case(const Case *c, int rank, int ranks, const char *fashion)
     fail |= config_set(&cfg, set, &e) != 0;
     snprintf(set, sizeof set, "train.exact_group=%d", c->group);
     fail |= config_set(&cfg, set, &e) != 0;
-    for (int i = 0; i < 4 && c->sets[i]; i++)
+    for (int i = 0; i < 7 && c->sets[i]; i++)
         fail |= config_set(&cfg, c->sets[i], &e) != 0;
     fail |= config_validate(&cfg, &e) != 0;
     Trainer t;
@@ -129,7 +142,9 @@ static int run_case(const Case *c, int rank, int ranks, const char *fashion)
         Shard whole = shard_block(t.n_train, 0, 1);
         fail |= data_load(cfg.train_images, cfg.train_labels, &whole,
                           cfg.layers[cfg.n_layers - 1], &all, &e) != 0;
-        fail |= ref_net_init(&ref, cfg.layers, cfg.n_layers, cfg.seed, &e) != 0;
+        NetKind kind = {.hidden = cfg.activation, .output = cfg.output, .cost = cfg.cost};
+        fail |= ref_net_init_kind(&ref, cfg.layers, cfg.n_layers, cfg.seed, &kind, cfg.init,
+                                  &e) != 0;
         engine = malloc(sizeof(Real) * t.model.layout.n_params);
         b.rows = malloc(sizeof *b.rows * (size_t)b.lanes);
         b.labels = malloc((size_t)b.lanes);
