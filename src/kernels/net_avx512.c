@@ -116,6 +116,18 @@ void net_avx512_sigmoid(float *v, size_t n)
     }
 }
 
+/* derivative16: the hidden activation's derivative from its output a, as net_plain's
+ * derivative(): sigmoid a (1 - a), tanh fma(-a, a, 1), relu 1 where a > 0, else 0. */
+INLINE __m512 derivative16(__m512 a, Activation act)
+{
+    __m512 one = _mm512_set1_ps(1.0f);
+    if (act == ACT_TANH)
+        return _mm512_fnmadd_ps(a, a, one);
+    if (act == ACT_RELU)
+        return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(a, _mm512_setzero_ps(), _CMP_GT_OQ), one);
+    return _mm512_mul_ps(a, _mm512_sub_ps(one, a));
+}
+
 /* hidden_rows: hidden deltas for examples [i, i + ni) (ni <= 8, n_in <= 16): one vector per
  * example, its sums over j in order (the same fused multiply-adds as net_plain_hidden_deltas). */
 static void hidden_rows(const float *W, const float *d_out, const float *a, float *d_in, int i,
@@ -133,13 +145,7 @@ static void hidden_rows(const float *W, const float *d_out, const float *a, floa
     }
     for (int r = 0; r < ni; r++) {
         __m512 av = _mm512_maskz_loadu_ps(m, a + (size_t)(i + r) * n_in);
-        __m512 one = _mm512_set1_ps(1.0f), g; /* the derivative, as net_plain's derivative() */
-        if (act == ACT_TANH)
-            g = _mm512_fnmadd_ps(av, av, one);
-        else if (act == ACT_RELU)
-            g = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(av, _mm512_setzero_ps(), _CMP_GT_OQ), one);
-        else
-            g = _mm512_mul_ps(av, _mm512_sub_ps(one, av));
+        __m512 g = derivative16(av, act);
         _mm512_mask_storeu_ps(d_in + (size_t)(i + r) * n_in, m, _mm512_mul_ps(acc[r], g));
     }
 }
