@@ -17,6 +17,7 @@
 #include "exact/exact_input.h"
 #include "kernels/input_amx.h"
 #include "kernels/isa.h"
+#include "net/kind.h"
 
 /* The fixed-point rounding of exact.c: y + 1.5 * 2^52, for |y| < 2^51, holds
  * round-to-nearest-even(y) in its low mantissa bits. */
@@ -84,11 +85,12 @@ void kernels_dot_rows(const Real *W, int ws, const Real *in, int xs, int len, Re
  * same value for a given input on every path, lane and batch). */
 void kernels_sigmoid(Real *v, size_t n);
 
-/* kernels_hidden_deltas: d_in[i] = (W^T d_out[i]) * a[i] (1 - a[i]) for n examples; W
- * (n_out, n_in) row-major, d_out (n, n_out), a and d_in (n, n_in); each sum over j in order,
- * one fused multiply-add per term (kernels_madd). */
+/* kernels_hidden_deltas: d_in[i] = (W^T d_out[i]) * g(a[i]) for n examples, g the
+ * derivative of activation act from its output a: sigmoid a (1 - a), tanh fma(-a, a, 1),
+ * relu (a > 0 ? 1 : 0); W (n_out, n_in) row-major, d_out (n, n_out), a and d_in (n, n_in);
+ * each sum over j in order, one fused multiply-add per term (kernels_madd). */
 void kernels_hidden_deltas(const Real *W, const Real *d_out, const Real *a, Real *d_in, int n,
-                           int n_in, int n_out);
+                           int n_in, int n_out, Activation act);
 
 /* kernels_outer_add: gW (n_out, cols; rows gs apart) += d^T x over n examples (d (n, n_out),
  * x rows xs apart), each entry summed in order of the examples. */
@@ -137,7 +139,11 @@ void net_plain_dot_rows(const Real *W, int ws, const Real *in, int xs, int len, 
                         int n, int n_out);
 void net_plain_sigmoid(Real *v, size_t n);
 void net_plain_hidden_deltas(const Real *W, const Real *d_out, const Real *a, Real *d_in, int n,
-                             int n_in, int n_out);
+                             int n_in, int n_out, Activation act);
+
+/* net_plain_exp: e^x as the sigmoid computes it (float: the reference's Cephes expf, x
+ * clamped to [-88, 88], NaN kept; float64: libm's exp). */
+Real net_plain_exp(Real x);
 void net_plain_outer_add(Real *restrict gW, int gs, const Real *d, const Real *x, int xs,
                          int cols, int n, int n_out);
 
@@ -187,7 +193,7 @@ void net_avx512_dot_rows(const float *W, int ws, const float *in, int xs, int le
                          int n, int n_out);
 void net_avx512_sigmoid(float *v, size_t n);
 void net_avx512_hidden_deltas(const float *W, const float *d_out, const float *a, float *d_in,
-                              int n, int n_in, int n_out);
+                              int n, int n_in, int n_out, Activation act);
 void net_avx512_outer_add(float *restrict gW, int gs, const float *d, const float *x, int xs,
                           int cols, int n, int n_out);
 #endif

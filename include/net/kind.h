@@ -4,6 +4,8 @@
 #ifndef DOWNHILL_NET_KIND_H
 #define DOWNHILL_NET_KIND_H
 
+#include "core/common.h"
+
 /* The hidden layers' activation (model.activation). */
 typedef enum { ACT_SIGMOID = 0, ACT_TANH, ACT_RELU } Activation;
 
@@ -25,5 +27,21 @@ typedef struct {
     OutputKind output;
     CostKind cost;
 } NetKind;
+
+/* kind_activation_name / kind_output_name / kind_cost_name / kind_init_name: the value's
+ * name as model.activation, model.output, model.cost and model.init spell it (static). */
+const char *kind_activation_name(Activation a);
+const char *kind_output_name(OutputKind o);
+const char *kind_cost_name(CostKind c);
+const char *kind_init_name(InitKind i);
+
+/* kind_parse: *k from the three names (NULL: the seed's value of that field); an unknown
+ * name is an error naming it (what is the field's name in messages). */
+int kind_parse(NetKind *k, const char *activation, const char *output, const char *cost,
+               const char *what, Err *e);
+
+/* kind_init_resolve: the initialisation INIT_AUTO stands for with hidden activation a
+ * (sigmoid: NORMAL, tanh: GLOROT, relu: HE); any other value as it is. */
+InitKind kind_init_resolve(InitKind init, Activation a);
 
 #endif

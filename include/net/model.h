@@ -1,8 +1,8 @@
-/* model.h: a fully-connected sigmoid network. All parameters live in one contiguous
+/* model.h: a fully-connected network (its kind: net/kind.h). All parameters live in one contiguous
  * buffer, layer by layer: W1, b1 (n1), W2 (n2, n1) row-major, b2 (n2), ... W1 is stored in
  * two column blocks, columns [0, split) then [split, n0), each (n1, width) row-major, so
  * two threads can own one each (files keep W1 (n1, n0) row-major: layout_w1_export).
- * Gradients use the same layout. Cost of one example: sum_j (a_j - y_j)^2, y one-hot. */
+ * Gradients use the same layout. The cost of one example by kind (net/output.h), y one-hot. */
 #ifndef DOWNHILL_MODEL_H
 #define DOWNHILL_MODEL_H
 
@@ -63,9 +63,14 @@ void layout_w1_import(const Layout *lay, const Real *w1, Real *params);
 /* layout_hash: FNV-1a 64 of the parameter bytes in the files' order (W1 row-major). */
 uint64_t layout_hash(const Layout *lay, const Real *params);
 
-/* model_init: allocates the parameters and draws weights ~ N(0, 1/n_in) from seed
- * (parameter i from its own stream: the same on every rank), biases 0. */
+/* model_init: model_init_kind for the seed's network (sigmoid, quadratic, N(0, 1/n_in)). */
 int model_init(Model *m, const int *sizes, int n_layers, uint64_t seed, Err *e);
+
+/* model_init_kind: allocates the parameters, sets layout.kind and draws weights ~ N(0, sd^2)
+ * by init (kind.h; AUTO by kind->hidden) from seed (parameter i from its own stream: the same
+ * on every rank), biases 0. */
+int model_init_kind(Model *m, const int *sizes, int n_layers, uint64_t seed,
+                    const NetKind *kind, InitKind init, Err *e);
 
 /* model_free: releases the parameter buffer. */
 void model_free(Model *m);
@@ -96,7 +101,7 @@ void model_first_partial(const Model *m, const Workspace *w, int n, int b, Real 
  * formed by model_first_partial (z0 may be w->a[1]). */
 void model_forward_rest(const Model *m, Workspace *w, int n, const Real *z0, const Real *z1);
 
-/* model_cost: sum over the n examples of sum_j (a_j - y_j)^2 after model_forward;
+/* model_cost: sum over the n examples of their cost (output_cost) after model_forward;
  * also counts correct argmax predictions into *correct and stores each example's
  * cost in costs[i] (both may be NULL). */
 double model_cost(const Model *m, const Workspace *w, const uint8_t *labels, int n,

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "core/common.h"
+#include "net/kind.h"
 
 #define REF_MAX_LAYERS 16
 
@@ -21,6 +22,7 @@ typedef struct {
     Real *params;              /* (n_params), owned */
     Real *W[REF_MAX_LAYERS];   /* W[l] (n[l], n[l-1]) row-major, into params (l = 1..L) */
     Real *b[REF_MAX_LAYERS];   /* b[l] (n[l]), into params */
+    NetKind kind;              /* hidden activation, output, cost */
 } RefNet;
 
 /* One global batch of `lanes` lanes in lane order; a lane with no example this step (the
@@ -43,6 +45,12 @@ typedef struct {
  * (W_l[j][k] ~ N(0, 1 / n[l-1]) from stream (seed, "weights", row-major index); biases 0).
  * Free with ref_net_free. */
 int ref_net_init(RefNet *net, const int *sizes, int n_layers, uint64_t seed, Err *e);
+
+/* ref_net_init_kind: ref_net_init for a network of this kind, its weights drawn with init's
+ * standard deviation (AUTO by kind->hidden; GLOROT sqrt(2 / (n[l-1] + n[l])), HE
+ * sqrt(2 / n[l-1])) from the same streams. */
+int ref_net_init_kind(RefNet *net, const int *sizes, int n_layers, uint64_t seed,
+                      const NetKind *kind, InitKind init, Err *e);
 
 /* ref_net_free: releases the parameters. */
 void ref_net_free(RefNet *net);

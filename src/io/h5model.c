@@ -19,7 +19,10 @@ int h5_header_write(hid_t f, const char *format, int version, const char *config
         h5_attr_write(f, "numerics", H5T_NATIVE_INT, 0, &numerics, path, e) ||
         h5_attr_write_string(f, "config", config ? config : "", path, e) ||
         h5_attr_write_string(f, "precision", REAL_NAME, path, e) ||
-        h5_attr_write(f, "layers", H5T_NATIVE_INT, (hsize_t)lay->n_layers, lay->n, path, e))
+        h5_attr_write(f, "layers", H5T_NATIVE_INT, (hsize_t)lay->n_layers, lay->n, path, e) ||
+        h5_attr_write_string(f, "activation", kind_activation_name(lay->kind.hidden), path, e) ||
+        h5_attr_write_string(f, "output", kind_output_name(lay->kind.output), path, e) ||
+        h5_attr_write_string(f, "cost", kind_cost_name(lay->kind.cost), path, e))
         return -1;
     return 0;
 }
@@ -98,14 +101,30 @@ int h5_check_precision(hid_t f, const char *path, Err *e)
     return rc;
 }
 
+int h5_read_kind(hid_t f, NetKind *k, const char *path, Err *e)
+{
+    char *names[3] = {NULL, NULL, NULL};
+    int rc = -1;
+    if (h5_attr_read_string(f, "activation", &names[0], path, e) == 0 &&
+        h5_attr_read_string(f, "output", &names[1], path, e) == 0 &&
+        h5_attr_read_string(f, "cost", &names[2], path, e) == 0)
+        rc = kind_parse(k, names[0], names[1], names[2], path, e);
+    for (int i = 0; i < 3; i++)
+        free(names[i]);
+    return rc;
+}
+
 int h5_read_layout(hid_t f, Layout *lay, const char *path, Err *e)
 {
     int sizes[MODEL_MAX_LAYERS], n;
     Err sub;
-    if (h5_attr_read_ints(f, "layers", H5T_NATIVE_INT, sizes, MODEL_MAX_LAYERS, &n, path, e))
+    NetKind kind;
+    if (h5_attr_read_ints(f, "layers", H5T_NATIVE_INT, sizes, MODEL_MAX_LAYERS, &n, path, e) ||
+        h5_read_kind(f, &kind, path, e))
         return -1;
     if (layout_init(lay, sizes, n, &sub))
         return err_set(e, "%s: attribute layers: %s", path, sub.msg);
+    lay->kind = kind;
     return 0;
 }
 

@@ -16,14 +16,20 @@ extern const char *const h5_history_names[HISTORY_COLUMNS];
 hid_t h5_history_type(int column);
 
 /* h5_header_write: the root attributes run files and checkpoints share (format,
- * format_version, downhill_version, config (NULL = ""), precision, layers). */
+ * format_version, downhill_version, config (NULL = ""), precision, layers, and the kind:
+ * activation, output, cost). */
 int h5_header_write(hid_t f, const char *format, int version, const char *config,
                     const Layout *lay, const char *path, Err *e);
 
 /* h5_check_precision: the file's weights are in the compute precision of this build. */
 int h5_check_precision(hid_t f, const char *path, Err *e);
 
-/* h5_read_layout: the layout of attribute layers, checked by layout_init. */
+/* h5_read_kind: the network's kind from the attributes activation, output and cost (each
+ * absent in older files: the seed's value); an unknown name is an error. */
+int h5_read_kind(hid_t f, NetKind *k, const char *path, Err *e);
+
+/* h5_read_layout: the layout of attribute layers, checked by layout_init, and its kind
+ * (h5_read_kind). */
 int h5_read_layout(hid_t f, Layout *lay, const char *path, Err *e);
 
 /* h5_model_create: group /model with datasets W1.. b1.. (unwritten) for the layout. */

@@ -92,6 +92,10 @@ static int info_model(hid_t f, FILE *out, uint64_t *hash_out, const char *path, 
     for (int l = 0; l < n; l++)
         fprintf(out, " %d", sizes[l]);
     fprintf(out, "\nparameters: %lld\n", params);
+    if (h5_read_kind(f, &lay.kind, path, e))
+        return -1;
+    fprintf(out, "activation: %s\noutput: %s\ncost: %s\n", kind_activation_name(lay.kind.hidden),
+            kind_output_name(lay.kind.output), kind_cost_name(lay.kind.cost));
     if (h5_group_open(f, "model", &model, path, e))
         return -1;
     for (int l = 1; l < n; l++) {

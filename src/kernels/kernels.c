@@ -68,12 +68,12 @@ void kernels_sigmoid(Real *v, size_t n)
 }
 
 void kernels_hidden_deltas(const Real *W, const Real *d_out, const Real *a, Real *d_in, int n,
-                           int n_in, int n_out)
+                           int n_in, int n_out, Activation act)
 {
 #if KERNELS_NET_AVX512
-    net_avx512_hidden_deltas(W, d_out, a, d_in, n, n_in, n_out);
+    net_avx512_hidden_deltas(W, d_out, a, d_in, n, n_in, n_out, act);
 #else
-    net_plain_hidden_deltas(W, d_out, a, d_in, n, n_in, n_out);
+    net_plain_hidden_deltas(W, d_out, a, d_in, n, n_in, n_out, act);
 #endif
 }
 

@@ -129,10 +129,22 @@ void net_avx512_sigmoid(float *v, size_t n)
     }
 }
 
+/* derivative16: the hidden activation's derivative from its output a, as net_plain's
+ * derivative(): sigmoid a (1 - a), tanh fma(-a, a, 1), relu 1 where a > 0, else 0. */
+INLINE __m512 derivative16(__m512 a, Activation act)
+{
+    __m512 one = _mm512_set1_ps(1.0f);
+    if (act == ACT_TANH)
+        return _mm512_fnmadd_ps(a, a, one);
+    if (act == ACT_RELU)
+        return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(a, _mm512_setzero_ps(), _CMP_GT_OQ), one);
+    return _mm512_mul_ps(a, _mm512_sub_ps(one, a));
+}
+
 /* hidden_rows: hidden deltas for examples [i, i + ni) (ni <= 8, n_in <= 16): one vector per
  * example, its sums over j in order (the same fused multiply-adds as net_plain_hidden_deltas). */
 static void hidden_rows(const float *W, const float *d_out, const float *a, float *d_in, int i,
-                        int ni, int n_in, int n_out)
+                        int ni, int n_in, int n_out, Activation act)
 {
     __mmask16 m = (__mmask16)((1u << n_in) - 1);
     __m512 acc[8];
@@ -146,17 +158,17 @@ static void hidden_rows(const float *W, const float *d_out, const float *a, floa
     }
     for (int r = 0; r < ni; r++) {
         __m512 av = _mm512_maskz_loadu_ps(m, a + (size_t)(i + r) * n_in);
-        __m512 g = _mm512_mul_ps(av, _mm512_sub_ps(_mm512_set1_ps(1.0f), av));
+        __m512 g = derivative16(av, act);
         _mm512_mask_storeu_ps(d_in + (size_t)(i + r) * n_in, m, _mm512_mul_ps(acc[r], g));
     }
 }
 
 /* hidden_block: hidden deltas of examples [i, i + ni) (ni <= 4) for the inputs [c, c + cols)
  * (nv vectors, m the last one's mask): per entry the sum over j in order, one fused
- * multiply-add per term, then times a (1 - a), as net_plain_hidden_deltas; the ni x nv sums
- * stay in registers and share each load of W. */
+ * multiply-add per term, then times the activation's derivative (derivative16), as
+ * net_plain_hidden_deltas; the ni x nv sums stay in registers and share each load of W. */
 INLINE void hidden_block(const float *W, const float *d_out, const float *a, float *d_in, int i,
-                         int ni, int n_in, int n_out, int c, int nv, __mmask16 m)
+                         int ni, int n_in, int n_out, int c, int nv, __mmask16 m, Activation act)
 {
     __m512 acc[4][4];
     for (int r = 0; r < ni; r++)
@@ -179,7 +191,7 @@ INLINE void hidden_block(const float *W, const float *d_out, const float *a, flo
             __mmask16 mq = q == nv - 1 ? m : (__mmask16)0xffff;
             size_t at = (size_t)(i + r) * n_in + c + LANES * q;
             __m512 av = _mm512_maskz_loadu_ps(mq, a + at);
-            __m512 g = _mm512_mul_ps(av, _mm512_sub_ps(_mm512_set1_ps(1.0f), av));
+            __m512 g = derivative16(av, act);
             _mm512_mask_storeu_ps(d_in + at, mq, _mm512_mul_ps(acc[r][q], g));
         }
 }
@@ -187,28 +199,28 @@ INLINE void hidden_block(const float *W, const float *d_out, const float *a, flo
 /* hidden_wide: net_avx512_hidden_deltas for n_in > 16, in blocks of four examples by 64
  * inputs (W's tile is read once per four examples). */
 static void hidden_wide(const float *W, const float *d_out, const float *a, float *d_in, int n,
-                        int n_in, int n_out)
+                        int n_in, int n_out, Activation act)
 {
     for (int c = 0; c < n_in; c += BLOCK_COLS) {
         int w = n_in - c < BLOCK_COLS ? n_in - c : BLOCK_COLS, nv = (w + LANES - 1) / LANES;
         __mmask16 m = col_mask(w, nv);
         int i = 0;
         for (; i + 4 <= n && w == BLOCK_COLS; i += 4) /* unrolled: 16 registers */
-            hidden_block(W, d_out, a, d_in, i, 4, n_in, n_out, c, 4, (__mmask16)0xffff);
+            hidden_block(W, d_out, a, d_in, i, 4, n_in, n_out, c, 4, (__mmask16)0xffff, act);
         for (; i < n; i += 4)
-            hidden_block(W, d_out, a, d_in, i, n - i < 4 ? n - i : 4, n_in, n_out, c, nv, m);
+            hidden_block(W, d_out, a, d_in, i, n - i < 4 ? n - i : 4, n_in, n_out, c, nv, m, act);
     }
 }
 
 void net_avx512_hidden_deltas(const float *W, const float *d_out, const float *a, float *d_in,
-                              int n, int n_in, int n_out)
+                              int n, int n_in, int n_out, Activation act)
 {
     if (n_in > 16) {
-        hidden_wide(W, d_out, a, d_in, n, n_in, n_out);
+        hidden_wide(W, d_out, a, d_in, n, n_in, n_out, act);
         return;
     }
     for (int i = 0; i < n; i += 8) /* eight examples' sums in flight at once */
-        hidden_rows(W, d_out, a, d_in, i, n - i < 8 ? n - i : 8, n_in, n_out);
+        hidden_rows(W, d_out, a, d_in, i, n - i < 8 ? n - i : 8, n_in, n_out, act);
 }
 
 /* outer_block: gW rows [j0, j0 + nr) (rows gs apart), columns [c, c + cols) (nv vectors, m the

@@ -54,13 +54,17 @@ void net_plain_sigmoid(Real *v, size_t n)
     for (size_t k = 0; k < n; k++)
         v[k] = 1.0 / (1.0 + exp(-v[k]));
 }
-#else
-/* sigmoid: the reference's sigmoid: 1 / (1 + e^-z), e^x as Cephes' expf (x clamped to
- * [-88, 88], x = m ln2 + r with m = round(x log2 e) and ln2 in two parts, a degree-7
- * polynomial in r, scaled by 2^m in one rounding). */
-static float sigmoid(float z)
+
+Real net_plain_exp(Real x)
 {
-    float x = 0.0f - z;
+    return exp(x);
+}
+#else
+/* cephes_exp: e^x as Cephes' expf (x clamped to [-88, 88], x = m ln2 + r with m = round(x
+ * log2 e) and ln2 in two parts, a degree-7 polynomial in r, scaled by 2^m in one rounding);
+ * NaN stays NaN. */
+static inline float cephes_exp(float x)
+{
     if (x > 88.0f)
         x = 88.0f;
     if (x < -88.0f)
@@ -75,8 +79,18 @@ static float sigmoid(float z)
     p = fmaf(p, r, 1.6666665459e-1f);
     p = fmaf(p, r, 5.0000001201e-1f);
     float y = fmaf(p, r * r, r) + 1.0f;
-    float e = x == x ? ldexpf(y, (int)m) : x; /* NaN stays NaN */
-    return 1.0f / (1.0f + e);
+    return x == x ? ldexpf(y, (int)m) : x; /* NaN stays NaN */
+}
+
+Real net_plain_exp(Real x)
+{
+    return cephes_exp(x);
+}
+
+/* sigmoid: the reference's sigmoid: 1 / (1 + e^-z), e^-z by cephes_exp. */
+static float sigmoid(float z)
+{
+    return 1.0f / (1.0f + cephes_exp(0.0f - z));
 }
 
 void net_plain_sigmoid(Real *v, size_t n)
@@ -86,8 +100,22 @@ void net_plain_sigmoid(Real *v, size_t n)
 }
 #endif
 
+/* derivative: dp[k] *= g(ap[k]) for k < n, g the derivative of act from its output. */
+static void derivative(Real *restrict dp, const Real *ap, int n, Activation act)
+{
+    if (act == ACT_TANH)
+        for (int k = 0; k < n; k++)
+            dp[k] *= kernels_madd(-ap[k], ap[k], (Real)1);
+    else if (act == ACT_RELU)
+        for (int k = 0; k < n; k++)
+            dp[k] *= ap[k] > 0 ? (Real)1 : (Real)0;
+    else
+        for (int k = 0; k < n; k++)
+            dp[k] *= ap[k] * ((Real)1 - ap[k]);
+}
+
 void net_plain_hidden_deltas(const Real *W, const Real *d_out, const Real *a, Real *d_in, int n,
-                             int n_in, int n_out)
+                             int n_in, int n_out, Activation act)
 {
     for (int i = 0; i < n; i++) {
         Real *restrict dp = d_in + (size_t)i * n_in;
@@ -96,8 +124,7 @@ void net_plain_hidden_deltas(const Real *W, const Real *d_out, const Real *a, Re
         for (int j = 0; j < n_out; j++)
             for (int k = 0; k < n_in; k++)
                 dp[k] = kernels_madd(W[(size_t)j * n_in + k], dl[j], dp[k]);
-        for (int k = 0; k < n_in; k++)
-            dp[k] *= ap[k] * ((Real)1 - ap[k]);
+        derivative(dp, ap, n_in, act);
     }
 }
 

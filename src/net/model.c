@@ -1,4 +1,5 @@
-/* model.c: forward pass, cost and backpropagation of a fully-connected sigmoid network.
+/* model.c: forward pass, cost and backpropagation of a fully-connected network (hidden
+ * activation, output and cost by Layout.kind; the output layer and the cost in output.c).
  * Every floating-point sum runs in an order fixed by the source (no reassociation), so
  * the same examples always give the same bits, whatever thread or rank computes them. The
  * inner loops (dot products, sigmoid, hidden deltas, outer products, input scaling) are the
@@ -7,6 +8,7 @@
 #include "core/hash.h"
 #include "core/rng.h"
 #include "kernels/kernels.h"
+#include "net/output.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -107,17 +109,32 @@ static Real *aligned_buffer(size_t n, const char *what, Err *e)
     return p;
 }
 
-int model_init(Model *m, const int *sizes, int n_layers, uint64_t seed, Err *e)
+/* init_sd: the standard deviation of layer l's initial weights (kind.h's InitKind), in
+ * double: NORMAL 1 / sqrt(fan_in), GLOROT sqrt(2 / (fan_in + fan_out)), HE sqrt(2 / fan_in). */
+static double init_sd(const Layout *lay, int l, InitKind init)
+{
+    double fan_in = (double)lay->n[l - 1], fan_out = (double)lay->n[l];
+    if (init == INIT_GLOROT)
+        return sqrt(2.0 / (fan_in + fan_out));
+    if (init == INIT_HE)
+        return sqrt(2.0 / fan_in);
+    return 1.0 / sqrt(fan_in);
+}
+
+int model_init_kind(Model *m, const int *sizes, int n_layers, uint64_t seed,
+                    const NetKind *kind, InitKind init, Err *e)
 {
     memset(m, 0, sizeof *m);
     if (layout_init(&m->layout, sizes, n_layers, e) != 0)
         return -1;
+    m->layout.kind = *kind;
     m->params = aligned_buffer(m->layout.n_params, "model parameters", e);
     if (!m->params)
         return -1;
     const Layout *lay = &m->layout;
+    init = kind_init_resolve(init, kind->hidden);
     for (int l = 1; l < lay->n_layers; l++) {
-        double scale = 1.0 / sqrt((double)lay->n[l - 1]);
+        double scale = init_sd(lay, l, init);
         for (int j = 0; j < lay->n[l]; j++)
             for (int k = 0; k < lay->n[l - 1]; k++) { /* index: the row-major position */
                 size_t index = lay->w_off[l] + (size_t)j * (size_t)lay->n[l - 1] + (size_t)k;
@@ -127,6 +144,12 @@ int model_init(Model *m, const int *sizes, int n_layers, uint64_t seed, Err *e)
             }
     }
     return 0;
+}
+
+int model_init(Model *m, const int *sizes, int n_layers, uint64_t seed, Err *e)
+{
+    NetKind seed_kind = {0};
+    return model_init_kind(m, sizes, n_layers, seed, &seed_kind, INIT_AUTO, e);
 }
 
 void model_free(Model *m)
@@ -190,27 +213,59 @@ void model_load_inputs(const Layout *lay, Workspace *w, const uint8_t *const *ro
     model_load_columns(lay, w, rows, n, 0, lay->n[0]);
 }
 
-/* layer_forward: out = sigmoid(b + W in) for n examples; each dot product in
- * net_plain_dot's order (kernels_dot_rows). */
-static void layer_forward(const Real *W, const Real *b, const Real *in, Real *out, int n,
-                          int n_in, int n_out)
+/* hidden_activate: v[k] <- the hidden activation of v[k] for k < n: sigmoid; tanh as
+ * 2 sigmoid(2 z) - 1 (the sigmoid kernels' bits, so every build agrees; 2 z and 2 s are
+ * exact); relu z > 0 ? z : 0, NaN kept. */
+static void hidden_activate(Activation act, Real *v, size_t n)
 {
+    if (act == ACT_RELU) {
+        for (size_t k = 0; k < n; k++)
+            v[k] = v[k] > 0 || v[k] != v[k] ? v[k] : (Real)0;
+        return;
+    }
+    if (act == ACT_TANH)
+        for (size_t k = 0; k < n; k++)
+            v[k] = (Real)2 * v[k];
+    kernels_sigmoid(v, n);
+    if (act == ACT_TANH)
+        for (size_t k = 0; k < n; k++)
+            v[k] = (Real)2 * v[k] - (Real)1;
+}
+
+/* activate: z (n, n[l]) of layer l <- its activations: the output layer's kind for l = L,
+ * the hidden activation below. */
+static void activate(const Layout *lay, int l, Real *z, int n)
+{
+    if (l == lay->n_layers - 1)
+        output_activate(lay->kind.output, z, n, lay->n[l]);
+    else
+        hidden_activate(lay->kind.hidden, z, (size_t)n * (size_t)lay->n[l]);
+}
+
+/* layer_forward: layer l's out = act(b + W in) for n examples; each dot product in
+ * net_plain_dot's order (kernels_dot_rows). */
+static void layer_forward(const Layout *lay, int l, const Real *W, const Real *b, const Real *in,
+                          Real *out, int n)
+{
+    int n_in = lay->n[l - 1], n_out = lay->n[l];
     kernels_dot_rows(W, n_in, in, n_in, n_in, out, n, n_out);
     for (int i = 0; i < n; i++)
         for (int j = 0; j < n_out; j++)
             out[(size_t)i * n_out + j] = b[j] + out[(size_t)i * n_out + j];
-    kernels_sigmoid(out, (size_t)n * (size_t)n_out);
+    activate(lay, l, out, n);
 }
 
-/* first_out: out = sigmoid(b + (z0 + z1)) from the first layer's two block sums (out may be z0). */
-static void first_out(const Real *b, const Real *z0, const Real *z1, Real *out, int n, int n_out)
+/* first_out: out = act(b + (z0 + z1)) from the first layer's two block sums (out may be z0). */
+static void first_out(const Layout *lay, const Real *b, const Real *z0, const Real *z1, Real *out,
+                      int n)
 {
+    int n_out = lay->n[1];
     for (int i = 0; i < n; i++)
         for (int j = 0; j < n_out; j++) {
             size_t at = (size_t)i * n_out + j;
             out[at] = b[j] + (z0[at] + z1[at]);
         }
-    kernels_sigmoid(out, (size_t)n * (size_t)n_out);
+    activate(lay, 1, out, n);
 }
 
 void model_first_partial(const Model *m, const Workspace *w, int n, int b, Real *z)
@@ -224,10 +279,10 @@ void model_first_partial(const Model *m, const Workspace *w, int n, int b, Real 
 void model_forward_rest(const Model *m, Workspace *w, int n, const Real *z0, const Real *z1)
 {
     const Layout *lay = &m->layout;
-    first_out(m->params + lay->b_off[1], z0, z1, w->a[1], n, lay->n[1]);
+    first_out(lay, m->params + lay->b_off[1], z0, z1, w->a[1], n);
     for (int l = 2; l < lay->n_layers; l++)
-        layer_forward(m->params + lay->w_off[l], m->params + lay->b_off[l], w->a[l - 1], w->a[l],
-                      n, lay->n[l - 1], lay->n[l]);
+        layer_forward(lay, l, m->params + lay->w_off[l], m->params + lay->b_off[l], w->a[l - 1],
+                      w->a[l], n);
 }
 
 void model_forward(const Model *m, Workspace *w, int n)
@@ -247,13 +302,10 @@ double model_cost(const Model *m, const Workspace *w, const uint8_t *labels, int
     for (int i = 0; i < n; i++) {
         const Real *a = w->a[L] + (size_t)i * n_out;
         int best = 0;
-        double ci = 0;
-        for (int j = 0; j < n_out; j++) {
-            double diff = (double)a[j] - (j == labels[i] ? 1.0 : 0.0);
-            ci = fma(diff, diff, ci);
+        for (int j = 0; j < n_out; j++)
             if (a[j] > a[best])
                 best = j;
-        }
+        double ci = output_cost(&lay->kind, a, labels[i], n_out);
         if (costs)
             costs[i] = ci;
         cost += ci;
@@ -264,30 +316,19 @@ double model_cost(const Model *m, const Workspace *w, const uint8_t *labels, int
     return cost;
 }
 
-/* output_deltas: dC/dz of the last layer, 2 (a - y) a (1 - a). */
-static void output_deltas(const Layout *lay, Workspace *w, const uint8_t *labels, int n)
-{
-    int L = lay->n_layers - 1, n_out = lay->n[L];
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < n_out; j++) {
-            size_t at = (size_t)i * n_out + j;
-            Real a = w->a[L][at], y = j == labels[i] ? (Real)1 : (Real)0;
-            w->d[L][at] = (Real)2 * (a - y) * a * ((Real)1 - a);
-        }
-}
-
-/* hidden_deltas: d[l-1] = (W_l^T d[l]) * a[l-1] (1 - a[l-1]). */
+/* hidden_deltas: d[l-1] = (W_l^T d[l]) * g(a[l-1]), g the hidden activation's derivative. */
 static void hidden_deltas(const Model *m, Workspace *w, int l, int n)
 {
     const Layout *lay = &m->layout;
     kernels_hidden_deltas(m->params + lay->w_off[l], w->d[l], w->a[l - 1], w->d[l - 1], n,
-                          lay->n[l - 1], lay->n[l]);
+                          lay->n[l - 1], lay->n[l], lay->kind.hidden);
 }
 
 void model_deltas(const Model *m, Workspace *w, const uint8_t *labels, int n)
 {
     const Layout *lay = &m->layout;
-    output_deltas(lay, w, labels, n);
+    int L = lay->n_layers - 1;
+    output_deltas(&lay->kind, w->a[L], labels, w->d[L], n, lay->n[L]);
     for (int l = lay->n_layers - 1; l > 1; l--)
         hidden_deltas(m, w, l, n);
 }

@@ -16,9 +16,31 @@
 #define SCALE 4294967296.0 /* 2^32: fixed point's unit is 2^-32 */
 #define INPUT_DIV 255      /* an input byte b stands for b / 255 */
 
+/* init_sd: the standard deviation of layer l's weights for init (not AUTO), in double. */
+static double init_sd(const int *sizes, int l, InitKind init)
+{
+    double fan_in = sizes[l - 1], fan_out = sizes[l];
+    if (init == INIT_GLOROT)
+        return sqrt(2.0 / (fan_in + fan_out));
+    if (init == INIT_HE)
+        return sqrt(2.0 / fan_in);
+    return 1.0 / sqrt(fan_in);
+}
+
 int ref_net_init(RefNet *net, const int *sizes, int n_layers, uint64_t seed, Err *e)
 {
+    NetKind seed_kind = {0};
+    return ref_net_init_kind(net, sizes, n_layers, seed, &seed_kind, INIT_NORMAL, e);
+}
+
+int ref_net_init_kind(RefNet *net, const int *sizes, int n_layers, uint64_t seed,
+                      const NetKind *kind, InitKind init, Err *e)
+{
     memset(net, 0, sizeof *net);
+    net->kind = *kind;
+    if (init == INIT_AUTO)
+        init = kind->hidden == ACT_RELU ? INIT_HE : kind->hidden == ACT_TANH ? INIT_GLOROT
+                                                                              : INIT_NORMAL;
     if (n_layers < 2 || n_layers > REF_MAX_LAYERS)
         return err_set(e, "reference: %d layer sizes, expected 2 to %d", n_layers,
                        REF_MAX_LAYERS);
@@ -36,7 +58,7 @@ int ref_net_init(RefNet *net, const int *sizes, int n_layers, uint64_t seed, Err
     for (int l = 1; l < n_layers; l++) {
         net->W[l] = p;
         net->b[l] = p + (size_t)sizes[l] * (size_t)sizes[l - 1];
-        double sd = 1.0 / sqrt((double)sizes[l - 1]);
+        double sd = init_sd(sizes, l, init);
         for (size_t i = 0; i < (size_t)sizes[l] * (size_t)sizes[l - 1]; i++) {
             Rng r;
             rng_init(&r, rng_mix(seed, 0x77656967687473ULL /* "weights" */,
@@ -99,11 +121,10 @@ static float dot(const float *w, const float *x, int n)
     return t;
 }
 
-/* sigmoid: 1 / (1 + e^-z), e^x as Cephes' expf: x clamped to [-88, 88], x = m ln2 + r with
- * m = round(x log2 e) and ln2 in two parts, a degree-7 polynomial in r, scaled by 2^m. */
-static float sigmoid(float z)
+/* expo: e^x as Cephes' expf: x clamped to [-88, 88], x = m ln2 + r with m = round(x log2 e)
+ * and ln2 in two parts, a degree-7 polynomial in r, scaled by 2^m. */
+static float expo(float x)
 {
-    float x = 0.0f - z;
     if (x > 88.0f)
         x = 88.0f;
     if (x < -88.0f)
@@ -118,14 +139,82 @@ static float sigmoid(float z)
     p = fmaf(p, r, 1.6666665459e-1f);
     p = fmaf(p, r, 5.0000001201e-1f);
     float y = fmaf(p, r * r, r) + 1.0f;
-    float e = x == x ? ldexpf(y, (int)m) : x; /* NaN stays NaN */
-    return 1.0f / (1.0f + e);
+    return x == x ? ldexpf(y, (int)m) : x; /* NaN stays NaN */
+}
+
+/* sigmoid: 1 / (1 + e^-z). */
+static float sigmoid(float z)
+{
+    return 1.0f / (1.0f + expo(0.0f - z));
+}
+
+/* hidden: the hidden activation: sigmoid; tanh(z) = 2 sigmoid(2 z) - 1; relu z > 0 ? z : 0
+ * (NaN kept). */
+static float hidden(Activation act, float z)
+{
+    if (act == ACT_TANH)
+        return 2.0f * sigmoid(2.0f * z) - 1.0f;
+    if (act == ACT_RELU)
+        return z > 0.0f || z != z ? z : 0.0f;
+    return sigmoid(z);
+}
+
+/* softmax: a[j] = e^(z[j] - m) / s, m the largest z[j] (the first of equal ones), s the sum
+ * of the e^(z[k] - m) in order from 0. */
+static void softmax(const float *z, float *a, int n)
+{
+    float m = z[0], s = 0.0f;
+    for (int j = 1; j < n; j++)
+        if (z[j] > m)
+            m = z[j];
+    for (int j = 0; j < n; j++) {
+        a[j] = expo(z[j] - m);
+        s = s + a[j];
+    }
+    for (int j = 0; j < n; j++)
+        a[j] = a[j] / s;
+}
+
+/* ln: the natural logarithm in double from basic operations: x = m 2^e with m in
+ * [sqrt(1/2), sqrt(2)), s = (m - 1) / (m + 1), ln m = 2 s + s s^2 p with p = 2/23, then
+ * p = p s^2 + 2 / (2k + 1) for k = 10 down to 1; ln x = e ln2 + ln m. */
+static double ln(double x)
+{
+    int ex;
+    double m = frexp(x, &ex);
+    if (m < 0.70710678118654752) {
+        m = m * 2;
+        ex = ex - 1;
+    }
+    double s = (m - 1) / (m + 1), s2 = s * s, p = 2.0 / 23;
+    for (int k = 10; k >= 1; k--)
+        p = p * s2 + 2.0 / (2 * k + 1);
+    return (double)ex * 0.69314718055994531 + (2 * s + s * s2 * p);
+}
+
+/* neg_ln: -ln(max(p, 2^-64)): the cross-entropy's floor, so ln 0 is never taken. */
+static double neg_ln(double p)
+{
+    return 0.0 - ln(p < 0x1p-64 ? 0x1p-64 : p);
 }
 
 /* Scratch of one example: activations a[l] and deltas d[l] (n[l] each), inputs x (n0). */
 typedef struct {
     float *x, *a[REF_MAX_LAYERS], *d[REF_MAX_LAYERS];
 } Pass;
+
+/* activate: a (n[l]) holds layer l's z; replaced by its activations: the output layer's
+ * (sigmoid each, or softmax) for l = L, the hidden activation below. */
+static void activate(const RefNet *net, int l, float *a)
+{
+    if (l == net->n_layers - 1 && net->kind.output == OUTPUT_SOFTMAX) {
+        softmax(a, a, net->n[l]);
+        return;
+    }
+    Activation act = l == net->n_layers - 1 ? ACT_SIGMOID : net->kind.hidden;
+    for (int j = 0; j < net->n[l]; j++)
+        a[j] = hidden(act, a[j]);
+}
 
 /* forward: the activations of one example. Layer 1 sums its dot products in two parts,
  * columns [0, split) and [split, n0), each in dot's order: z = b + (z0 + z1). */
@@ -137,43 +226,83 @@ static void forward(const RefNet *net, const uint8_t *pixels, Pass *p)
     for (int j = 0; j < net->n[1]; j++) {
         const float *w = net->W[1] + (size_t)j * n0;
         float z0 = dot(w, p->x, h), z1 = dot(w + h, p->x + h, n0 - h);
-        p->a[1][j] = sigmoid(net->b[1][j] + (z0 + z1));
+        p->a[1][j] = net->b[1][j] + (z0 + z1);
     }
-    for (int l = 2; l < net->n_layers; l++)
+    activate(net, 1, p->a[1]);
+    for (int l = 2; l < net->n_layers; l++) {
         for (int j = 0; j < net->n[l]; j++) {
             float z = dot(net->W[l] + (size_t)j * net->n[l - 1], p->a[l - 1], net->n[l - 1]);
-            p->a[l][j] = sigmoid(net->b[l][j] + z);
+            p->a[l][j] = net->b[l][j] + z;
         }
+        activate(net, l, p->a[l]);
+    }
 }
 
-/* cost: sum_j (a_j - y_j)^2 in double, one fused multiply-add per output, in order. */
+/* cost: the example's cost in double. Quadratic: sum_j (a_j - y_j)^2, one fused multiply-add
+ * per output, in order. Cross-entropy: softmax -ln a_label; sigmoid the sum in order of
+ * -ln a_j (j the label) or -ln(1 - a_j) (the others), each through neg_ln's floor. */
 static double cost(const RefNet *net, const Pass *p, int label)
 {
     int L = net->n_layers - 1;
+    const float *a = p->a[L];
+    if (net->kind.cost == COST_CROSS_ENTROPY && net->kind.output == OUTPUT_SOFTMAX)
+        return neg_ln((double)a[label]);
     double c = 0;
     for (int j = 0; j < net->n[L]; j++) {
-        double diff = (double)p->a[L][j] - (j == label ? 1.0 : 0.0);
+        if (net->kind.cost == COST_CROSS_ENTROPY) {
+            c = c + neg_ln(j == label ? (double)a[j] : 1.0 - (double)a[j]);
+            continue;
+        }
+        double diff = (double)a[j] - (j == label ? 1.0 : 0.0);
         c = fma(diff, diff, c);
     }
     return c;
 }
 
-/* backward: the deltas dC/dz of every layer: 2 (a - y) a (1 - a) at the output, then
- * (W_l^T d_l) * a (1 - a), each sum over j in order by fused multiply-adds from 0. */
+/* output_deltas: dC/dz of the output layer: quadratic + sigmoid 2 (a - y) a (1 - a) (left to
+ * right); cross-entropy a - y; quadratic + softmax a_j (g_j - s) with g = 2 (a - y) and
+ * s = sum_k a_k g_k by fused multiply-adds in order from 0. */
+static void output_deltas(const RefNet *net, Pass *p, int label)
+{
+    int L = net->n_layers - 1, n = net->n[L];
+    const float *a = p->a[L];
+    float s = 0.0f;
+    for (int k = 0; k < n; k++)
+        s = fmaf(a[k], 2.0f * (a[k] - (k == label ? 1.0f : 0.0f)), s);
+    for (int j = 0; j < n; j++) {
+        float y = j == label ? 1.0f : 0.0f;
+        if (net->kind.cost == COST_CROSS_ENTROPY)
+            p->d[L][j] = a[j] - y;
+        else if (net->kind.output == OUTPUT_SOFTMAX)
+            p->d[L][j] = a[j] * (2.0f * (a[j] - y) - s);
+        else
+            p->d[L][j] = 2.0f * (a[j] - y) * a[j] * (1.0f - a[j]);
+    }
+}
+
+/* derivative: the hidden activation's derivative from its output a: sigmoid a (1 - a), tanh
+ * fma(-a, a, 1), relu 1 if a > 0, else 0. */
+static float derivative(Activation act, float a)
+{
+    if (act == ACT_TANH)
+        return fmaf(-a, a, 1.0f);
+    if (act == ACT_RELU)
+        return a > 0.0f ? 1.0f : 0.0f;
+    return a * (1.0f - a);
+}
+
+/* backward: the deltas dC/dz of every layer: output_deltas, then (W_l^T d_l) * g(a), each
+ * sum over j in order by fused multiply-adds from 0. */
 static void backward(const RefNet *net, Pass *p, int label)
 {
     int L = net->n_layers - 1;
-    for (int j = 0; j < net->n[L]; j++) {
-        float a = p->a[L][j], y = j == label ? 1.0f : 0.0f;
-        p->d[L][j] = 2.0f * (a - y) * a * (1.0f - a);
-    }
+    output_deltas(net, p, label);
     for (int l = L; l > 1; l--)
         for (int k = 0; k < net->n[l - 1]; k++) {
             float s = 0.0f;
             for (int j = 0; j < net->n[l]; j++)
                 s = fmaf(net->W[l][(size_t)j * net->n[l - 1] + k], p->d[l][j], s);
-            float a = p->a[l - 1][k];
-            p->d[l - 1][k] = s * (a * (1.0f - a));
+            p->d[l - 1][k] = s * derivative(net->kind.hidden, p->a[l - 1][k]);
         }
 }
 

@@ -256,6 +256,14 @@ static int compatible(const Config *now, const Config *then, const char *path, E
         key = "model.layers";
     else if (now->seed != then->seed)
         key = "model.seed";
+    else if (now->activation != then->activation)
+        key = "model.activation";
+    else if (now->output != then->output)
+        key = "model.output";
+    else if (now->cost != then->cost)
+        key = "model.cost";
+    else if (now->init != then->init)
+        key = "model.init";
     else if (now->batch_size != then->batch_size)
         key = "train.batch_size";
     else if (now->exact_group != then->exact_group)
@@ -267,9 +275,9 @@ static int compatible(const Config *now, const Config *then, const char *path, E
     if (!key)
         return 0;
     return err_set(e, "cannot resume from %s: %s differs from the checkpoint's run; it "
-                      "would change the training trajectory (layers, seed, batch size, exact "
-                      "group, reduction and training data must stay; epochs, schedule length, "
-                      "checkpoint settings may change)", path, key);
+                      "would change the training trajectory (layers, the network's kind, seed, "
+                      "batch size, exact group, reduction and training data must stay; epochs, "
+                      "schedule length, checkpoint settings may change)", path, key);
 }
 
 /* has_line: whether text holds the line (len bytes) as one whole line. */
@@ -321,6 +329,14 @@ int checkpoint_validate(const Config *c, const Trainer *t, const char *path, con
                           "no velocity (its run had train.momentum = 0, or an older downhill "
                           "wrote it); resume with train.momentum = 0, or start a new run",
                        path, c->momentum);
+    if (memcmp(&lay->kind, &t->model.layout.kind, sizeof lay->kind) != 0)
+        return err_set(e, "cannot resume from %s: its network is %s, %s, %s (model.activation, "
+                          "model.output, model.cost), this run's %s, %s, %s", path,
+                       kind_activation_name(lay->kind.hidden), kind_output_name(lay->kind.output),
+                       kind_cost_name(lay->kind.cost),
+                       kind_activation_name(t->model.layout.kind.hidden),
+                       kind_output_name(t->model.layout.kind.output),
+                       kind_cost_name(t->model.layout.kind.cost));
     if (s->data_fingerprint != t->fingerprint || s->n_train != t->n_train ||
         s->lanes != t->lanes || s->steps_per_epoch != t->steps_per_epoch)
         return err_set(e, "cannot resume from %s: the training data differ from the "

@@ -434,20 +434,6 @@ static void format_value(const Config *c, const KeySpec *k, char *out, size_t n)
     }
 }
 
-/* not_built_yet: refuses keys that parse but that the trainer does not honour yet, so a
- * value is never silently ignored. Each line goes when its feature lands. */
-static int not_built_yet(const Config *c, Err *e)
-{
-    const char *key = c->activation != ACT_SIGMOID ? "model.activation"
-                      : c->output != OUTPUT_SIGMOID ? "model.output"
-                      : c->cost != COST_QUADRATIC   ? "model.cost"
-                      : c->init != INIT_AUTO && c->init != INIT_NORMAL ? "model.init"
-                                                    : NULL;
-    if (key != NULL)
-        return err_set(e, "config: %s: only its default is supported in this build", key);
-    return 0;
-}
-
 int config_validate(const Config *c, Err *e)
 {
     if (c->n_layers < 2 || c->n_layers > CONFIG_MAX_LAYERS)
@@ -472,7 +458,7 @@ int config_validate(const Config *c, Err *e)
         return err_set(e, "config: train.min_lr = %.17g is above train.learning_rate = %.17g: the "
                           "cosine schedule decays from learning_rate down to min_lr",
                        c->min_lr, c->learning_rate);
-    return not_built_yet(c, e);
+    return 0;
 }
 
 /* ---- resolved INI text --------------------------------------------------------------- */

@@ -220,10 +220,15 @@ static int roll_back(Run *r, Err *e)
     double lr = schedule_lr(r->cfg, t->step, t->steps_per_epoch) * t->lr_scale;
     char path[CONFIG_PATH_MAX + 32];
     if (r->rollbacks >= r->cfg->max_rollbacks || r->last_ckpt_step < 0) {
-        err_set(e, "step %lld (epoch %lld): the cost or gradient is not finite (or too large): "
+        const char *why = r->cfg->activation == ACT_RELU && r->cfg->reduction == REDUCTION_EXACT
+                              ? " (model.activation = relu: its activations are unbounded, and "
+                                "a gradient term past the exact sums' fixed-point limit, "
+                                "min(2^19, 2^30 / batch), is refused, never wrapped)"
+                              : "";
+        err_set(e, "step %lld (epoch %lld): the cost or gradient is not finite (or too large)%s: "
                    "the learning rate %g is probably too large; lower train.learning_rate "
                    "(or set train.max_rollbacks); the last checkpoint is kept intact",
-                (long long)t->step + 1, (long long)(t->step / t->steps_per_epoch) + 1, lr);
+                (long long)t->step + 1, (long long)(t->step / t->steps_per_epoch) + 1, why, lr);
         return comm_check(1, e); /* every rank knows: rank 0 reports */
     }
     int64_t done = r->rollbacks + 1;

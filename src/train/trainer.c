@@ -183,7 +183,8 @@ int trainer_init(Trainer *t, const Config *c, int rank, int ranks, int threads, 
     t->threads = threads;
     if (load_data(t, e) != 0)
         return -1;
-    int status = model_init(&t->model, c->layers, c->n_layers, c->seed, e);
+    NetKind kind = {.hidden = c->activation, .output = c->output, .cost = c->cost};
+    int status = model_init_kind(&t->model, c->layers, c->n_layers, c->seed, &kind, c->init, e);
     if (status == 0 && t->model.layout.n_params + SUM_EXTRA > INT_MAX)
         status = err_set(e, "model.layers: %zu parameters exceed the %d one reduction can "
                             "carry", t->model.layout.n_params, INT_MAX - SUM_EXTRA);

@@ -4,8 +4,9 @@
  * step the weights (in the files' order), the step's summed cost and its example count must
  * be identical. Cases: batch 10 and 64, exact groups of 1 and 4, a short last batch, full
  * batch, layer widths and batches that leave remainders in every kernel, wide layers
- * (784-128-128-10, 784-130-67-10) on a few steps, and the update rules (momentum, Nesterov,
- * weight decay; the velocity compared too). Exit 77 (skip) in builds
+ * (784-128-128-10, 784-130-67-10) on a few steps, the update rules (momentum, Nesterov,
+ * weight decay; the velocity compared too), and networks of other kinds (tanh, relu, softmax,
+ * cross-entropy, each initialisation). Exit 77 (skip) in builds
  * whose kernels follow another arithmetic than the reference's (see docs/DESIGN.md). */
 #include <omp.h>
 #include <stdio.h>
@@ -22,7 +23,7 @@
 typedef struct {
     const char *name;
     int batch, group;    /* train.batch_size (0: full batch) and train.exact_group */
-    const char *sets[6]; /* other --set overrides on top of the test's base config */
+    const char *sets[7]; /* other --set overrides on top of the test's base config */
     int64_t max_steps;   /* at most this many steps (0: every step of the run) */
 } Case;
 
@@ -50,6 +51,22 @@ static const Case cases[] = {
      {"train.epochs=1", "train.momentum=0.9", "train.learning_rate=0.3"}, 40},
     {"batch 32, weight decay alone, layers 784,30,13,10", 32, 1,
      {"model.layers=784,30,13,10", "train.epochs=1", "train.weight_decay=0.01"}, 24},
+    /* other kinds; 13 and 12 hidden units: AVX-512's own hidden-delta kernel (<= 16 inputs) */
+    {"relu, softmax, cross-entropy, layers 784,30,13,10", 32, 1,
+     {"model.layers=784,30,13,10", "model.activation=relu", "model.output=softmax",
+      "model.cost=cross_entropy", "train.learning_rate=0.1", "train.epochs=2"}, 40},
+    {"tanh, sigmoid, cross-entropy, groups of 4, layers 784,24,12,10", 64, 4,
+     {"model.layers=784,24,12,10", "model.activation=tanh", "model.cost=cross_entropy",
+      "train.learning_rate=0.5", "train.epochs=2"}, 0},
+    {"sigmoid, softmax, quadratic, init glorot", 10, 1,
+     {"model.output=softmax", "model.init=glorot", "train.epochs=1"}, 40},
+    {"relu, sigmoid, quadratic, init normal, full batch of 600", 0, 1,
+     {"model.activation=relu", "model.init=normal", "data.train_limit=600",
+      "train.learning_rate=0.5", "train.epochs=3"}, 0},
+    /* a wide relu network: the register-blocked hidden deltas with relu's derivative */
+    {"relu, softmax, cross-entropy, batch 36, layers 784,130,67,10", 36, 1,
+     {"model.layers=784,130,67,10", "model.activation=relu", "model.output=softmax",
+      "model.cost=cross_entropy", "train.learning_rate=0.1", "train.epochs=1"}, 3},
 };
 
 /* file_order: values in the engine's parameter layout (weights or velocity) in the files'
@@ -138,7 +155,7 @@ static int run_case(const Case *c, int rank, int ranks, const char *fashion)
     fail |= config_set(&cfg, set, &e) != 0;
     snprintf(set, sizeof set, "train.exact_group=%d", c->group);
     fail |= config_set(&cfg, set, &e) != 0;
-    for (int i = 0; i < 6 && c->sets[i]; i++)
+    for (int i = 0; i < 7 && c->sets[i]; i++)
         fail |= config_set(&cfg, c->sets[i], &e) != 0;
     fail |= config_validate(&cfg, &e) != 0;
     Trainer t;
@@ -157,7 +174,9 @@ static int run_case(const Case *c, int rank, int ranks, const char *fashion)
         Shard whole = shard_block(t.n_train, 0, 1);
         fail |= data_load(cfg.train_images, cfg.train_labels, &whole,
                           cfg.layers[cfg.n_layers - 1], &all, &e) != 0;
-        fail |= ref_net_init(&ref, cfg.layers, cfg.n_layers, cfg.seed, &e) != 0;
+        NetKind kind = {.hidden = cfg.activation, .output = cfg.output, .cost = cfg.cost};
+        fail |= ref_net_init_kind(&ref, cfg.layers, cfg.n_layers, cfg.seed, &kind, cfg.init,
+                                  &e) != 0;
         engine = malloc(sizeof(Real) * t.model.layout.n_params);
         b.rows = malloc(sizeof *b.rows * (size_t)b.lanes);
         b.labels = malloc((size_t)b.lanes);

@@ -2,7 +2,8 @@
 # The same bits from every build: each binary of DOWNHILL_BUILDS (other builds of downhill:
 # another instruction set, no SIMD, another compiler) must end the same short trainings
 # with the weights of this build's binary, at 1 and 2 ranks x 1 and 2 threads, batch 10
-# and 64, AMX tiles on and off; and a checkpoint written by one build, resumed by another,
+# and 64, AMX tiles on and off; networks of other kinds (relu, tanh, softmax,
+# cross-entropy) at 2 ranks; and a checkpoint written by one build, resumed by another,
 # must end with the weights of the uninterrupted run. A build named `portable` also runs
 # as on a CPU without AVX2 and FMA as far as the C library can tell (GLIBC_TUNABLES masks
 # them: its libm and fmaf then take their code for such CPUs).
@@ -56,6 +57,24 @@ for batch in 10 64; do
     done
     [ "$fails" -eq "$before" ] &&
         ok "batch $batch: ${#builds[@]} builds x 1, 2 ranks x 1, 2 threads: weights $want"
+done
+
+# Other kinds of network: tanh and softmax through the sigmoid's and exp's Cephes code,
+# the cross-entropy's own logarithm (in the test cost), relu's unbounded values.
+for kind in "relu softmax cross_entropy 0.1" "tanh sigmoid cross_entropy 0.5" \
+            "sigmoid softmax quadratic 3.0"; do
+    read -r act out cost lr <<< "$kind"
+    args=(--set model.activation="$act" --set model.output="$out" --set model.cost="$cost"
+          --set train.learning_rate="$lr")
+    before=$fails
+    name=this
+    want=$(hash_of "$bin" 1 1 64 1 "${args[@]}") || { fail "$kind: the reference run failed"; continue; }
+    for b in "${builds[@]}"; do
+        name=${b%%=*}
+        got=$(hash_of "${b#*=}" 2 1 64 1 "${args[@]}")
+        [ "$got" = "$want" ] || fail "$act, $out, $cost: ${b%%=*} at 2x1 ended with '$got', not $want"
+    done
+    [ "$fails" -eq "$before" ] && ok "$act, $out, $cost: ${#builds[@]} builds: weights $want"
 done
 
 # A checkpoint of one build resumed by the next (the last by the first): epoch 1 by one,

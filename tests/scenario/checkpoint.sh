@@ -2,8 +2,9 @@
 # Checkpoints and exact restart: resuming from any step (mid-epoch included), on another
 # number of ranks or threads, after SIGUSR1 to one rank, or after kill -9 of a rank, ends
 # with the weights and history of the uninterrupted run (with momentum too: the velocity is
-# checkpointed, and a rollback restores it); bad checkpoints are refused with
-# a clear error on every rank, without hanging.
+# checkpointed, and a rollback restores it; and for a relu + softmax + cross-entropy
+# network); bad checkpoints (another kind of network included) are refused with a clear
+# error on every rank, without hanging; files record the network's kind.
 # usage: checkpoint.sh DOWNHILL "MPIEXEC [FLAGS]" NUMPROC_FLAG
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -170,6 +171,8 @@ refuse "other training set size" "data.train_limit" --set data.train_limit=900 -
 refuse "other training data" "training data differ" --set data.train_images="$data/t10k-images-idx3-ubyte.gz" \
     --set data.train_labels="$data/t10k-labels-idx1-ubyte.gz" --resume ref.ckpt-0000000025.h5
 refuse "other seed" "model.seed" --set model.seed=9 --resume ref.ckpt-0000000025.h5
+refuse "other activation" "model.activation" --set model.activation=relu --resume ref.ckpt-0000000025.h5
+refuse "other cost" "model.cost" --set model.cost=cross_entropy --resume ref.ckpt-0000000025.h5
 refuse "a run file, not a checkpoint" "not a downhill checkpoint" --resume ref.h5
 refuse "truncated checkpoint" "truncated.h5" --resume truncated.h5
 refuse "corrupted weights" "corrupt" --resume corrupt.h5
@@ -180,6 +183,33 @@ cp ref.ckpt-0000000025.h5 numerics.h5
 refuse "other numerics" "computed with numerics 99" --resume numerics.h5
 refuse "momentum from a checkpoint without velocity" "holds no velocity" --set train.momentum=0.5 \
     --resume ref.ckpt-0000000025.h5
+
+# 7. another kind of network: exact resume, its kind in the files, a checkpoint whose
+# recorded kind contradicts its configuration refused; older files (no kind) are the seed's
+kind=(--set model.activation=relu --set model.output=softmax --set model.cost=cross_entropy
+      --set train.learning_rate=0.1)
+train 2 1 small.ini "${kind[@]}" --set output.file=kref.h5 || { cat run.log; fail "relu run"; }
+kreference=$(outcome kref.h5)
+train 1 2 small.ini "${kind[@]}" --set output.file=k1.h5 --resume kref.ckpt-0000000025.h5 \
+    && same "relu + softmax + cross-entropy: resume at step 25 on 1 rank x 2 threads" k1.h5 "$kreference" \
+    || { cat run.log; fail "relu resume"; }
+[ "$("$bin" info kref.h5 | grep -E '^(activation|output|cost):' | tr '\n' ' ')" = \
+  "activation: relu output: softmax cost: cross_entropy " ] && ok "info shows the run's kind" \
+    || fail "info does not show relu, softmax, cross_entropy"
+cp kref.ckpt-0000000025.h5 kind.h5
+/usr/bin/python3 -c "import h5py; h5py.File('kind.h5', 'r+').attrs['activation'] = 'tanh'"
+refuse "recorded kind differs" "its network is tanh" "${kind[@]}" --resume kind.h5
+cp ref.h5 old.h5
+/usr/bin/python3 -c "
+import h5py
+f = h5py.File('old.h5', 'r+')
+for k in ('activation', 'output', 'cost'): del f.attrs[k]"
+[ "$("$bin" eval old.h5 | grep accuracy)" = "$("$bin" eval ref.h5 | grep accuracy)" ] \
+    && "$bin" info old.h5 | grep -q '^activation: sigmoid' \
+    && ok "a file without the kind attributes is the seed's network" || fail "old file without kind"
+/usr/bin/python3 -c "import h5py; h5py.File('old.h5', 'r+').attrs['output'] = 'swish'"
+"$bin" eval old.h5 > run.log 2>&1 && fail "an unknown output kind was accepted" \
+    || { grep -q 'swish' run.log && ok "an unknown output kind is refused"; } || fail "unknown kind message"
 
 echo "checkpoint: $fails failures"
 [ "$fails" -eq 0 ]

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Bitwise reproducibility: the same config trained at 1, 2, 4 ranks x 1, 2 threads (and 1
 # rank x 3 threads) ends with identical weights and history; exact groups of 1 and 4 lanes;
-# momentum with weight decay at 1, 2 ranks x 1, 2 threads; a different seed
-# must give different weights (so the comparison can fail).
+# momentum with weight decay, and networks of other kinds (relu + softmax + cross-entropy,
+# tanh + cross-entropy) at 1, 2 ranks x 1, 2 threads; a different seed must give different
+# weights (so the comparison can fail).
 # usage: invariance.sh DOWNHILL "MPIEXEC [FLAGS]" NUMPROC_FLAG
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -80,6 +81,29 @@ for shape in "2 1" "1 2" "2 2"; do
         diff <(echo "$mreference") <(echo "$got") | head -20
         fails=$((fails + 1))
     fi
+done
+
+# other kinds of network: the same bits at 1, 2 ranks x 1, 2 threads, and not the seed's
+kinds=("--set model.activation=relu --set model.output=softmax --set model.cost=cross_entropy --set train.learning_rate=0.1 --set train.exact_group=1"
+       "--set model.activation=tanh --set model.cost=cross_entropy --set model.init=he --set train.learning_rate=0.5 --set train.exact_group=4")
+for kind in "${kinds[@]}"; do
+    # shellcheck disable=SC2086
+    first=$(summary 1 1 $kind)
+    if [ "$(echo "$first" | head -1)" = "$(echo "$reference" | head -1)" ]; then
+        echo "FAIL $kind: the same weights as the seed's network: the kind had no effect"
+        fails=$((fails + 1))
+    fi
+    for shape in "1 2" "2 1" "2 2"; do
+        # shellcheck disable=SC2086
+        got=$(summary $shape $kind)
+        if [ "$got" = "$first" ]; then
+            echo "ok   $kind: ${shape% *} ranks x ${shape#* } threads: identical"
+        else
+            echo "FAIL $kind: ${shape% *} ranks x ${shape#* } threads differ from 1 x 1:"
+            diff <(echo "$first") <(echo "$got") | head -20
+            fails=$((fails + 1))
+        fi
+    done
 done
 
 other=$(summary 2 1 --set model.seed=2)

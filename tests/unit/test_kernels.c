@@ -416,8 +416,9 @@ static void net_dot_rows(int n, int n_out, int len, uint64_t seed)
     free(want);
 }
 
-/* net_hidden: kernels_hidden_deltas against net_plain_hidden_deltas. */
-static void net_hidden(int n, int n_in, int n_out, uint64_t seed)
+/* net_hidden: kernels_hidden_deltas against net_plain_hidden_deltas for activation act
+ * (activations in (-1, 1): relu's derivative sees both sides). */
+static void net_hidden(int n, int n_in, int n_out, Activation act, uint64_t seed)
 {
     Rng r;
     rng_init(&r, seed);
@@ -426,10 +427,10 @@ static void net_hidden(int n, int n_in, int n_out, uint64_t seed)
     Real *d = random_reals(&r, (size_t)n * n_out, 1);
     Rng same = r; /* got and want start equal */
     Real *got = random_reals(&r, cells, 1), *want = random_reals(&same, cells, 1);
-    kernels_hidden_deltas(W, d, a, got, n, n_in, n_out);
-    net_plain_hidden_deltas(W, d, a, want, n, n_in, n_out);
-    CHECK(same_bits(got, want, cells), "kernels_hidden_deltas n=%d n_in=%d n_out=%d "
-          "differs from the plain kernel", n, n_in, n_out);
+    kernels_hidden_deltas(W, d, a, got, n, n_in, n_out, act);
+    net_plain_hidden_deltas(W, d, a, want, n, n_in, n_out, act);
+    CHECK(same_bits(got, want, cells), "kernels_hidden_deltas n=%d n_in=%d n_out=%d act=%s "
+          "differs from the plain kernel", n, n_in, n_out, kind_activation_name(act));
     free(W);
     free(d);
     free(a);
@@ -553,8 +554,9 @@ static int kernels_against_plain(void)
     const int hidden_ins[] = {1, 10, 15, 16, 17, 40, 64, 130};
     for (size_t a = 0; a < sizeof ns / sizeof *ns; a++)
         for (size_t b = 0; b < sizeof hidden_ins / sizeof *hidden_ins; b++)
-            for (size_t c = 0; c < sizeof outs / sizeof *outs; c++, cases++)
-                net_hidden(ns[a] * 3, hidden_ins[b], outs[c], seed++);
+            for (size_t c = 0; c < sizeof outs / sizeof *outs; c++)
+                for (int act = ACT_SIGMOID; act <= ACT_RELU; act++, cases++)
+                    net_hidden(ns[a] * 3, hidden_ins[b], outs[c], (Activation)act, seed++);
     net_sigmoid();
     int singles[64], mixed[] = {4, 1, 0, 7, 2, 16, 3}, wide[] = {40, 24};
     for (int g = 0; g < 64; g++)
