@@ -335,9 +335,9 @@ static double compare_step(const Combo *c, const char *path, const Real *got,
         tally(&t, fabs((double)got[i] - next), allowed, path, i, got[i], next);
         *moved += fabs(next - (double)theta[i]) > 10 * allowed;
     }
-    CHECK(t.bad == 0, "%s: %zu of %zu parameters after one %s step differ from float64's "
+    CHECK(t.bad == 0, "%s: %zu of %zu parameters after one step (%s) differ from float64's "
           "(largest error %.3g of the allowed)", c->name, t.bad, n, path, t.worst);
-    CHECK(*moved >= n / 2, "%s: only %zu of %zu parameters moved clearly in the %s step",
+    CHECK(*moved >= n / 2, "%s: only %zu of %zu parameters moved clearly in the step (%s)",
           c->name, *moved, n, path);
     return t.worst;
 }
@@ -452,14 +452,14 @@ static void check_combo(const Combo *c, Model *m, Workspace *w, const Batch *b)
     double rel, fd = check_differences(c, lay, theta, grad, b, &rel);
     double f32 = check_float_gradient(c, m, w, b, grad, gmax, cost);
     double step = check_float_step(c, m, w, b, grad, gmax);
-    printf("%-30s %8.5f %6.3f | %.2f (%.0e) | %.3f | %.3f", c->name, cost, gmax, fd, rel,
-           f32, step);
+    char ref[32] = "";
 #ifndef DOWNHILL_DOUBLE
     NetKind seed = {0};
     if (memcmp(&c->kind, &seed, sizeof seed) == 0)
-        printf(" | %.3f", check_ref_step(c, m, b, grad, gmax, cost));
+        snprintf(ref, sizeof ref, " | %.3f", check_ref_step(c, m, b, grad, gmax, cost));
 #endif
-    printf("\n");
+    printf("%-30s %8.5f %6.3f | %.2f (%.0e) | %.3f | %.3f%s\n", c->name, cost, gmax, fd, rel,
+           f32, step, ref);
     free(grad);
     free(theta);
 }
