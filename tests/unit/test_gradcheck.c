@@ -6,8 +6,8 @@
  *   2. downhill's forward pass, cost and gradient (model_forward, model_cost,
  *      model_backward with Layout.kind set) against that float64 gradient;
  *   3. one full-batch step: theta - eta / n * sum of the gradients by the engine's float
- *      update arithmetic (and by the reference step, ref_step, where its API can run the
- *      kind), against theta - eta * mean gradient in float64.
+ *      update arithmetic and by the reference step (ref_step), against theta - eta * mean
+ *      gradient in float64.
  * The float64 network reads its parameters in downhill's layout (W1 in two column blocks,
  * layout_weight), so one buffer serves both; 40 inputs put W1's split at column 16. */
 #include <math.h>
@@ -367,16 +367,17 @@ static double check_float_step(const Combo *c, const Model *m, Workspace *w, con
 }
 
 #ifndef DOWNHILL_DOUBLE
-/* check_ref_step: ref_step (exact sums, groups of 2) on the same weights; its parameters
- * are in the files' layout (W1 row-major), mapped back to the layout's order. The
- * reference's API runs the seed's network only (RefNet has no kind). */
+/* check_ref_step: ref_step (exact sums, groups of 2) of the same kind on the same weights;
+ * its parameters are in the files' layout (W1 row-major), mapped back to the layout's
+ * order. */
 static double check_ref_step(const Combo *c, const Model *m, const Batch *b,
                              const double *grad64, double gmax, double cost64)
 {
     const Layout *lay = &m->layout;
     RefNet ref;
     Err e;
-    if (!CHECK(ref_net_init(&ref, SIZES, N_LAYERS, 1, &e) == 0, "ref_net_init: %s", e.msg))
+    if (!CHECK(ref_net_init_kind(&ref, SIZES, N_LAYERS, 1, &c->kind, INIT_NORMAL, &e) == 0,
+               "ref_net_init_kind: %s", e.msg))
         return 0;
     size_t w1 = lay->b_off[1];
     layout_w1_export(lay, m->params, ref.params);
@@ -454,9 +455,7 @@ static void check_combo(const Combo *c, Model *m, Workspace *w, const Batch *b)
     double step = check_float_step(c, m, w, b, grad, gmax);
     char ref[32] = "";
 #ifndef DOWNHILL_DOUBLE
-    NetKind seed = {0};
-    if (memcmp(&c->kind, &seed, sizeof seed) == 0)
-        snprintf(ref, sizeof ref, " | %.3f", check_ref_step(c, m, b, grad, gmax, cost));
+    snprintf(ref, sizeof ref, " | %.3f", check_ref_step(c, m, b, grad, gmax, cost));
 #endif
     printf("%-30s %8.5f %6.3f | %.2f (%.0e) | %.3f | %.3f%s\n", c->name, cost, gmax, fd, rel,
            f32, step, ref);
