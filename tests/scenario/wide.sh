@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # configs/fashion-mnist-wide.ini as shipped (784-256-128-10 ReLU, softmax, cross-entropy,
 # Nesterov momentum, weight decay, 30 epochs on all of Fashion-MNIST) at 2 ranks reaches
-# test accuracy >= 0.89, with no collapse warning; and the same run at 1 rank x 2 threads
+# test accuracy >= 0.89, with no collapse warning, and examples/classify.py agrees with
+# `downhill eval` on it; and the same run at 1 rank x 2 threads
 # for 2 epochs ends with the weights of 2 ranks x 1 thread (the new keys stay exact).
 # usage: wide.sh DOWNHILL "MPIEXEC [FLAGS]" NUMPROC_FLAG SOURCE_DIR
 set -uo pipefail
@@ -23,6 +24,14 @@ if [ -n "$acc" ] && awk -v a="$acc" 'BEGIN { exit !(a >= 0.89) }'; then
 else
     fail "fashion-mnist-wide.ini at 2 ranks: test accuracy '$acc' after 30 epochs, expected >= 0.89"
     grep -E '^ +[0-9]+ ' wide.log | sed 's/^/    /'
+fi
+# the Python example reads the kind (relu, softmax) from the file and agrees with eval
+py=$(/usr/bin/python3 "$src/examples/classify.py" wide.h5 | awk '/^correct:/ { print $2 }')
+ev=$("$bin" eval wide.h5 | awk '/^correct:/ { print $2 }')
+if [ -n "$ev" ] && [ "$py" = "$ev" ]; then
+    ok "examples/classify.py and downhill eval: $ev correct on the relu + softmax network"
+else
+    fail "examples/classify.py found '$py' correct, downhill eval '$ev'"
 fi
 grep -q '^warning: ' wide.log && fail "the wide run printed a warning: $(grep '^warning: ' wide.log)"
 
