@@ -7,6 +7,9 @@
 
 #include "h5model.h"
 
+#define RUN_DAMAGED_HINT "resume the run from its last checkpoint (--resume auto) to write " \
+                         "it again"
+
 /* ---- run files: writing -------------------------------------------------------------- */
 
 struct H5Run {
@@ -65,7 +68,8 @@ int h5run_create(const char *path, const RunAttrs *attrs, const Layout *lay, H5R
     r->lay = *lay;
     if (!(r->path = h5_str_copy(path, e)) || h5_file_create(path, &r->file, e) ||
         run_write_attrs(r->file, attrs, lay, path, e) ||
-        run_create_groups(r->file, lay, path, e)) {
+        run_create_groups(r->file, lay, path, e) ||
+        h5_file_flush_sealed(r->file, path, e)) {
         run_free(r);
         return -1;
     }
@@ -73,19 +77,24 @@ int h5run_create(const char *path, const RunAttrs *attrs, const Layout *lay, H5R
     return 0;
 }
 
+/* run_begin: before a change: the integrity block says "being written" until run_flush,
+ * so a crash in between leaves a file readers refuse as incomplete. */
+static int run_begin(H5Run *r, Err *e)
+{
+    h5_quiet();
+    return h5_file_mark_writing(r->path, e);
+}
+
+/* run_flush: after a change: HDF5 writes everything out, then the integrity block gets
+ * the file's new length and checksum. */
 static int run_flush(H5Run *r, Err *e)
 {
-    const char *path = r->path;
-    H5_CHECK(H5Fflush(r->file, H5F_SCOPE_GLOBAL), "/");
-    return 0;
-done:
-    return -1;
+    return h5_file_flush_sealed(r->file, r->path, e);
 }
 
 int h5run_write_model(H5Run *r, const Real *params, Err *e)
 {
-    h5_quiet();
-    if (h5_model_write(r->file, &r->lay, params, r->path, e))
+    if (run_begin(r, e) || h5_model_write(r->file, &r->lay, params, r->path, e))
         return -1;
     return run_flush(r, e);
 }
@@ -122,7 +131,8 @@ int h5run_append_history(H5Run *r, const HistoryRow *row, Err *e)
                                            &row->test_accuracy, &row->seconds,
                                            &row->samples_per_second};
     hid_t hist = H5I_INVALID_HID;
-    h5_quiet();
+    if (run_begin(r, e))
+        return -1;
     H5_CHECK(hist = H5Gopen2(r->file, "history", H5P_DEFAULT), "/history");
     for (int c = 0; c < HISTORY_COLUMNS; c++)
         if (column_append(hist, h5_history_names[c], h5_history_type(c), values[c], path, e))
@@ -153,8 +163,7 @@ int h5run_append_timing(H5Run *r, const char *const *names, const double *values
     const char *path = r->path;
     hsize_t zero[1] = {0}, unlimited[1] = {H5S_UNLIMITED};
     hid_t g = H5I_INVALID_HID;
-    h5_quiet();
-    if (timing_group(r->file, &g, path, e))
+    if (run_begin(r, e) || timing_group(r->file, &g, path, e))
         return -1;
     for (int i = 0; i < n; i++) {
         if (H5Lexists(g, names[i], H5P_DEFAULT) <= 0 &&
@@ -174,10 +183,9 @@ int h5run_close(H5Run *r, Err *e)
     if (!r)
         return 0;
     h5_quiet();
-    int rc = 0;
-    if (H5Fclose(r->file) < 0)
-        rc = err_set(e, "%s: cannot close file (disk full or removed?)", r->path);
-    r->file = H5I_INVALID_HID;
+    int rc = run_begin(r, e);
+    if (rc == 0)
+        rc = h5_file_close_sealed(&r->file, r->path, e);
     run_free(r);
     return rc;
 }
@@ -205,7 +213,7 @@ int h5run_read_model(const char *path, Layout *lay, Real **params, char **config
     *params = NULL;
     if (config_text)
         *config_text = NULL;
-    if (h5_file_open(path, &f, e) || run_check_header(f, path, e) ||
+    if (h5_file_open_as(path, &f, NULL, RUN_DAMAGED_HINT, e) || run_check_header(f, path, e) ||
         h5_read_layout(f, lay, path, e))
         goto done;
     if (!(p = alloc_array(lay->n_params, sizeof(Real), "run file parameters", e)) ||
