@@ -122,7 +122,7 @@ static int ckpt_write_file(const char *path, const Layout *lay, const Real *para
         h5_model_create(f, lay, path, e) || h5_model_write(f, lay, params, path, e) ||
         ckpt_write_state(f, s, path, e) || ckpt_write_history(f, s, path, e))
         goto done;
-    rc = h5_file_close_sealed(&f, path, e);
+    rc = h5_file_close_sealed(&f, path, 0, e);
 done:
     h5_close(&f);
     return rc;

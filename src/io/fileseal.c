@@ -3,7 +3,7 @@
  *   magic (16 bytes) | version u32 | state u32 | length u64 | checksum u64 | record_hash u64
  * record_hash is FNV-1a 64 of the 40 bytes before it; checksum is FNV-1a 64 of bytes
  * [FILESEAL_SIZE, length) of the file. */
-#define _POSIX_C_SOURCE 200809L /* pread, pwrite */
+#define _POSIX_C_SOURCE 200809L /* pread */
 #include "fileseal.h"
 
 #include <errno.h>
@@ -24,7 +24,6 @@
 #define SEAL_HASHED_LEN 40 /* bytes of the record that record_hash covers */
 #define SEAL_COPY_AT 256   /* offset of the second copy */
 #define STATE_COMPLETE 1
-#define STATE_WRITING 2
 #define HASH_BUF (1u << 20) /* bytes read at a time when hashing the file */
 
 static const unsigned char hdf5_signature[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
@@ -109,49 +108,90 @@ static int file_checksum(int fd, uint64_t length, uint64_t *out, const char *pat
     return 0;
 }
 
-/* stamp: writes record r in both copies of the block of fd. */
-static int stamp(int fd, const SealRecord *r, const char *path, Err *e)
+/* write_all: writes n bytes to fd; -1 with errno set on failure. */
+static int write_all(int fd, const unsigned char *p, size_t n)
 {
-    unsigned char rec[SEAL_RECORD_LEN];
-    encode(r, rec);
-    if (pwrite(fd, rec, sizeof rec, 0) != (ssize_t)sizeof rec ||
-        pwrite(fd, rec, sizeof rec, SEAL_COPY_AT) != (ssize_t)sizeof rec)
-        return err_set(e, "%s: cannot write its integrity block (%s)", path,
-                       errno ? strerror(errno) : "short write");
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            if (w == 0)
+                errno = EIO;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
     return 0;
 }
 
-int fileseal_mark_writing(const char *path, Err *e)
+int fileseal_write_image(const char *path, unsigned char *image, size_t size, int sync,
+                         Err *e)
 {
-    int fd = open(path, O_WRONLY);
-    if (fd < 0)
-        return err_set(e, "%s: cannot open it to update its integrity block (%s)", path,
-                       strerror(errno));
-    SealRecord r = {.version = SEAL_VERSION, .state = STATE_WRITING};
-    errno = 0;
-    int rc = stamp(fd, &r, path, e);
-    close(fd);
-    return rc;
+    unsigned char rec[SEAL_RECORD_LEN];
+    size_t len = strlen(path);
+    char *part = alloc_array(len + sizeof ".part", 1, "file name", e);
+    if (!part)
+        return -1;
+    if (size < FILESEAL_SIZE) {
+        free(part);
+        return err_set(e, "%s: internal error: a file image of %zu bytes has no user block",
+                       path, size);
+    }
+    memcpy(part, path, len);
+    memcpy(part + len, ".part", sizeof ".part");
+    SealRecord r = {.version = SEAL_VERSION, .state = STATE_COMPLETE, .length = size,
+                    .checksum = hash_fnv1a(HASH_FNV_BASIS, image + FILESEAL_SIZE,
+                                           size - FILESEAL_SIZE)};
+    encode(&r, rec);
+    memcpy(image, rec, sizeof rec);
+    memcpy(image + SEAL_COPY_AT, rec, sizeof rec);
+    int fd = open(part, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+    if (fd < 0) {
+        err_set(e, "%s: cannot create it (%s)", part, strerror(errno));
+        goto fail;
+    }
+    int bad = write_all(fd, image, size) != 0 || (sync && fsync(fd) != 0);
+    int reason = errno;
+    if (close(fd) != 0 && !bad) {
+        bad = 1;
+        reason = errno;
+    }
+    if (bad) {
+        err_set(e, "%s: cannot write it (%s)%s", part, strerror(reason),
+                reason == ENOSPC || reason == EFBIG || reason == EDQUOT
+                    ? ": free disk space or choose another directory" : "");
+        goto fail;
+    }
+    if (rename(part, path) != 0) {
+        err_set(e, "%s: cannot rename %s to it (%s)", path, part, strerror(errno));
+        goto fail;
+    }
+    free(part);
+    return 0;
+fail:
+    remove(part);
+    free(part);
+    return -1;
 }
 
 int fileseal_write(const char *path, Err *e)
 {
     struct stat st;
-    int rc = -1, fd = open(path, O_RDWR);
+    unsigned char *image = NULL;
+    int rc = -1, fd = open(path, O_RDONLY);
     if (fd < 0)
-        return err_set(e, "%s: cannot open it to write its integrity block (%s)", path,
-                       strerror(errno));
-    SealRecord r = {.version = SEAL_VERSION, .state = STATE_COMPLETE};
+        return err_set(e, "%s: cannot open it (%s)", path, strerror(errno));
     if (fstat(fd, &st) != 0)
         err_set(e, "%s: cannot stat it (%s)", path, strerror(errno));
-    else if ((r.length = (uint64_t)st.st_size) < FILESEAL_SIZE)
-        err_set(e, "%s: %llu bytes, shorter than its user block: not written by HDF5?", path,
-                (unsigned long long)r.length);
-    else if (file_checksum(fd, r.length, &r.checksum, path, e) == 0) {
-        errno = 0;
-        rc = stamp(fd, &r, path, e);
-    }
+    else if ((image = alloc_array((size_t)st.st_size + 1, 1, "file image", e)) &&
+             read_full(fd, image, (size_t)st.st_size, 0) == (ssize_t)st.st_size)
+        rc = 0;
     close(fd);
+    if (rc == 0)
+        rc = fileseal_write_image(path, image, (size_t)st.st_size, 0, e);
+    free(image);
     return rc;
 }
 
@@ -170,15 +210,12 @@ static int check_record(int fd, uint64_t size, const SealRecord *r, const char *
                         const char *hint, Err *e)
 {
     char why[160];
-    uint64_t sum;
+    uint64_t sum = 0;
     if (r->version != SEAL_VERSION) {
         snprintf(why, sizeof why, "integrity block version %u, this downhill reads %d",
                  (unsigned)r->version, SEAL_VERSION);
         return err_set(e, "%s: %s (use the downhill that wrote it)", path, why);
     }
-    if (r->state == STATE_WRITING)
-        return damaged(e, path, "incomplete: the program writing it stopped in the middle of "
-                                "a write (killed, crashed or out of disk space)", hint);
     if (r->state != STATE_COMPLETE)
         return damaged(e, path, "its integrity block holds an unknown state", hint);
     if (r->length != size) {

@@ -1,7 +1,7 @@
 /* fileseal.h: the integrity block of the HDF5 files downhill writes: a whole-file checksum
  * kept in the HDF5 user block (the first FILESEAL_SIZE bytes, which HDF5 leaves to the
- * application and never reads), verified before HDF5 parses a byte of the file. Plain
- * POSIX I/O, no HDF5. Private to src/io/. Layout in docs/FORMATS.md ("Integrity block"). */
+ * application and never reads), verified before HDF5 parses a byte of the file; and the
+ * atomic write of a file image HDF5 built in memory. Plain POSIX I/O, no HDF5. Private to src/io/. Layout in docs/FORMATS.md ("Integrity block"). */
 #ifndef DOWNHILL_IO_FILESEAL_H
 #define DOWNHILL_IO_FILESEAL_H
 
@@ -16,14 +16,17 @@ typedef enum {
     FILESEAL_VALID, /* the block is intact and the checksum of the rest matches */
 } FilesealStatus;
 
-/* fileseal_mark_writing: stamps the block of the file at path "being written" (state 2),
- * so that a crash before the next fileseal_write leaves a file readers refuse as
- * incomplete rather than one whose checksum merely fails. */
-int fileseal_mark_writing(const char *path, Err *e);
+/* fileseal_write_image: writes the complete file image (size bytes, a FILESEAL_SIZE user
+ * block first) to path: stamps its integrity block (state 1, the length, the FNV-1a 64
+ * checksum of bytes [FILESEAL_SIZE, size), in two copies) into image, writes it to
+ * path + ".part" and renames that to path, so that path always holds either its previous
+ * or its new content; fsyncs it when `sync`. On failure (e.g. "No space left on device")
+ * the partial file is removed and e names the OS reason. */
+int fileseal_write_image(const char *path, unsigned char *image, size_t size, int sync,
+                         Err *e);
 
-/* fileseal_write: stamps the block of the complete file at path: state 1, the file's
- * length and the FNV-1a 64 checksum of bytes [FILESEAL_SIZE, length), in two copies.
- * Call it after HDF5 closed or flushed the file (HDF5 does not write the user block). */
+/* fileseal_write: reseals the HDF5 file at path as it is (reads it, then
+ * fileseal_write_image): for tests that edit a sealed file with the HDF5 API. */
 int fileseal_write(const char *path, Err *e);
 
 /* fileseal_verify: checks the integrity block of path; *status says what was found.

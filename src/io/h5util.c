@@ -2,6 +2,7 @@
  * attributes and datasets. Serial API, default property lists. */
 #include "h5util.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,6 +10,7 @@
 
 #define EXTENDIBLE_CHUNK_ROWS 64 /* chunk of the extendible /history and /timing columns */
 #define CHUNK_TARGET_BYTES (256u << 10) /* fixed-size datasets: chunks of at most ~this */
+#define MEMORY_FILE_INCREMENT (1u << 20) /* a file built in memory grows by this */
 
 /* ---- error reporting and handles ----------------------------------------------------- */
 
@@ -175,15 +177,18 @@ int h5_file_open(const char *path, hid_t *f, Err *e)
     return h5_file_open_as(path, f, NULL, NULL, e);
 }
 
-/* create_plists: the property lists of every file downhill writes: a FILESEAL_SIZE user
- * block for the integrity block, and the HDF5 1.10 file format (libver bounds V110), whose
- * superblock (v2+), object headers (v2), chunk indexes (single chunk, fixed and extensible
- * arrays) and heaps for links and attributes all carry checksums. */
+/* create_plists: the property lists of every file downhill writes: built in memory (the
+ * core driver without backing store: HDF5 never writes the file itself, see
+ * h5_file_commit), a FILESEAL_SIZE user block for the integrity block, and the HDF5 1.10
+ * file format (libver bounds V110), whose superblock (v3), object headers (v2), chunk
+ * indexes (single chunk, fixed and extensible arrays) and fractal heaps all carry
+ * checksums. */
 static int create_plists(hid_t *fcpl, hid_t *fapl, const char *path, Err *e)
 {
     H5_CHECK(*fcpl = H5Pcreate(H5P_FILE_CREATE), "/");
     H5_CHECK(H5Pset_userblock(*fcpl, FILESEAL_SIZE), "/");
     H5_CHECK(*fapl = H5Pcreate(H5P_FILE_ACCESS), "/");
+    H5_CHECK(H5Pset_fapl_core(*fapl, MEMORY_FILE_INCREMENT, 0), "/");
     H5_CHECK(H5Pset_libver_bounds(*fapl, H5F_LIBVER_V110, H5F_LIBVER_V110), "/");
     return 0;
 done:
@@ -197,44 +202,87 @@ int h5_file_create(const char *path, hid_t *f, Err *e)
     int rc = create_plists(&fcpl, &fapl, path, e);
     if (rc == 0 && (*f = H5Fcreate(path, H5F_ACC_TRUNC, fcpl, fapl)) < 0) {
         h5_detail(detail, sizeof detail);
-        rc = err_set(e, "%s: cannot create file (HDF5: %s)%s", path, detail, advice(detail));
+        rc = err_set(e, "%s: cannot create file (HDF5: %s)", path, detail);
     }
     h5_close(&fcpl);
     h5_close(&fapl);
-    if (rc == 0 && fileseal_mark_writing(path, e) != 0) {
-        h5_close(f);
-        return -1;
-    }
     return rc;
 }
 
-/* h5_file_flush_sealed: flushes f to the file and stamps its integrity block. */
-int h5_file_flush_sealed(hid_t f, const char *path, Err *e)
-{
-    H5_CHECK(H5Fflush(f, H5F_SCOPE_GLOBAL), "/");
-    return fileseal_write(path, e);
-done:
-    return -1;
-}
+#define ROT32(x, k) (((x) << (k)) | ((x) >> (32 - (k))))
 
-/* h5_file_mark_writing: stamps the integrity block "being written" (see fileseal.h). */
-int h5_file_mark_writing(const char *path, Err *e)
+/* lookup3: Bob Jenkins' lookup3 hash (hashlittle, initial value 0), the checksum of HDF5
+ * metadata (H5_checksum_metadata). */
+static uint32_t lookup3(const unsigned char *k, size_t n)
 {
-    return fileseal_mark_writing(path, e);
-}
-
-/* h5_file_close_sealed: closes *f (set invalid) and stamps the integrity block. */
-int h5_file_close_sealed(hid_t *f, const char *path, Err *e)
-{
-    char detail[512];
-    herr_t closed = H5Fclose(*f);
-    *f = H5I_INVALID_HID;
-    if (closed < 0) {
-        h5_detail(detail, sizeof detail);
-        return err_set(e, "%s: cannot finish writing the file (HDF5: %s)%s", path, detail,
-                       advice(detail));
+    uint32_t a, b, c;
+    a = b = c = 0xdeadbeefu + (uint32_t)n;
+    for (; n > 12; n -= 12, k += 12) {
+        a += k[0] + ((uint32_t)k[1] << 8) + ((uint32_t)k[2] << 16) + ((uint32_t)k[3] << 24);
+        b += k[4] + ((uint32_t)k[5] << 8) + ((uint32_t)k[6] << 16) + ((uint32_t)k[7] << 24);
+        c += k[8] + ((uint32_t)k[9] << 8) + ((uint32_t)k[10] << 16) + ((uint32_t)k[11] << 24);
+        a -= c; a ^= ROT32(c, 4); c += b;
+        b -= a; b ^= ROT32(a, 6); a += c;
+        c -= b; c ^= ROT32(b, 8); b += a;
+        a -= c; a ^= ROT32(c, 16); c += b;
+        b -= a; b ^= ROT32(a, 19); a += c;
+        c -= b; c ^= ROT32(b, 4); b += a;
     }
-    return fileseal_write(path, e);
+    if (n == 0)
+        return c;
+    uint32_t *word[3] = {&a, &b, &c};
+    for (size_t i = 0; i < n; i++)
+        *word[i / 4] += (uint32_t)k[i] << (8 * (i % 4));
+    c ^= b; c -= ROT32(b, 14);
+    a ^= c; a -= ROT32(c, 11);
+    b ^= a; b -= ROT32(a, 25);
+    c ^= b; c -= ROT32(b, 16);
+    a ^= c; a -= ROT32(c, 4);
+    b ^= a; b -= ROT32(a, 14);
+    c ^= b; c -= ROT32(b, 24);
+    return c;
+}
+
+/* fix_superblock: HDF5 1.10's H5Fget_file_image clears the status flags of a version 2/3
+ * superblock in the image but keeps the checksum of the flags set (the file is open for
+ * writing), so the image fails its own check; recomputes that checksum. `sb` is the
+ * image's first bytes (the superblock), size of them. */
+static void fix_superblock(unsigned char *sb, size_t size)
+{
+    const size_t covered = 12 + 4 * 8; /* signature..flags, 4 addresses of 8 bytes */
+    if (size < covered + 4 || (sb[8] != 2 && sb[8] != 3) || sb[9] != 8 || sb[10] != 8)
+        return;
+    uint32_t sum = lookup3(sb, covered);
+    for (int i = 0; i < 4; i++)
+        sb[covered + (size_t)i] = (unsigned char)(sum >> (8 * i));
+}
+
+/* h5_file_commit: the memory file f as it is now, sealed, atomically to path. */
+int h5_file_commit(hid_t f, const char *path, int sync, Err *e)
+{
+    int rc = -1;
+    ssize_t size;
+    unsigned char *image = NULL;
+    H5_CHECK(H5Fflush(f, H5F_SCOPE_GLOBAL), "/");
+    H5_CHECK(size = H5Fget_file_image(f, NULL, 0), "/");
+    /* the image starts at the superblock: the user block goes before it */
+    if (!(image = alloc_array((size_t)size + FILESEAL_SIZE, 1, "file image", e)))
+        goto done;
+    memset(image, 0, FILESEAL_SIZE);
+    H5_CHECK(H5Fget_file_image(f, image + FILESEAL_SIZE, (size_t)size), "/");
+    fix_superblock(image + FILESEAL_SIZE, (size_t)size);
+    rc = fileseal_write_image(path, image, (size_t)size + FILESEAL_SIZE, sync, e);
+done:
+    free(image);
+    return rc;
+}
+
+/* h5_file_close_sealed: commits f to path, then closes it (closed in any case). */
+int h5_file_close_sealed(hid_t *f, const char *path, int sync, Err *e)
+{
+    int rc = h5_file_commit(*f, path, sync, e);
+    h5_close(f);
+    return rc;
 }
 
 /* h5_group_open: opens group `name` of f, with a clear message when it is missing. */

@@ -77,22 +77,20 @@ int h5_file_open_as(const char *path, hid_t *f, const char *unreadable, const ch
 /* h5_file_open: h5_file_open_as with the default messages. */
 int h5_file_open(const char *path, hid_t *f, Err *e);
 
-/* h5_file_create: creates (truncates) the file at path into *f in the checksummed format
- * every file downhill writes uses (HDF5 1.10 format, a user block for the integrity
- * block, stamped "being written"); finish it with h5_file_close_sealed (or, kept open,
- * h5_file_flush_sealed after each write). The caller closes it. */
+/* h5_file_create: creates the file for path in memory, in the checksummed format every
+ * file downhill writes uses (HDF5 1.10 format, Fletcher32 datasets, a user block for the
+ * integrity block); nothing reaches the disk before h5_file_commit or
+ * h5_file_close_sealed. The caller closes *f. */
 int h5_file_create(const char *path, hid_t *f, Err *e);
 
-/* h5_file_close_sealed: closes *f (then invalid) and stamps the integrity block of the
- * complete file (its length and checksum). */
-int h5_file_close_sealed(hid_t *f, const char *path, Err *e);
+/* h5_file_commit: writes the memory file f as it is now to path: its image with the
+ * integrity block stamped (length, whole-file checksum) goes to path.part, which is renamed
+ * to path (fsynced first when `sync`): path holds the previous or the new content, never a
+ * mix; a full disk is reported with the OS reason. f stays open for more changes. */
+int h5_file_commit(hid_t f, const char *path, int sync, Err *e);
 
-/* h5_file_flush_sealed: flushes the open file f and stamps its integrity block. */
-int h5_file_flush_sealed(hid_t f, const char *path, Err *e);
-
-/* h5_file_mark_writing: stamps the integrity block of an open file "being written"
- * before a change; h5_file_flush_sealed stamps it complete again. */
-int h5_file_mark_writing(const char *path, Err *e);
+/* h5_file_close_sealed: h5_file_commit, then closes *f (always; then invalid). */
+int h5_file_close_sealed(hid_t *f, const char *path, int sync, Err *e);
 
 /* h5_group_open: opens group `name` of f into *g, with a clear message when it is missing. */
 int h5_group_open(hid_t f, const char *name, hid_t *g, const char *path, Err *e);

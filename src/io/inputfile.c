@@ -209,7 +209,7 @@ int h5in_write(const char *path, const uint8_t *images, const uint8_t *labels, i
         write_u8(f, "images", 2, dims, images, path, e) ||
         write_u8(f, "labels", 1, dims, labels, path, e))
         goto done;
-    rc = h5_file_close_sealed(&f, path, e);
+    rc = h5_file_close_sealed(&f, path, 0, e);
 done:
     h5_close(&f);
     return rc;

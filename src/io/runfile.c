@@ -69,7 +69,7 @@ int h5run_create(const char *path, const RunAttrs *attrs, const Layout *lay, H5R
     if (!(r->path = h5_str_copy(path, e)) || h5_file_create(path, &r->file, e) ||
         run_write_attrs(r->file, attrs, lay, path, e) ||
         run_create_groups(r->file, lay, path, e) ||
-        h5_file_flush_sealed(r->file, path, e)) {
+        h5_file_commit(r->file, path, 0, e)) {
         run_free(r);
         return -1;
     }
@@ -77,24 +77,17 @@ int h5run_create(const char *path, const RunAttrs *attrs, const Layout *lay, H5R
     return 0;
 }
 
-/* run_begin: before a change: the integrity block says "being written" until run_flush,
- * so a crash in between leaves a file readers refuse as incomplete. */
-static int run_begin(H5Run *r, Err *e)
-{
-    h5_quiet();
-    return h5_file_mark_writing(r->path, e);
-}
-
-/* run_flush: after a change: HDF5 writes everything out, then the integrity block gets
- * the file's new length and checksum. */
+/* run_flush: after a change: the file (built in memory) replaces the one on disk whole,
+ * sealed with its new length and checksum (h5_file_commit). */
 static int run_flush(H5Run *r, Err *e)
 {
-    return h5_file_flush_sealed(r->file, r->path, e);
+    return h5_file_commit(r->file, r->path, 0, e);
 }
 
 int h5run_write_model(H5Run *r, const Real *params, Err *e)
 {
-    if (run_begin(r, e) || h5_model_write(r->file, &r->lay, params, r->path, e))
+    h5_quiet();
+    if (h5_model_write(r->file, &r->lay, params, r->path, e))
         return -1;
     return run_flush(r, e);
 }
@@ -131,8 +124,7 @@ int h5run_append_history(H5Run *r, const HistoryRow *row, Err *e)
                                            &row->test_accuracy, &row->seconds,
                                            &row->samples_per_second};
     hid_t hist = H5I_INVALID_HID;
-    if (run_begin(r, e))
-        return -1;
+    h5_quiet();
     H5_CHECK(hist = H5Gopen2(r->file, "history", H5P_DEFAULT), "/history");
     for (int c = 0; c < HISTORY_COLUMNS; c++)
         if (column_append(hist, h5_history_names[c], h5_history_type(c), values[c], path, e))
@@ -163,7 +155,8 @@ int h5run_append_timing(H5Run *r, const char *const *names, const double *values
     const char *path = r->path;
     hsize_t zero[1] = {0}, unlimited[1] = {H5S_UNLIMITED};
     hid_t g = H5I_INVALID_HID;
-    if (run_begin(r, e) || timing_group(r->file, &g, path, e))
+    h5_quiet();
+    if (timing_group(r->file, &g, path, e))
         return -1;
     for (int i = 0; i < n; i++) {
         if (H5Lexists(g, names[i], H5P_DEFAULT) <= 0 &&
@@ -182,12 +175,10 @@ int h5run_close(H5Run *r, Err *e)
 {
     if (!r)
         return 0;
+    (void)e; /* every change was committed to the disk already (run_flush) */
     h5_quiet();
-    int rc = run_begin(r, e);
-    if (rc == 0)
-        rc = h5_file_close_sealed(&r->file, r->path, e);
     run_free(r);
-    return rc;
+    return 0;
 }
 
 /* ---- run files: reading -------------------------------------------------------------- */
