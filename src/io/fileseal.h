@@ -25,6 +25,12 @@ typedef enum {
 int fileseal_write_image(const char *path, unsigned char *image, size_t size, int sync,
                          Err *e);
 
+/* fileseal_fix_superblock: HDF5 1.10.8's H5Fget_file_image clears the status flags of a
+ * version 2/3 superblock in the image but keeps the checksum computed with them set (the
+ * file is open for writing), so the image fails HDF5's own check; recomputes that
+ * checksum (lookup3). sb: the image's first `size` bytes, starting at the superblock. */
+void fileseal_fix_superblock(unsigned char *sb, size_t size);
+
 /* fileseal_write: reseals the HDF5 file at path as it is (reads it, then
  * fileseal_write_image): for tests that edit a sealed file with the HDF5 API. */
 int fileseal_write(const char *path, Err *e);

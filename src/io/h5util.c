@@ -2,7 +2,6 @@
  * attributes and datasets. Serial API, default property lists. */
 #include "h5util.h"
 
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -209,54 +208,6 @@ int h5_file_create(const char *path, hid_t *f, Err *e)
     return rc;
 }
 
-#define ROT32(x, k) (((x) << (k)) | ((x) >> (32 - (k))))
-
-/* lookup3: Bob Jenkins' lookup3 hash (hashlittle, initial value 0), the checksum of HDF5
- * metadata (H5_checksum_metadata). */
-static uint32_t lookup3(const unsigned char *k, size_t n)
-{
-    uint32_t a, b, c;
-    a = b = c = 0xdeadbeefu + (uint32_t)n;
-    for (; n > 12; n -= 12, k += 12) {
-        a += k[0] + ((uint32_t)k[1] << 8) + ((uint32_t)k[2] << 16) + ((uint32_t)k[3] << 24);
-        b += k[4] + ((uint32_t)k[5] << 8) + ((uint32_t)k[6] << 16) + ((uint32_t)k[7] << 24);
-        c += k[8] + ((uint32_t)k[9] << 8) + ((uint32_t)k[10] << 16) + ((uint32_t)k[11] << 24);
-        a -= c; a ^= ROT32(c, 4); c += b;
-        b -= a; b ^= ROT32(a, 6); a += c;
-        c -= b; c ^= ROT32(b, 8); b += a;
-        a -= c; a ^= ROT32(c, 16); c += b;
-        b -= a; b ^= ROT32(a, 19); a += c;
-        c -= b; c ^= ROT32(b, 4); b += a;
-    }
-    if (n == 0)
-        return c;
-    uint32_t *word[3] = {&a, &b, &c};
-    for (size_t i = 0; i < n; i++)
-        *word[i / 4] += (uint32_t)k[i] << (8 * (i % 4));
-    c ^= b; c -= ROT32(b, 14);
-    a ^= c; a -= ROT32(c, 11);
-    b ^= a; b -= ROT32(a, 25);
-    c ^= b; c -= ROT32(b, 16);
-    a ^= c; a -= ROT32(c, 4);
-    b ^= a; b -= ROT32(a, 14);
-    c ^= b; c -= ROT32(b, 24);
-    return c;
-}
-
-/* fix_superblock: HDF5 1.10's H5Fget_file_image clears the status flags of a version 2/3
- * superblock in the image but keeps the checksum of the flags set (the file is open for
- * writing), so the image fails its own check; recomputes that checksum. `sb` is the
- * image's first bytes (the superblock), size of them. */
-static void fix_superblock(unsigned char *sb, size_t size)
-{
-    const size_t covered = 12 + 4 * 8; /* signature..flags, 4 addresses of 8 bytes */
-    if (size < covered + 4 || (sb[8] != 2 && sb[8] != 3) || sb[9] != 8 || sb[10] != 8)
-        return;
-    uint32_t sum = lookup3(sb, covered);
-    for (int i = 0; i < 4; i++)
-        sb[covered + (size_t)i] = (unsigned char)(sum >> (8 * i));
-}
-
 /* h5_file_commit: the memory file f as it is now, sealed, atomically to path. */
 int h5_file_commit(hid_t f, const char *path, int sync, Err *e)
 {
@@ -270,7 +221,7 @@ int h5_file_commit(hid_t f, const char *path, int sync, Err *e)
         goto done;
     memset(image, 0, FILESEAL_SIZE);
     H5_CHECK(H5Fget_file_image(f, image + FILESEAL_SIZE, (size_t)size), "/");
-    fix_superblock(image + FILESEAL_SIZE, (size_t)size);
+    fileseal_fix_superblock(image + FILESEAL_SIZE, (size_t)size);
     rc = fileseal_write_image(path, image, (size_t)size + FILESEAL_SIZE, sync, e);
 done:
     free(image);
