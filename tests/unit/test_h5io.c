@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "io/ckptfile.h"
+#include "io/data.h"
 #include "io/info.h"
 #include "io/inputfile.h"
 #include "io/runfile.h"
@@ -399,6 +400,7 @@ static void test_input_shards(Tally *t, const char *path, const uint8_t *images,
     int rows = 0, cols = 0;
     CHECK(t, h5in_write(path, images, labels, IN_N, IN_ROWS, IN_COLS, &e) == 0, "write: %s",
           e.msg);
+    CHECK(t, data_is_hdf5(path, &e) == 1, "a sealed input file is seen as HDF5 (user block)");
     CHECK(t, h5in_probe(path, 1, &count, &rows, &cols, &e) == 0 && count == IN_N &&
                  rows == IN_ROWS && cols == IN_COLS,
           "probe images: %lld %d x %d %s", (long long)count, rows, cols, e.msg);
