@@ -74,6 +74,7 @@ for t in "${targets[@]}"; do
     [ -z "$execs" ] && execs=$(sed -n 's/^#\([0-9]*\):.*/\1/p' "$log" | tail -1)
     total=$((total + ${execs:-0}))
     hdf5=0
+    hdf5_sealed=0
     unrepro=0
     bad=()
     for f in "$build/findings/$t-"*; do
@@ -85,14 +86,19 @@ for t in "${targets[@]}"; do
             continue
         fi
         if [ "$t" = h5 ] && hdf5_only "$bin/fuzz_$t" "$f"; then
-            hdf5=$((hdf5 + 1))
+            if sealed_input "$f"; then
+                hdf5_sealed=$((hdf5_sealed + 1))
+                bad+=("$f")
+            else
+                hdf5=$((hdf5 + 1))
+            fi
         else
             bad+=("$f")
         fi
     done
     [ "$rc" -ne 0 ] && [ ${#fork[@]} -eq 0 ] && [ ${#bad[@]} -eq 0 ] && bad=("(no reproducer)")
     note=""
-    [ "$hdf5" -gt 0 ] && note=", $hdf5 crash(es) inside libhdf5 only (known HDF5 1.10 bugs; not fatal)"
+    [ "$t" = h5 ] && note=", crashes inside libhdf5: $hdf5_sealed on files downhill wrote (sealed; must be 0), $hdf5 on foreign or older-format files (known HDF5 1.10 bugs; not fatal)"
     [ "$unrepro" -gt 0 ] && note="$note, $unrepro finding(s) that do not reproduce on replay"
     if [ ${#bad[@]} -gt 0 ]; then
         failed=1

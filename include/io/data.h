@@ -35,7 +35,8 @@ int data_load(const char *images, const char *labels, const Shard *s, int n_clas
 /* data_free: releases d's buffers (safe on an empty or failed Dataset). */
 void data_free(Dataset *d);
 
-/* data_is_hdf5: 1 if the file starts with the HDF5 signature, 0 if not, -1 if unreadable. */
+/* data_is_hdf5: 1 if the file is HDF5 (the signature at offset 0, or at 512 after a user
+ * block, or downhill's integrity block first), 0 if not, -1 if unreadable. */
 int data_is_hdf5(const char *path, Err *e);
 
 /* data_read_idx_all: reads a whole IDX file pair (for convert); caller frees both buffers. */

@@ -16,6 +16,7 @@
 #include "h5model.h"
 
 #define CKPT_UNREADABLE "not a readable HDF5 file (truncated or damaged?)"
+#define CKPT_DAMAGED_HINT "use an older checkpoint: --resume auto skips damaged ones"
 #define STATE_FIELDS 12
 #define HISTORY_VALUE_SIZE sizeof(double)
 _Static_assert(sizeof(int64_t) == sizeof(double), "history columns share one value size");
@@ -150,8 +151,7 @@ static int ckpt_write_file(const char *path, const Layout *lay, const Real *para
         ckpt_write_state(f, s, path, e) || ckpt_write_history(f, s, path, e) ||
         ckpt_write_velocity(f, lay, s, path, e))
         goto done;
-    rc = H5Fclose(f) < 0 ? err_set(e, "%s: cannot close file (disk full?)", path) : 0;
-    f = H5I_INVALID_HID;
+    rc = h5_file_close_sealed(&f, path, 0, e);
 done:
     h5_close(&f);
     return rc;
@@ -232,7 +232,7 @@ int ckpt_check_header(hid_t f, const char *path, Err *e)
 /* ckpt_open: opens path read-only and checks its header; the caller closes *f. */
 static int ckpt_open(const char *path, hid_t *f, Err *e)
 {
-    if (h5_file_open_as(path, f, CKPT_UNREADABLE, e))
+    if (h5_file_open_as(path, f, CKPT_UNREADABLE, CKPT_DAMAGED_HINT, e))
         return -1;
     return ckpt_check_header(*f, path, e);
 }

@@ -198,7 +198,8 @@ int data_probe(const char *images, const char *labels, DataInfo *info, Err *e)
 int data_is_hdf5(const char *path, Err *e)
 {
     static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
-    unsigned char head[8];
+    static const char seal[] = "DOWNHILL_SEAL"; /* downhill's integrity block (FORMATS.md) */
+    unsigned char head[520]; /* a 512-byte user block and the signature after it */
     FILE *fp = fopen(path, "rb");
     if (!fp)
         return err_set(e, "cannot open %s: %s", path, strerror(errno));
@@ -207,7 +208,10 @@ int data_is_hdf5(const char *path, Err *e)
     fclose(fp);
     if (bad)
         return err_set(e, "%s: read error", path);
-    return got == sizeof head && memcmp(head, sig, sizeof sig) == 0;
+    return (got >= 8 && memcmp(head, sig, sizeof sig) == 0) ||
+           (got >= 16 && memcmp(head, seal, sizeof seal - 1) == 0) ||
+           (got >= 272 && memcmp(head + 256, seal, sizeof seal - 1) == 0) ||
+           (got == sizeof head && memcmp(head + 512, sig, sizeof sig) == 0);
 }
 
 /* check_shard: the shard's lanes are valid and it asks for no more than the file holds. */

@@ -5,7 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fileseal.h"
+
 #define EXTENDIBLE_CHUNK_ROWS 64 /* chunk of the extendible /history and /timing columns */
+#define CHUNK_TARGET_BYTES (256u << 10) /* fixed-size datasets: chunks of at most ~this */
+#define MEMORY_FILE_INCREMENT (1u << 20) /* a file built in memory grows by this */
 
 /* ---- error reporting and handles ----------------------------------------------------- */
 
@@ -27,12 +31,46 @@ static herr_t detail_walk(unsigned n, const H5E_error2_t *err, void *data)
     return 0;
 }
 
-/* h5_detail: the innermost message of HDF5's current error stack ("" if none). */
+/* os_reason: HDF5's file drivers describe a failed system call as "WHAT: time = ...,
+ * errno = N, error message = 'REASON', ..."; shortens such a description in place to
+ * "WHAT: REASON" (the operating system's reason, as strerror says it). */
+static void os_reason(char *buf)
+{
+    const char *key = "error message = '";
+    char *reason = strstr(buf, key), *colon = strchr(buf, ':');
+    if (!reason || !colon || colon > reason)
+        return;
+    reason += strlen(key);
+    size_t n = strcspn(reason, "'");
+    memmove(colon + 2, reason, n);
+    colon[1] = ' ';
+    colon[2 + n] = '\0';
+}
+
+/* h5_detail: the innermost (most specific) message of HDF5's current error stack ("" if
+ * none), with an operating-system failure shortened to "WHAT: REASON". */
 void h5_detail(char *buf, size_t len)
 {
-    Detail d = {.buf = buf, .len = len};
-    buf[0] = '\0';
+    char full[4096]; /* the whole description: it names the file before the reason */
+    Detail d = {.buf = full, .len = sizeof full};
+    full[0] = '\0';
     H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, detail_walk, &d);
+    os_reason(full);
+    for (char *c = full; *c; c++)
+        if (*c == '\n')
+            *c = ' '; /* messages are one line */
+    snprintf(buf, len, "%s", full);
+}
+
+/* advice: what to do about an HDF5 failure, from its innermost message. */
+static const char *advice(const char *detail)
+{
+    if (strstr(detail, "No space left") || strstr(detail, "File too large") ||
+        strstr(detail, "quota"))
+        return "; free disk space or choose another directory";
+    if (strstr(detail, "checksum") || strstr(detail, "Fletcher32"))
+        return "; the file is damaged: use an older copy (checkpoint) or write it again";
+    return "";
 }
 
 void h5_fail(Err *e, const char *path, const char *obj, const char *call, const char *file,
@@ -41,8 +79,8 @@ void h5_fail(Err *e, const char *path, const char *obj, const char *call, const 
     const char *base = strrchr(file, '/');
     char detail[512];
     h5_detail(detail, sizeof detail);
-    err_set(e, "%s: %s: %s failed (%s:%d)%s%s%s", path, obj, call, base ? base + 1 : file, line,
-            detail[0] ? " (HDF5: " : "", detail, detail[0] ? ")" : "");
+    err_set(e, "%s: %s: %s failed (%s:%d)%s%s%s%s", path, obj, call, base ? base + 1 : file,
+            line, detail[0] ? " (HDF5: " : "", detail, detail[0] ? ")" : "", advice(detail));
 }
 
 /* h5_close: closes any kind of handle src/io/ opens (ignored if already invalid). */
@@ -102,16 +140,22 @@ const char *h5_class_name(H5T_class_t c)
 
 /* ---- files --------------------------------------------------------------------------- */
 
-/* h5_file_open_as: opens an existing file read-only, saying clearly when it is missing, not
- * HDF5, damaged or locked by a writer; `unreadable` (if not NULL) replaces both the "not
- * HDF5" and the "damaged" messages. */
-int h5_file_open_as(const char *path, hid_t *f, const char *unreadable, Err *e)
+/* h5_file_open_as: verifies the integrity block (fileseal.h) before HDF5 reads a byte,
+ * then opens the file read-only, saying clearly when it is missing, not HDF5, damaged or
+ * locked by a writer; `unreadable` (if not NULL) replaces both the "not HDF5" and the
+ * "damaged" messages of HDF5, `hint` says what to do when the checksum fails. */
+int h5_file_open_as(const char *path, hid_t *f, const char *unreadable, const char *hint,
+                    Err *e)
 {
     char detail[512];
+    FilesealStatus seal;
+    if (fileseal_verify(path, hint, &seal, e) != 0)
+        return -1;
     htri_t is = H5Fis_hdf5(path);
-    if (is < 0)
-        return err_set(e, "%s: cannot open file (check the path exists and is readable)",
-                       path);
+    if (is < 0) {
+        h5_detail(detail, sizeof detail);
+        return err_set(e, "%s: cannot open file (HDF5: %s)", path, detail);
+    }
     if (is == 0)
         return err_set(e, "%s: %s", path, unreadable ? unreadable : "not an HDF5 file");
     *f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -129,16 +173,67 @@ int h5_file_open_as(const char *path, hid_t *f, const char *unreadable, Err *e)
 
 int h5_file_open(const char *path, hid_t *f, Err *e)
 {
-    return h5_file_open_as(path, f, NULL, e);
+    return h5_file_open_as(path, f, NULL, NULL, e);
+}
+
+/* create_plists: the property lists of every file downhill writes: built in memory (the
+ * core driver without backing store: HDF5 never writes the file itself, see
+ * h5_file_commit), a FILESEAL_SIZE user block for the integrity block, and the HDF5 1.10
+ * file format (libver bounds V110), whose superblock (v3), object headers (v2), chunk
+ * indexes (single chunk, fixed and extensible arrays) and fractal heaps all carry
+ * checksums. */
+static int create_plists(hid_t *fcpl, hid_t *fapl, const char *path, Err *e)
+{
+    H5_CHECK(*fcpl = H5Pcreate(H5P_FILE_CREATE), "/");
+    H5_CHECK(H5Pset_userblock(*fcpl, FILESEAL_SIZE), "/");
+    H5_CHECK(*fapl = H5Pcreate(H5P_FILE_ACCESS), "/");
+    H5_CHECK(H5Pset_fapl_core(*fapl, MEMORY_FILE_INCREMENT, 0), "/");
+    H5_CHECK(H5Pset_libver_bounds(*fapl, H5F_LIBVER_V110, H5F_LIBVER_V110), "/");
+    return 0;
+done:
+    return -1;
 }
 
 int h5_file_create(const char *path, hid_t *f, Err *e)
 {
-    *f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (*f < 0)
-        return err_set(e, "%s: cannot create file (check the directory exists and is "
-                          "writable)", path);
-    return 0;
+    char detail[512];
+    hid_t fcpl = H5I_INVALID_HID, fapl = H5I_INVALID_HID;
+    int rc = create_plists(&fcpl, &fapl, path, e);
+    if (rc == 0 && (*f = H5Fcreate(path, H5F_ACC_TRUNC, fcpl, fapl)) < 0) {
+        h5_detail(detail, sizeof detail);
+        rc = err_set(e, "%s: cannot create file (HDF5: %s)", path, detail);
+    }
+    h5_close(&fcpl);
+    h5_close(&fapl);
+    return rc;
+}
+
+/* h5_file_commit: the memory file f as it is now, sealed, atomically to path. */
+int h5_file_commit(hid_t f, const char *path, int sync, Err *e)
+{
+    int rc = -1;
+    ssize_t size;
+    unsigned char *image = NULL;
+    H5_CHECK(H5Fflush(f, H5F_SCOPE_GLOBAL), "/");
+    H5_CHECK(size = H5Fget_file_image(f, NULL, 0), "/");
+    /* the image starts at the superblock: the user block goes before it */
+    if (!(image = alloc_array((size_t)size + FILESEAL_SIZE, 1, "file image", e)))
+        goto done;
+    memset(image, 0, FILESEAL_SIZE);
+    H5_CHECK(H5Fget_file_image(f, image + FILESEAL_SIZE, (size_t)size), "/");
+    fileseal_fix_superblock(image + FILESEAL_SIZE, (size_t)size);
+    rc = fileseal_write_image(path, image, (size_t)size + FILESEAL_SIZE, sync, e);
+done:
+    free(image);
+    return rc;
+}
+
+/* h5_file_close_sealed: commits f to path, then closes it (closed in any case). */
+int h5_file_close_sealed(hid_t *f, const char *path, int sync, Err *e)
+{
+    int rc = h5_file_commit(*f, path, sync, e);
+    h5_close(f);
+    return rc;
 }
 
 /* h5_group_open: opens group `name` of f, with a clear message when it is missing. */
@@ -342,17 +437,45 @@ int h5_check_format(hid_t f, const char *want, int version, int *present, const 
 
 /* ---- datasets ------------------------------------------------------------------------ */
 
-/* h5_ds_create: an empty dataset; maxdims NULL = fixed size, else chunked by `chunk` rows. */
+/* chunk_shape: the chunk of a fixed-size dataset: whole rows (the first dimension cut)
+ * of at most about CHUNK_TARGET_BYTES, the last dimension cut too when one row is larger. */
+static void chunk_shape(int rank, const hsize_t *dims, size_t value_size, hsize_t *chunk)
+{
+    hsize_t row = value_size, target = CHUNK_TARGET_BYTES;
+    for (int i = 1; i < rank; i++) {
+        chunk[i] = dims[i];
+        row *= dims[i];
+    }
+    if (row > target && rank > 1) {
+        hsize_t last = target / (row / dims[rank - 1]);
+        chunk[rank - 1] = last > 0 ? last : 1;
+        row = target;
+    }
+    hsize_t rows = target / row;
+    chunk[0] = rows < 1 ? 1 : rows < dims[0] ? rows : dims[0];
+}
+
+/* h5_ds_create: an empty dataset, chunked and with the Fletcher32 checksum filter (HDF5
+ * verifies every chunk it reads); maxdims NULL = fixed size, else extendible by chunks of
+ * EXTENDIBLE_CHUNK_ROWS rows. A fixed-size dataset holding no values stays contiguous. */
 int h5_ds_create(hid_t loc, const char *name, hid_t type, int rank, const hsize_t *dims,
                  const hsize_t *maxdims, const char *path, Err *e)
 {
-    int rc = -1;
-    hsize_t chunk[1] = {EXTENDIBLE_CHUNK_ROWS};
+    int rc = -1, empty = 0;
+    hsize_t chunk[4] = {EXTENDIBLE_CHUNK_ROWS, 1, 1, 1};
     hid_t space = H5I_INVALID_HID, dcpl = H5I_INVALID_HID, ds = H5I_INVALID_HID;
+    if (rank < 1 || rank > 4)
+        return err_set(e, "%s: %s: rank %d not supported", path, name, rank);
+    for (int i = 0; i < rank; i++)
+        empty |= dims[i] == 0;
     H5_CHECK(space = H5Screate_simple(rank, dims, maxdims), name);
     H5_CHECK(dcpl = H5Pcreate(H5P_DATASET_CREATE), name);
-    if (maxdims)
-        H5_CHECK(H5Pset_chunk(dcpl, 1, chunk), name);
+    if (!maxdims && !empty)
+        chunk_shape(rank, dims, H5Tget_size(type), chunk);
+    if (maxdims || !empty) {
+        H5_CHECK(H5Pset_chunk(dcpl, rank, chunk), name);
+        H5_CHECK(H5Pset_fletcher32(dcpl), name);
+    }
     H5_CHECK(ds = H5Dcreate2(loc, name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT), name);
     rc = 0;
 done:

@@ -66,16 +66,31 @@ const char *h5_printable(char *s);
 
 /* ---- files and groups ---------------------------------------------------------------- */
 
-/* h5_file_open_as: opens an existing file read-only into *f, saying clearly when it is
- * missing, not HDF5, damaged or locked by a writer; `unreadable` (if not NULL) replaces
- * both the "not HDF5" and the "damaged" messages. The caller closes *f. */
-int h5_file_open_as(const char *path, hid_t *f, const char *unreadable, Err *e);
+/* h5_file_open_as: verifies the file's integrity block (whole-file checksum, fileseal.h)
+ * before HDF5 reads it, then opens it read-only into *f, saying clearly when it is
+ * missing, damaged, not HDF5 or locked by a writer; `unreadable` (if not NULL) replaces
+ * HDF5's "not HDF5" and "damaged" messages; `hint` (if not NULL) says what to do when the
+ * checksum fails ("use an older checkpoint"). The caller closes *f. */
+int h5_file_open_as(const char *path, hid_t *f, const char *unreadable, const char *hint,
+                    Err *e);
 
 /* h5_file_open: h5_file_open_as with the default messages. */
 int h5_file_open(const char *path, hid_t *f, Err *e);
 
-/* h5_file_create: creates (truncates) the file at path into *f; the caller closes it. */
+/* h5_file_create: creates the file for path in memory, in the checksummed format every
+ * file downhill writes uses (HDF5 1.10 format, Fletcher32 datasets, a user block for the
+ * integrity block); nothing reaches the disk before h5_file_commit or
+ * h5_file_close_sealed. The caller closes *f. */
 int h5_file_create(const char *path, hid_t *f, Err *e);
+
+/* h5_file_commit: writes the memory file f as it is now to path: its image with the
+ * integrity block stamped (length, whole-file checksum) goes to path.part, which is renamed
+ * to path (fsynced first when `sync`): path holds the previous or the new content, never a
+ * mix; a full disk is reported with the OS reason. f stays open for more changes. */
+int h5_file_commit(hid_t f, const char *path, int sync, Err *e);
+
+/* h5_file_close_sealed: h5_file_commit, then closes *f (always; then invalid). */
+int h5_file_close_sealed(hid_t *f, const char *path, int sync, Err *e);
 
 /* h5_group_open: opens group `name` of f into *g, with a clear message when it is missing. */
 int h5_group_open(hid_t f, const char *name, hid_t *g, const char *path, Err *e);
@@ -114,8 +129,8 @@ int h5_check_format(hid_t f, const char *want, int version, int *present, const 
 
 /* ---- datasets ------------------------------------------------------------------------ */
 
-/* h5_ds_create: an empty dataset `name` of loc; maxdims NULL = fixed size, else 1-D,
- * extendible and chunked. */
+/* h5_ds_create: an empty dataset `name` of loc (rank 1..4), chunked with the Fletcher32
+ * checksum filter; maxdims NULL = fixed size, else 1-D and extendible. */
 int h5_ds_create(hid_t loc, const char *name, hid_t type, int rank, const hsize_t *dims,
                  const hsize_t *maxdims, const char *path, Err *e);
 

@@ -33,7 +33,8 @@ static int input_open(const char *path, int images, hid_t *f, hid_t *ds, hsize_t
     htri_t has;
     H5T_class_t cls;
     size_t size;
-    if (h5_file_open(path, f, e) || input_check_header(*f, path, e))
+    if (h5_file_open_as(path, f, NULL, "convert it again with downhill convert", e) ||
+        input_check_header(*f, path, e))
         return -1;
     H5_CHECK(has = H5Lexists(*f, name, H5P_DEFAULT), name);
     if (!has)
@@ -208,8 +209,7 @@ int h5in_write(const char *path, const uint8_t *images, const uint8_t *labels, i
         write_u8(f, "images", 2, dims, images, path, e) ||
         write_u8(f, "labels", 1, dims, labels, path, e))
         goto done;
-    rc = H5Fclose(f) < 0 ? err_set(e, "%s: cannot close file (disk full?)", path) : 0;
-    f = H5I_INVALID_HID;
+    rc = h5_file_close_sealed(&f, path, 0, e);
 done:
     h5_close(&f);
     return rc;

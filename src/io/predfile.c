@@ -150,8 +150,7 @@ static int write_h5(const char *path, const Predictions *p, Err *e)
         (p->confusion &&
          write_ds(f, "confusion", H5T_NATIVE_INT64, 2, c, c, p->confusion, path, e)))
         goto done;
-    rc = H5Fclose(f) < 0 ? err_set(e, "%s: cannot close file (disk full?)", path) : 0;
-    f = H5I_INVALID_HID;
+    rc = h5_file_close_sealed(&f, path, 0, e); /* the memory file reaches the disk here */
 done:
     h5_close(&f);
     free(index);

@@ -7,6 +7,9 @@
 
 #include "h5model.h"
 
+#define RUN_DAMAGED_HINT "resume the run from its last checkpoint (--resume auto) to write " \
+                         "it again"
+
 /* ---- run files: writing -------------------------------------------------------------- */
 
 struct H5Run {
@@ -65,7 +68,8 @@ int h5run_create(const char *path, const RunAttrs *attrs, const Layout *lay, H5R
     r->lay = *lay;
     if (!(r->path = h5_str_copy(path, e)) || h5_file_create(path, &r->file, e) ||
         run_write_attrs(r->file, attrs, lay, path, e) ||
-        run_create_groups(r->file, lay, path, e)) {
+        run_create_groups(r->file, lay, path, e) ||
+        h5_file_commit(r->file, path, 0, e)) {
         run_free(r);
         return -1;
     }
@@ -73,13 +77,11 @@ int h5run_create(const char *path, const RunAttrs *attrs, const Layout *lay, H5R
     return 0;
 }
 
+/* run_flush: after a change: the file (built in memory) replaces the one on disk whole,
+ * sealed with its new length and checksum (h5_file_commit). */
 static int run_flush(H5Run *r, Err *e)
 {
-    const char *path = r->path;
-    H5_CHECK(H5Fflush(r->file, H5F_SCOPE_GLOBAL), "/");
-    return 0;
-done:
-    return -1;
+    return h5_file_commit(r->file, r->path, 0, e);
 }
 
 int h5run_write_model(H5Run *r, const Real *params, Err *e)
@@ -173,13 +175,10 @@ int h5run_close(H5Run *r, Err *e)
 {
     if (!r)
         return 0;
+    (void)e; /* every change was committed to the disk already (run_flush) */
     h5_quiet();
-    int rc = 0;
-    if (H5Fclose(r->file) < 0)
-        rc = err_set(e, "%s: cannot close file (disk full or removed?)", r->path);
-    r->file = H5I_INVALID_HID;
     run_free(r);
-    return rc;
+    return 0;
 }
 
 /* ---- run files: reading -------------------------------------------------------------- */
@@ -205,7 +204,7 @@ int h5run_read_model(const char *path, Layout *lay, Real **params, char **config
     *params = NULL;
     if (config_text)
         *config_text = NULL;
-    if (h5_file_open(path, &f, e) || run_check_header(f, path, e) ||
+    if (h5_file_open_as(path, &f, NULL, RUN_DAMAGED_HINT, e) || run_check_header(f, path, e) ||
         h5_read_layout(f, lay, path, e))
         goto done;
     if (!(p = alloc_array(lay->n_params, sizeof(Real), "run file parameters", e)) ||

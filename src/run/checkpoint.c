@@ -27,6 +27,9 @@ void checkpoint_signals_install(void)
     sa.sa_flags = SA_RESTART;
     sigaction(SIGUSR1, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    /* a file-size limit (ulimit -f) makes write() fail with EFBIG, reported with the file's
+     * name, instead of killing the process without a word */
+    signal(SIGXFSZ, SIG_IGN);
 }
 
 int checkpoint_signal_pending(void)

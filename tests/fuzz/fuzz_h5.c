@@ -1,5 +1,11 @@
 /* fuzz_h5.c: every HDF5 reader of downhill (checkpoint, run file, input file, info) on
- * one file. Besides memory errors, checks that no HDF5 handle is left open afterwards. */
+ * one file. Besides memory errors, checks that no HDF5 handle is left open afterwards.
+ * Two kinds of inputs, told apart by scripts/fuzz_triage.sh (sealed_input): mutations of
+ * files downhill wrote (corpus sealed-*.h5), whose integrity block the readers verify
+ * before libhdf5 parses them, so a crash inside libhdf5 on one is a downhill bug; and
+ * files without the block (older downhill versions, foreign files: the other seeds, or a
+ * mutation that removed the block), parsed by libhdf5 with its own checks only, whose
+ * crashes inside libhdf5 are HDF5 1.10's (counted, not fatal). */
 #include "fuzz_util.h"
 
 #include <hdf5.h>

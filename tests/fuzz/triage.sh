@@ -14,4 +14,13 @@ for log in tests/fuzz/triage/*.log; do
     echo "$(basename "$log"): $got"
     [ "$got" = "$want" ] || { echo "FAIL: $log classified as $got, expected $want"; fail=1; }
 done
+# sealed_input: the seeds downhill writes now carry the integrity block, the older ones not
+for seed in tests/fuzz/corpus/h5/*.h5; do
+    want=foreign
+    case $(basename "$seed") in sealed-*) want=sealed ;; esac
+    got=foreign
+    sealed_input "$seed" && got=sealed
+    echo "$(basename "$seed"): $got"
+    [ "$got" = "$want" ] || { echo "FAIL: $seed classified as $got, expected $want"; fail=1; }
+done
 exit "$fail"

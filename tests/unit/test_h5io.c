@@ -12,10 +12,12 @@
 #include <unistd.h>
 
 #include "io/ckptfile.h"
+#include "io/data.h"
 #include "io/info.h"
 #include "io/inputfile.h"
 #include "io/runfile.h"
 #include "core/hash.h"
+#include "../../src/io/fileseal.h" /* to reseal files the tests edit */
 
 #include "check.h"
 
@@ -318,6 +320,7 @@ static void edit_copy(const char *good, const char *dst, const char *what)
         H5Ldelete(f, "/model/b2", H5P_DEFAULT);
     }
     H5Fclose(f);
+    fileseal_write(dst, NULL); /* a valid checksum: the edit itself must be caught */
 }
 
 static void test_run_errors(Tally *t, const char *good, const Layout *lay)
@@ -329,12 +332,13 @@ static void test_run_errors(Tally *t, const char *good, const Layout *lay)
 
     fixture(t, "no-such-dir/run.h5", path);
     CHECK(t, h5run_create(path, &a, lay, &r, &e) != 0 && r == NULL, "create in missing dir");
-    CHECK(t, strstr(e.msg, "cannot create file"), "create message: %s", e.msg);
+    CHECK(t, strstr(e.msg, "cannot create it (No such file or directory)"), "create message: %s",
+          e.msg);
     check_no_leaks(t, "failed create");
     CHECK(t, h5run_close(NULL, &e) == 0, "close(NULL)");
 
     fixture(t, "missing.h5", path);
-    expect_read_error(t, path, "cannot open file");
+    expect_read_error(t, path, "cannot open it (No such file or directory)");
     fixture(t, "text.h5", path);
     FILE *f = fopen(path, "w");
     fputs("this is not HDF5\n", f);
@@ -357,7 +361,7 @@ static void test_run_errors(Tally *t, const char *good, const Layout *lay)
 
     fixture(t, "truncated.h5", path);
     copy_file(good, path, file_size(good) / 2);
-    expect_read_error(t, path, "cannot open HDF5 file (truncated or damaged?)");
+    expect_read_error(t, path, "bytes long (truncated)");
 }
 
 /* ---- input files --------------------------------------------------------------------- */
@@ -396,6 +400,7 @@ static void test_input_shards(Tally *t, const char *path, const uint8_t *images,
     int rows = 0, cols = 0;
     CHECK(t, h5in_write(path, images, labels, IN_N, IN_ROWS, IN_COLS, &e) == 0, "write: %s",
           e.msg);
+    CHECK(t, data_is_hdf5(path, &e) == 1, "a sealed input file is seen as HDF5 (user block)");
     CHECK(t, h5in_probe(path, 1, &count, &rows, &cols, &e) == 0 && count == IN_N &&
                  rows == IN_ROWS && cols == IN_COLS,
           "probe images: %lld %d x %d %s", (long long)count, rows, cols, e.msg);
@@ -680,6 +685,7 @@ static void ckpt_edit_copy(const char *good, const char *dst, const char *what)
         put_dataset(f, "/history/seconds", 1, &one, H5T_NATIVE_DOUBLE, &v);
     }
     H5Fclose(f);
+    fileseal_write(dst, NULL); /* a valid checksum: the edit itself must be caught */
 }
 
 /* corrupt_marker: replaces the one occurrence of `marker`'s bytes in the file by another
@@ -707,6 +713,45 @@ static int corrupt_marker(const char *path, Real marker)
     return found;
 }
 
+/* test_ckpt_without_block: the checkpoint without its user block (the layout of files of
+ * older downhill versions: superblock at offset 0) still loads, with HDF5's checks only;
+ * its user block zeroed instead is refused as not downhill's. */
+static void test_ckpt_without_block(Tally *t, const char *good, const Layout *lay)
+{
+    char path[PATH_LEN];
+    long size = file_size(good);
+    unsigned char *bytes = malloc((size_t)size);
+    FILE *in = fopen(good, "rb");
+    int ok = bytes && in && fread(bytes, 1, (size_t)size, in) == (size_t)size;
+    if (in)
+        fclose(in);
+    fixture(t, "ckpt-noblock.h5", path);
+    FILE *out = fopen(path, "wb");
+    ok = ok && out && fwrite(bytes + 512, 1, (size_t)size - 512, out) == (size_t)size - 512;
+    if (out)
+        fclose(out);
+    CHECK(t, ok, "write %s", path);
+    Layout got;
+    Real *p = NULL;
+    CkptState s;
+    Err e = {""};
+    memset(&s, 0, sizeof s);
+    CHECK(t, h5ckpt_read(path, &got, &p, &s, &e) == 0 && got.n_params == lay->n_params,
+          "ckpt without user block: %s", e.msg);
+    free(p);
+    free(s.history);
+    free(s.config_text);
+    fixture(t, "ckpt-zeroblock.h5", path);
+    memset(bytes, 0, 512);
+    out = fopen(path, "wb");
+    if (out) {
+        fwrite(bytes, 1, (size_t)size, out);
+        fclose(out);
+    }
+    expect_ckpt_error(t, path, "user block is not the integrity block", 1);
+    free(bytes);
+}
+
 static void test_ckpt_errors(Tally *t, const char *good, const char *run, const Layout *lay)
 {
     char path[PATH_LEN], text[8192];
@@ -720,7 +765,8 @@ static void test_ckpt_errors(Tally *t, const char *good, const char *run, const 
     expect_ckpt_error(t, path, "not a readable HDF5 file (truncated or damaged?)", 1);
     fixture(t, "ckpt-truncated.h5", path);
     copy_file(good, path, file_size(good) / 2);
-    expect_ckpt_error(t, path, "not a readable HDF5 file (truncated or damaged?)", 1);
+    expect_ckpt_error(t, path, "(truncated); downhill does not read it (use an older "
+                               "checkpoint", 1);
     fixture(t, "empty.h5", path);
     expect_ckpt_error(t, path, "not a downhill checkpoint (attribute format missing)", 1);
     fixture(t, "ckpt-version.h5", path);
@@ -739,16 +785,21 @@ static void test_ckpt_errors(Tally *t, const char *good, const char *run, const 
     fixture(t, "ckpt-corrupt.h5", path);
     CHECK(t, h5ckpt_write(path, lay, params, &s, &e) == 0, "write marked ckpt: %s", e.msg);
     CHECK(t, corrupt_marker(path, CKPT_MARKER) == 1, "marker not found once in %s", path);
-    expect_ckpt_error(t, path, "the weights do not match their stored hash: the file is "
-                               "corrupted", 0);
+    expect_ckpt_error(t, path, "damaged: its checksum does not match its bytes", 1);
+    CHECK(t, info_text(t, path, text, sizeof text, &e) != 0 &&
+                 strstr(e.msg, "checksum does not match"),
+          "info on corrupted ckpt: %s", e.msg);
+    fileseal_write(path, NULL); /* the whole-file checksum passes: Fletcher32 must catch it */
+    expect_ckpt_error(t, path, "Fletcher32", 0);
     CHECK(t, h5ckpt_step(path, &e) == CKPT_STEP, "step of a corrupted ckpt: %s", e.msg);
-    CHECK(t, info_text(t, path, text, sizeof text, &e) == 0 && strstr(text, "MISMATCH"),
-          "info on corrupted ckpt: %s\n%s", e.msg, text);
+    CHECK(t, info_text(t, path, text, sizeof text, &e) != 0 && strstr(e.msg, "damaged"),
+          "info on corrupted ckpt: %s", e.msg);
 
+    test_ckpt_without_block(t, good, lay);
     fixture(t, "no-such-dir/ckpt.h5", path);
     CHECK(t, h5ckpt_write(path, lay, params, &s, &e) != 0 &&
-                 strstr(e.msg, "no-such-dir/ckpt.h5.tmp: cannot create") &&
-                 strstr(e.msg, "directory exists"),
+                 strstr(e.msg, "no-such-dir/ckpt.h5.tmp.part: cannot create") &&
+                 strstr(e.msg, "No such file or directory"),
           "ckpt in missing dir: %s", e.msg);
     check_no_leaks(t, "checkpoint errors");
 }
