@@ -14,12 +14,12 @@
 #   crashed    ended by a signal (exit >= 128)
 #   hung       still running after the time limit
 # The test passes with zero unclear, silent, crashed and hung copies. The damage is drawn
-# from a fixed seed (BITFLIP_SEED, default 20); BITFLIP_COPIES (default 100) copies of each
+# from a fixed seed (BITFLIP_SEED, default 20); BITFLIP_COPIES (default 80) copies of each
 # file, BITFLIP_JOBS (default 2) at a time; BITFLIP_SAVE=DIR keeps the failing copies.
 # usage: bitflip.sh DOWNHILL "MPIEXEC [FLAGS]" NUMPROC_FLAG
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
-copies=${BITFLIP_COPIES:-100} seed=${BITFLIP_SEED:-20} jobs=${BITFLIP_JOBS:-2}
+copies=${BITFLIP_COPIES:-80} seed=${BITFLIP_SEED:-20} jobs=${BITFLIP_JOBS:-2}
 # one process per command, no mpirun: the singleton MPI needs no daemon
 export OMPI_MCA_ess_singleton_isolated=1 OMP_NUM_THREADS=1
 
@@ -128,7 +128,8 @@ try_ck() {
         --resume ckpt.h5 > out.txt 2> err.txt)
     local code=$? got=""
     [ "$code" -eq 0 ] && got=$(outcome "$dir/out.txt" "$dir/out.h5")
-    report resume "ck-$1" "$(classify resume "$dir" "$code" "$got" "$(cat ref-resume.txt)" ckpt.h5)" "$code" "$dir"
+    echo "$got" > "$dir/got.txt"
+    report resume "ck-$1" "$(classify resume "$dir" "$code" "$got" "$(cat ref-resume.txt)" ckpt.h5)" "$code" "$dir" ref-resume.txt
     rm -rf "$dir"
 }
 # try_run N: info and eval of copy run-N
@@ -137,21 +138,24 @@ try_run() {
     mkdir -p "$dir" && mv "copies/run-$1.h5" "$dir/run.h5"
     (cd "$dir" && exec timeout -k 5 30 "$bin" info run.h5 > out.txt 2> err.txt)
     code=$?
-    report info "run-$1" "$(classify info "$dir" "$code" "$(cat "$dir/out.txt")" "$(cat refrun/info.txt)" run.h5)" "$code" "$dir"
+    cp "$dir/out.txt" "$dir/got.txt"
+    report info "run-$1" "$(classify info "$dir" "$code" "$(cat "$dir/out.txt")" "$(cat refrun/info.txt)" run.h5)" "$code" "$dir" refrun/info.txt
     (cd "$dir" && exec timeout -k 5 60 "$bin" eval run.h5 --limit 2000 > out.txt 2> err.txt)
     code=$?
-    report eval "run-$1" "$(classify eval "$dir" "$code" "$(cat "$dir/out.txt")" "$(cat refrun/eval.txt)" run.h5)" "$code" "$dir"
+    cp "$dir/out.txt" "$dir/got.txt"
+    report eval "run-$1" "$(classify eval "$dir" "$code" "$(cat "$dir/out.txt")" "$(cat refrun/eval.txt)" run.h5)" "$code" "$dir" refrun/eval.txt
     rm -rf "$dir"
 }
-# report WHAT COPY CLASS CODE DIR: one result line in results/; failing copies kept
+# report WHAT COPY CLASS CODE DIR REFERENCE: one result line in results/ (for a failing
+# copy with its stderr, and for a silent one what differs from REFERENCE)
 report() {
     local line
     line="$1 $3 $2 exit=$4 $(grep "^$2 " damage.txt | cut -d' ' -f2-)"
     case $3 in
     refused | identical) ;;
     *) line="$line | $(head -c 300 "$5/err.txt" | tr -c "[:print:]" " ")"
-       [ "$3" = silent ] && line="$line | $(diff <(cat "$5/out.txt") refrun/"$1".txt 2> /dev/null | head -4 | tr '\n' ' ')"
-       [ -n "${BITFLIP_SAVE:-}" ] && mkdir -p "$BITFLIP_SAVE" && cp "$5/${2%%-*}.h5" "$BITFLIP_SAVE/$2-$1.h5" ;;
+       [ "$3" = silent ] && line="$line | got/want: $(diff "$5/got.txt" "$6" | grep -a '^[<>]' | head -4 | tr '\n' ' ')"
+       [ -n "${BITFLIP_SAVE:-}" ] && mkdir -p "$BITFLIP_SAVE" && cp "$5/$(cd "$5" && ls ckpt.h5 run.h5 2> /dev/null)" "$BITFLIP_SAVE/$2-$1.h5" ;;
     esac
     echo "$line" > "results/$1-$2"
 }
@@ -172,8 +176,9 @@ for what in "resume:checkpoint, resume" "info:run file, info" "eval:run file, ev
 done
 echo "($((SECONDS - start)) s; seed $seed; damage kinds: bit, bytes anywhere; meta-bit, meta-bytes in the first and last 6 KB; header: superblock and object headers)"
 bad=$(grep -ac -E '^[a-z]+ (unclear|silent|crashed|hung) ' all.txt)
-grep -aE '^[a-z]+ (silent|crashed|hung) ' all.txt | head -20 | cut -c1-400
-grep -aE '^[a-z]+ unclear ' all.txt | head -5 | cut -c1-300
+for what in resume info eval; do
+    for c in crashed hung silent unclear; do grep -a "^$what $c " all.txt | head -8 | cut -c1-360; done
+done
 [ "$bad" -eq 0 ] && ok "every damaged copy refused clearly or read identically" \
     || fail "$bad damaged copies unclear, silently different, crashed or hung"
 [ "$(wc -l < all.txt)" -eq $((3 * copies)) ] || fail "$(wc -l < all.txt) results for $((3 * copies)) commands"

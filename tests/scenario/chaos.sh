@@ -46,19 +46,21 @@ reference=$(outcome ref.h5)
 
 # ranks: the pids of the two ranks (children of mpiexec, itself the child of timeout)
 ranks() { pgrep -P "$(pgrep -P "$launcher" | head -1)" 2> /dev/null; }
-# newest: the step of the newest complete checkpoint (0 without one)
+# newest: the step of the newest complete checkpoint (0 without one), with bash builtins
+# only: the polling must see a new file within milliseconds, even on a loaded machine
 newest() {
-    local f
-    f=$(ls chaos.ckpt-*.h5 2> /dev/null | tail -1)
-    [ -n "$f" ] || { echo 0; return; }
-    f=${f#chaos.ckpt-}
-    echo $((10#${f%.h5}))
+    local files=(chaos.ckpt-*.h5) f
+    f=${files[${#files[@]} - 1]#chaos.ckpt-}
+    f=${f%.h5}
+    [[ $f =~ ^[0-9]+$ ]] && echo $((10#$f)) || echo 0
 }
 # wait_for STEP: until a checkpoint of STEP or later exists, or the job ended
 wait_for() {
+    local step
     while kill -0 "$launcher" 2> /dev/null; do
-        [ "$(newest)" -ge "$1" ] && return 0
-        sleep 0.01
+        step=$(newest)
+        [ "$step" -ge "$1" ] && return 0
+        sleep 0.002
     done
     return 1
 }
@@ -79,10 +81,14 @@ while [ "$attempts" -lt 80 ]; do
     touch launched
     launch --set output.file=chaos.h5 --resume auto
     launched=$SECONDS
+    # the ranks' pids first, so that the kill follows the moment at once
+    pids=()
+    while kill -0 "$launcher" 2> /dev/null && [ "${#pids[@]}" -lt 2 ]; do
+        mapfile -t pids < <(ranks)
+        sleep 0.01
+    done
     case $mode in
-    start) delay=$(ms 600)
-           while kill -0 "$launcher" 2> /dev/null && [ "$(ranks | wc -l)" -lt 2 ]; do sleep 0.01; done
-           sleep "$delay"; reached=0 ;;
+    start) delay=$(ms 600); sleep "$delay"; reached=0 ;;
     step) n=$((1 + RANDOM % 3)) delay=$(ms 40)
           wait_for $(($(newest) + 4 * n)) && sleep "$delay"; reached=$? ;;
     final) delay=$(ms 80) finals=$((finals + 1))
@@ -91,7 +97,7 @@ while [ "$attempts" -lt 80 ]; do
     esac
     victim=""
     if [ "$reached" -eq 0 ]; then
-        victim=$(ranks | sed -n "$((victim_rank + 1))p")
+        victim=${pids[$victim_rank]:-}
         [ -n "$victim" ] && kill -KILL "$victim" 2> /dev/null || victim=""
     fi
     killed_at=$SECONDS
