@@ -3,13 +3,13 @@
 # carries the OS reason, without a crash or a hang; what was written before stays intact,
 # and a resume from it (with room again) ends with the uninterrupted run's weights and
 # history.
-#   1. checkpoints on a 96 KB tmpfs mounted by the test (the first checkpoint, 64 KB, fits;
-#      the second does not): "No space left on device", the first checkpoint intact, the
-#      resume from it exact. Skipped when mounting is not permitted (needs root).
-#   2. the run file on a 120 KB tmpfs, on a resume from the epoch-1 checkpoint (kept
-#      elsewhere): the run file's first flush fails; the same checks.
-#   3. RLIMIT_FSIZE (`ulimit -f`, SIGXFSZ ignored) below the run file's size, on a resume:
-#      "File too large", then the same checks.
+#   1. checkpoints on a tmpfs mounted by the test, 1.5 checkpoints large (the first
+#      fits, the second does not): "No space left on device", the first checkpoint
+#      intact, the resume from it exact. Skipped when mounting is not permitted (root).
+#   2. the run file on a tmpfs of 2/3 its size, on a resume from the epoch-1 checkpoint
+#      (kept elsewhere): the same checks.
+#   3. RLIMIT_FSIZE (`ulimit -f`, SIGXFSZ ignored) between the checkpoint's and the run
+#      file's size, on a resume: "File too large", then the same checks.
 # Exit 77 when nothing could run; each run has a time limit.
 # usage: fulldisk.sh DOWNHILL "MPIEXEC [FLAGS]" NUMPROC_FLAG
 set -uo pipefail
@@ -75,10 +75,17 @@ intact_resume() {
 train 2 --set output.file=ref.h5 || { cat run.log err.log; fail "reference run"; exit 1; }
 reference=$(outcome ref.h5)
 ran=0
+# the sizes (KB) follow the files this build writes: a tmpfs of 1.5 checkpoints (the first
+# fits, the second does not), one of 2/3 of the run file, a limit between the two files
+ckpt_size=$(stat -c %s ref.ckpt-0000000032.h5) run_size=$(stat -c %s ref.h5)
+pages() { echo $((($1 + 4095) / 4096 * 4)); }
+tmpfs_ckpt=$(pages $((ckpt_size * 3 / 2))) tmpfs_run=$(pages $((run_size * 2 / 3)))
+limit=$(((ckpt_size + run_size) / 2048))
+echo "checkpoint $ckpt_size B, run file $run_size B: tmpfs ${tmpfs_ckpt}k and ${tmpfs_run}k, ulimit -f $limit"
 
 # 1. and 2. on a small tmpfs
 mkdir disk
-if mount -t tmpfs -o size=96k tmpfs disk 2> /dev/null; then
+if mount -t tmpfs -o size=${tmpfs_ckpt}k tmpfs disk 2> /dev/null; then
     trap 'umount "$work/disk" 2> /dev/null; rm -rf "$work"' EXIT
     ran=1
     # 1. the second checkpoint does not fit
@@ -89,7 +96,7 @@ if mount -t tmpfs -o size=96k tmpfs disk 2> /dev/null; then
     intact_resume fullckpt disk/c1.ckpt-0000000032.h5
     # 2. the run file does not fit (checkpoints elsewhere)
     rm -f disk/*
-    mount -o remount,size=120k disk || fail "remount at 120 KB"
+    mount -o remount,size=${tmpfs_run}k disk || fail "remount at $tmpfs_run KB"
     # (its first flush already needs more: a resume from the epoch-1 checkpoint)
     cp ref.ckpt-0000000032.h5 c2.ckpt-0000000032.h5
     train 2 --set output.file=disk/run2.h5 --set checkpoint.prefix=c2 --resume auto
@@ -98,16 +105,18 @@ if mount -t tmpfs -o size=96k tmpfs disk 2> /dev/null; then
     umount disk
 else echo "skip: mount -t tmpfs not permitted (not root?): the tmpfs cases do not run"; fi
 
-# 3. a file-size limit of 100 KB (1 KB blocks; SIGXFSZ ignored) on a resume from the
-# epoch-1 checkpoint: the checkpoints (64 KB) fit, the new run file does not. One rank
-# without mpiexec: the limit would stop mpiexec's own shared-memory files.
-cp ref.ckpt-0000000032.h5 c3.ckpt-0000000032.h5
-( trap '' XFSZ; ulimit -f 100; export OMPI_MCA_ess_singleton_isolated=1 OMP_NUM_THREADS=1
-  exec timeout -k 5 120 "$bin" train small.ini --set output.file=run3.h5 --set checkpoint.prefix=c3 \
-      --resume auto > run.log 2> err.log )
-clear_error "run file over RLIMIT_FSIZE" $? "File too large" "run3.h5"
-ran=1
-intact_resume fsize c3.ckpt-0000000032.h5
+# 3. a file-size limit (1 KB blocks; SIGXFSZ ignored) on a resume from the epoch-1
+# checkpoint: the checkpoints fit, the new run file does not. One rank without mpiexec:
+# the limit would stop mpiexec's own shared-memory files.
+if [ "$run_size" -gt $((ckpt_size + 8192)) ]; then
+    cp ref.ckpt-0000000032.h5 c3.ckpt-0000000032.h5
+    ( trap '' XFSZ; ulimit -f "$limit"; export OMPI_MCA_ess_singleton_isolated=1 OMP_NUM_THREADS=1
+      exec timeout -k 5 120 "$bin" train small.ini --set output.file=run3.h5 \
+          --set checkpoint.prefix=c3 --resume auto > run.log 2> err.log )
+    clear_error "run file over RLIMIT_FSIZE" $? "File too large" "run3.h5"
+    ran=1
+    intact_resume fsize c3.ckpt-0000000032.h5
+else echo "skip: the run file is not larger than a checkpoint: no size limit between them"; fi
 
 echo "fulldisk: $fails failures"
 [ "$ran" -eq 1 ] || exit 77
