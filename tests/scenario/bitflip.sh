@@ -64,16 +64,17 @@ import random, sys
 seed, copies, ckpt, run = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
 
 def headers(path):
-    """Object header addresses (absolute) of every object, with h5py when it is there."""
+    """The file's start, its superblock (after a user block) and every object header
+    (absolute offsets; the headers only with h5py)."""
     try:
         import h5py
     except ImportError:
-        return []
+        return [0]
     with h5py.File(path, "r") as f:
         base = f.userblock_size
         found = [h5py.h5o.get_info(f.id).addr]
         f.visititems(lambda name, obj: found.append(h5py.h5o.get_info(obj.id).addr))
-    return sorted(base + a for a in set(found))
+    return [0] + ([base] if base else []) + sorted(base + a for a in set(found))
 
 kinds = ["bit", "bytes", "meta-bit", "meta-bytes", "header"]
 rng = random.Random(seed)
@@ -94,8 +95,8 @@ for tag, path in (("ck", ckpt), ("run", run)):
                 off = rng.randrange(size - n)
             elif kind == "meta-bytes":
                 off = min(rng.choice(meta), size - n)
-            else:  # the superblock (the first 96 bytes) or the first 128 bytes of a header
-                start = rng.choice([0] + hdr)
+            else:  # the start (a user block or the superblock), or a header: 96 bytes
+                start = rng.choice(hdr)
                 off = min(start + rng.randrange(96 if start == 0 else 128), size - n)
             new = bytes(rng.randrange(256) for _ in range(n))
             d[off:off + n] = new
