@@ -20,8 +20,9 @@
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 copies=${BITFLIP_COPIES:-80} seed=${BITFLIP_SEED:-20} jobs=${BITFLIP_JOBS:-2}
-# one process per command, no mpirun: the singleton MPI needs no daemon
-export OMPI_MCA_ess_singleton_isolated=1 OMP_NUM_THREADS=1
+# one process per command, no mpirun: the singleton MPI needs no daemon; each command has
+# its own TMPDIR (isolated singletons share Open MPI's session folder names otherwise)
+export OMPI_MCA_ess_singleton_isolated=1 OMP_NUM_THREADS=1 TMPDIR=$work
 
 { data_ini 2048 500; cat <<INI; } > small.ini
 [train]
@@ -125,7 +126,7 @@ classify() {
 try_ck() {
     local dir=try/ck-$1
     mkdir -p "$dir" && mv "copies/ck-$1.h5" "$dir/ckpt.h5"
-    (cd "$dir" && exec timeout -k 5 60 "$bin" train ../../small.ini --set output.file=out.h5 \
+    (cd "$dir" && TMPDIR=$PWD exec timeout -k 5 60 "$bin" train ../../small.ini --set output.file=out.h5 \
         --resume ckpt.h5 > out.txt 2> err.txt)
     local code=$? got=""
     [ "$code" -eq 0 ] && got=$(outcome "$dir/out.txt" "$dir/out.h5")
@@ -137,11 +138,11 @@ try_ck() {
 try_run() {
     local dir=try/run-$1 code
     mkdir -p "$dir" && mv "copies/run-$1.h5" "$dir/run.h5"
-    (cd "$dir" && exec timeout -k 5 30 "$bin" info run.h5 > out.txt 2> err.txt)
+    (cd "$dir" && TMPDIR=$PWD exec timeout -k 5 30 "$bin" info run.h5 > out.txt 2> err.txt)
     code=$?
     cp "$dir/out.txt" "$dir/got.txt"
     report info "run-$1" "$(classify info "$dir" "$code" "$(cat "$dir/out.txt")" "$(cat refrun/info.txt)" run.h5)" "$code" "$dir" refrun/info.txt
-    (cd "$dir" && exec timeout -k 5 60 "$bin" eval run.h5 --limit 2000 > out.txt 2> err.txt)
+    (cd "$dir" && TMPDIR=$PWD exec timeout -k 5 60 "$bin" eval run.h5 --limit 2000 > out.txt 2> err.txt)
     code=$?
     cp "$dir/out.txt" "$dir/got.txt"
     report eval "run-$1" "$(classify eval "$dir" "$code" "$(cat "$dir/out.txt")" "$(cat refrun/eval.txt)" run.h5)" "$code" "$dir" refrun/eval.txt

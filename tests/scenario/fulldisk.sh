@@ -110,7 +110,7 @@ else echo "skip: mount -t tmpfs not permitted (not root?): the tmpfs cases do no
 # the limit would stop mpiexec's own shared-memory files.
 if [ "$run_size" -gt $((ckpt_size + 8192)) ]; then
     cp ref.ckpt-0000000032.h5 c3.ckpt-0000000032.h5
-    ( trap '' XFSZ; ulimit -f "$limit"; export OMPI_MCA_ess_singleton_isolated=1 OMP_NUM_THREADS=1
+    ( trap '' XFSZ; ulimit -f "$limit"; export OMPI_MCA_ess_singleton_isolated=1 OMP_NUM_THREADS=1 TMPDIR=$work
       exec timeout -k 5 120 "$bin" train small.ini --set output.file=run3.h5 \
           --set checkpoint.prefix=c3 --resume auto > run.log 2> err.log )
     clear_error "run file over RLIMIT_FSIZE" $? "File too large" "run3.h5"
