@@ -100,10 +100,10 @@ while [ "$attempts" -lt 80 ]; do
         victim=${pids[$victim_rank]:-}
         [ -n "$victim" ] && kill -KILL "$victim" 2> /dev/null || victim=""
     fi
-    killed_at=$SECONDS
+    killed_at=${EPOCHREALTIME/./}
     wait "$launcher"
     code=$?
-    teardown=$((SECONDS - killed_at))
+    teardown=$(((${EPOCHREALTIME/./} - killed_at) / 1000)) # ms
     [ "$teardown" -gt "$slowest" ] && slowest=$teardown
     # (mpiexec exits 137 itself when a rank was killed: the time tells a hang)
     if [ "$code" -eq 124 ] || [ $((SECONDS - launched)) -ge 60 ]; then
@@ -121,11 +121,11 @@ while [ "$attempts" -lt 80 ]; do
     where=$mode
     [ -n "$(find . -name '*.tmp' -newer launched)" ] && { where="$mode, mid checkpoint write"; writes=$((writes + 1)); }
     moments[$mode]=$((${moments[$mode]:-0} + 1))
-    echo "kill $kills ($where): rank $victim_rank pid $victim after ${delay}s; exit $code, job ended in ${teardown}s; newest $(ls chaos.ckpt-*.h5 2> /dev/null | tail -1)"
+    echo "kill $kills ($where): rank $victim_rank pid $victim after ${delay}s; exit $code, job ended in ${teardown} ms; newest $(ls chaos.ckpt-*.h5 2> /dev/null | tail -1)"
 done
 
 # 3. the result
-echo "chaos: $kills kills in $attempts attempts (step ${moments[step]:-0}, start ${moments[start]:-0}, final ${moments[final]:-0}; $writes mid checkpoint write), slowest teardown ${slowest}s, $((SECONDS - start)) s"
+echo "chaos: $kills kills in $attempts attempts (step ${moments[step]:-0}, start ${moments[start]:-0}, final ${moments[final]:-0}; $writes mid checkpoint write), slowest teardown ${slowest} ms, $((SECONDS - start)) s"
 [ "$complete" -eq 1 ] || fail "the run did not complete in $attempts attempts"
 [ "$kills" -ge 20 ] || fail "only $kills kills (want at least 20)"
 if [ "$complete" -eq 1 ]; then
