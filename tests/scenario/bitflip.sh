@@ -181,8 +181,8 @@ bad=$(grep -ac -E '^[a-z]+ (unclear|silent|crashed|hung) ' all.txt)
 for what in resume info eval; do
     for c in crashed hung silent unclear; do grep -a "^$what $c " all.txt | head -8 | cut -c1-360; done
 done
-[ "$bad" -eq 0 ] && ok "every damaged copy refused clearly or read identically" \
-    || fail "$bad damaged copies unclear, silently different, crashed or hung"
+if [ "$bad" -eq 0 ]; then ok "every damaged copy refused clearly or read identically"
+else fail "$bad damaged copies unclear, silently different, crashed or hung"; fi
 [ "$(wc -l < all.txt)" -eq $((3 * copies)) ] || fail "$(wc -l < all.txt) results for $((3 * copies)) commands"
 echo "bitflip: $fails failures"
 [ "$fails" -eq 0 ]

@@ -121,7 +121,7 @@ while [ "$attempts" -lt 80 ]; do
     where=$mode
     [ -n "$(find . -name '*.tmp' -newer launched)" ] && { where="$mode, mid checkpoint write"; writes=$((writes + 1)); }
     moments[$mode]=$((${moments[$mode]:-0} + 1))
-    echo "kill $kills ($where): rank $victim_rank pid $victim after ${delay}s; exit $code, job ended in ${teardown} ms; newest $(ls chaos.ckpt-*.h5 2> /dev/null | tail -1)"
+    echo "kill $kills ($where): rank $victim_rank pid $victim after ${delay}s; exit $code, job ended in ${teardown} ms; newest checkpoint at step $(newest)"
 done
 
 # 3. the result

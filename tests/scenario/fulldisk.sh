@@ -65,8 +65,8 @@ intact_resume() {
     if [ "$("$bin" info "$ckpt" 2>&1 | grep '^params_hash')" = "$("$bin" info "ref.${base#*.}" | grep '^params_hash')" ]; then
         ok "$name: $base intact"
     else fail "$name: $base damaged or missing"; "$bin" info "$ckpt" 2>&1 | head -3; fi
-    train 2 --set output.file="resumed-$name.h5" --resume "$ckpt"
-    if [ $? -eq 0 ] && [ "$(outcome "resumed-$name.h5")" = "$reference" ]; then
+    if train 2 --set output.file="resumed-$name.h5" --resume "$ckpt" \
+        && [ "$(outcome "resumed-$name.h5")" = "$reference" ]; then
         ok "$name: the resume from $base ends with the uninterrupted run's weights and history"
     else fail "$name: the resume from $base differs or failed"; tail -3 err.log; fi
 }
@@ -78,14 +78,14 @@ ran=0
 # the sizes (KB) follow the files this build writes: a tmpfs of 1.5 checkpoints (the first
 # fits, the second does not), one of 2/3 of the run file, a limit between the two files
 ckpt_size=$(stat -c %s ref.ckpt-0000000032.h5) run_size=$(stat -c %s ref.h5)
-pages() { echo $((($1 + 4095) / 4096 * 4)); }
+pages() { echo $((($1 + 4095) / 4096 * 4)); } # (whole 4 KB pages)
 tmpfs_ckpt=$(pages $((ckpt_size * 3 / 2))) tmpfs_run=$(pages $((run_size * 2 / 3)))
 limit=$(((ckpt_size + run_size) / 2048))
 echo "checkpoint $ckpt_size B, run file $run_size B: tmpfs ${tmpfs_ckpt}k and ${tmpfs_run}k, ulimit -f $limit"
 
 # 1. and 2. on a small tmpfs
 mkdir disk
-if mount -t tmpfs -o size=${tmpfs_ckpt}k tmpfs disk 2> /dev/null; then
+if mount -t tmpfs -o size="${tmpfs_ckpt}k" tmpfs disk 2> /dev/null; then
     trap 'umount "$work/disk" 2> /dev/null; rm -rf "$work"' EXIT
     ran=1
     # 1. the second checkpoint does not fit
@@ -96,7 +96,7 @@ if mount -t tmpfs -o size=${tmpfs_ckpt}k tmpfs disk 2> /dev/null; then
     intact_resume fullckpt disk/c1.ckpt-0000000032.h5
     # 2. the run file does not fit (checkpoints elsewhere)
     rm -f disk/*
-    mount -o remount,size=${tmpfs_run}k disk || fail "remount at $tmpfs_run KB"
+    mount -o remount,size="${tmpfs_run}k" disk || fail "remount at $tmpfs_run KB"
     # (its first flush already needs more: a resume from the epoch-1 checkpoint)
     cp ref.ckpt-0000000032.h5 c2.ckpt-0000000032.h5
     train 2 --set output.file=disk/run2.h5 --set checkpoint.prefix=c2 --resume auto
