@@ -106,6 +106,9 @@ cp run.h5 kind-config.h5 && cp run.h5 kind-attrs.h5
 "$py" - <<'PY'
 import h5py
 with h5py.File("kind-config.h5", "r+") as f:
+    for k in ("activation", "output"):  # no kind attributes: the config text decides
+        if k in f.attrs:
+            del f.attrs[k]
     f.attrs["config"] = f.attrs["config"].replace("activation = sigmoid", "activation = tanh") \
                                          .replace("output = sigmoid", "output = softmax")
 with h5py.File("kind-attrs.h5", "r+") as f:

@@ -48,8 +48,8 @@ for j in "$j1:mpirun" "$j2:srun"; do
     id=${j%%:*} launcher=${j#*:}
     s=$(wait_done "$id" 120)
     if [ "$s" = COMPLETED ] && h5dump -H "tiny-$launcher.h5" > /dev/null \
-        && "$bin" info "tiny-$launcher.h5" | grep -q '^format: downhill-run' \
-        && "$bin" info "tiny-$launcher.h5" | grep -q '^last_epoch: 2' \
+        && grep -q '^format: downhill-run' <<< "$("$bin" info "tiny-$launcher.h5")" \
+        && grep -q '^last_epoch: 2' <<< "$("$bin" info "tiny-$launcher.h5")" \
         && grep -q "running: $launcher" "tiny-$launcher.out"; then
         ok "train.sbatch with $launcher: job $id completed, valid run file tiny-$launcher.h5"
     else
