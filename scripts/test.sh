@@ -16,7 +16,7 @@ bash scripts/build.sh -DDOWNHILL_WERROR=ON # a warning in downhill's code fails 
 # programs of the label's tests.
 cmake -S . -B build-portable -DCMAKE_BUILD_TYPE=Release -DDOWNHILL_NATIVE=OFF \
     -DDOWNHILL_WERROR=ON > /dev/null
-cmake --build build-portable -j "$(nproc)" --target downhill test_kernels test_reference
+cmake --build build-portable -j "$(nproc)" --target downhill test_kernels test_reference test_output test_packed
 (cd build-portable && ctest --output-on-failure --timeout 900 -L '^portable$')
 echo "portable build: ok"
 
