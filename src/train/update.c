@@ -47,25 +47,20 @@ static inline void rule_step(Real *theta, Real *v, double g, const Rule *r)
     *theta = (Real)fma(-r->eta, d, th);
 }
 
-/* rule_exact: rule_step for parameters [i, i + n) from the exact sums, clearing them. */
-static void rule_exact(Trainer *t, size_t i, size_t n, const Rule *r)
+/* rule_sums: rule_step for parameters [i, i + n) from the exact sums (exact) or the float
+ * sums, clearing them. */
+static void rule_sums(Trainer *t, size_t i, size_t n, const Rule *r, int exact)
 {
     Real *theta = t->model.params + i, *v = t->velocity ? t->velocity + i : NULL;
     int64_t *sum = t->sum + i;
+    Real *fsum = t->fsum + i;
     for (size_t k = 0; k < n; k++) {
-        rule_step(theta + k, v ? v + k : NULL, (double)sum[k] * r->unit, r);
-        sum[k] = 0;
-    }
-}
-
-/* rule_float: rule_step for parameters [i, i + n) from the float sums, clearing them. */
-static void rule_float(Trainer *t, size_t i, size_t n, const Rule *r)
-{
-    Real *theta = t->model.params + i, *v = t->velocity ? t->velocity + i : NULL;
-    Real *sum = t->fsum + i;
-    for (size_t k = 0; k < n; k++) {
-        rule_step(theta + k, v ? v + k : NULL, (double)sum[k] * r->unit, r);
-        sum[k] = 0;
+        double s = exact ? (double)sum[k] : (double)fsum[k];
+        rule_step(theta + k, v ? v + k : NULL, s * r->unit, r);
+        if (exact)
+            sum[k] = 0;
+        else
+            fsum[k] = 0;
     }
 }
 
@@ -90,10 +85,7 @@ static void rule_range(Trainer *t, size_t i0, size_t i1, Rule r, int exact)
             if (i0 >= end)
                 continue;
             r.lambda = part == 0 ? lambda : 0;
-            if (exact)
-                rule_exact(t, i0, end - i0, &r);
-            else
-                rule_float(t, i0, end - i0, &r);
+            rule_sums(t, i0, end - i0, &r, exact);
             i0 = end;
         }
     }
@@ -120,7 +112,7 @@ static void update_first(Trainer *t, double lr, int64_t count, int tid, int thre
             if (count > 0 && plain)
                 exact_descend(t->model.params + at, t->sum + at, len, step, &t->fixed);
             else if (count > 0)
-                rule_exact(t, at, len, &rule); /* W1: all weights */
+                rule_sums(t, at, len, &rule, 1); /* W1: all weights */
             else
                 memset(t->sum + at, 0, sizeof *t->sum * len);
         }
