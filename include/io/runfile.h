@@ -37,16 +37,21 @@ typedef struct H5Run H5Run;
 int h5run_create(const char *path, const RunAttrs *attrs, const Layout *lay, H5Run **out,
                  Err *e);
 
-/* h5run_write_model: writes /model/W1.. and /model/b1.. bit-exactly from params, flushes. */
+/* h5run_write_model: writes /model/W1.. and /model/b1.. bit-exactly from params (in the
+ * file in memory: h5run_commit puts it on disk). */
 int h5run_write_model(H5Run *r, const Real *params, Err *e);
 
-/* h5run_append_history: appends one row to every /history dataset and flushes the file. */
+/* h5run_append_history: appends one row to every /history dataset (in memory). */
 int h5run_append_history(H5Run *r, const HistoryRow *row, Err *e);
 
 /* h5run_append_timing: appends one value to each /timing/NAME dataset (1-D float64,
- * extendible, created on first use) and flushes the file. */
+ * extendible, created on first use; in memory). */
 int h5run_append_timing(H5Run *r, const char *const *names, const double *values, int n,
                         Err *e);
+
+/* h5run_commit: the file as it is now replaces the one on disk whole, sealed with its
+ * length and checksum: the disk holds the previous or the new content, never a mix. */
+int h5run_commit(H5Run *r, Err *e);
 
 /* h5run_close: closes the file (r may be NULL); returns -1 if the close failed. */
 int h5run_close(H5Run *r, Err *e);

@@ -77,9 +77,7 @@ int h5run_create(const char *path, const RunAttrs *attrs, const Layout *lay, H5R
     return 0;
 }
 
-/* run_flush: after a change: the file (built in memory) replaces the one on disk whole,
- * sealed with its new length and checksum (h5_file_commit). */
-static int run_flush(H5Run *r, Err *e)
+int h5run_commit(H5Run *r, Err *e)
 {
     return h5_file_commit(r->file, r->path, 0, e);
 }
@@ -87,9 +85,7 @@ static int run_flush(H5Run *r, Err *e)
 int h5run_write_model(H5Run *r, const Real *params, Err *e)
 {
     h5_quiet();
-    if (h5_model_write(r->file, &r->lay, params, r->path, e))
-        return -1;
-    return run_flush(r, e);
+    return h5_model_write(r->file, &r->lay, params, r->path, e);
 }
 
 /* column_append: extends the 1-D dataset `name` by one value and writes it there. */
@@ -129,7 +125,7 @@ int h5run_append_history(H5Run *r, const HistoryRow *row, Err *e)
     for (int c = 0; c < HISTORY_COLUMNS; c++)
         if (column_append(hist, h5_history_names[c], h5_history_type(c), values[c], path, e))
             goto done;
-    rc = run_flush(r, e);
+    rc = 0;
 done:
     h5_close(&hist);
     return rc;
@@ -165,7 +161,7 @@ int h5run_append_timing(H5Run *r, const char *const *names, const double *values
         if (column_append(g, names[i], H5T_NATIVE_DOUBLE, &values[i], path, e))
             goto done;
     }
-    rc = run_flush(r, e);
+    rc = 0;
 done:
     h5_close(&g);
     return rc;
@@ -175,7 +171,7 @@ int h5run_close(H5Run *r, Err *e)
 {
     if (!r)
         return 0;
-    (void)e; /* every change was committed to the disk already (run_flush) */
+    (void)e; /* the caller committed every change it wants on disk (h5run_commit) */
     h5_quiet();
     run_free(r);
     return 0;

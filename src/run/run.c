@@ -58,6 +58,8 @@ static int record(Run *r, const HistoryRow *row, Err *e)
         status = h5run_write_model(r->file, r->t.model.params, e);
         if (status == 0)
             status = h5run_append_history(r->file, row, e);
+        if (status == 0)
+            status = h5run_commit(r->file, e); /* the weights and their row together */
     }
     progress_row(r->log, row);
     return comm_check(status, e);
@@ -79,6 +81,8 @@ static int open_run_file(Run *r, Err *e)
             status = h5run_write_model(r->file, r->t.model.params, e);
         for (int64_t i = 0; status == 0 && i < r->n_history; i++)
             status = h5run_append_history(r->file, &r->history[i], e);
+        if (status == 0 && r->n_history > 0)
+            status = h5run_commit(r->file, e); /* once, not once per row */
     }
     return comm_check(status, e);
 }
@@ -151,6 +155,8 @@ static int record_timing(Run *r, Err *e)
         }
     }
     int status = r->file ? h5run_append_timing(r->file, names, values, 3 * PHASE_COUNT, e) : 0;
+    if (status == 0 && r->file)
+        status = h5run_commit(r->file, e);
     return comm_check(status, e);
 }
 

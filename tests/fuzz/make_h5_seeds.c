@@ -29,7 +29,7 @@ int main(int argc, char **argv)
     snprintf(path, sizeof path, "%s/sealed-run-4-3-2.h5", argv[1]);
     HistoryRow row = {0, 0.5, 0.25, 0.5, 0.0, 0.0};
     if (h5run_create(path, &a, &lay, &r, &e) || h5run_write_model(r, params, &e) ||
-        h5run_append_history(r, &row, &e) || h5run_close(r, &e))
+        h5run_append_history(r, &row, &e) || h5run_commit(r, &e) || h5run_close(r, &e))
         goto fail;
 
     HistoryRow rows[2] = {row, {1, 0.4, 0.2, 0.75, 1.0, 100.0}};

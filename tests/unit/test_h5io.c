@@ -164,6 +164,8 @@ static int write_run(const char *path, const Layout *lay, const Real *params, in
         HistoryRow row = {i, 1.0 / (i + 1), 2.0 / (i + 1), 0.1 * i, 0.5 + i, 1000.0 * i};
         rc = h5run_append_history(r, &row, e);
     }
+    if (rc == 0)
+        rc = h5run_commit(r, e);
     return h5run_close(r, e) || rc;
 }
 
