@@ -90,13 +90,91 @@ INLINE void dot_block(const float *W, int ws, const float *x, int xs, int len, i
         }
 }
 
-/* net_avx512_dot_rows: the shared row driver (net_rows.h) on this file's dot_block. */
+/* tree16f: z[f] = tree(s[f]) for sixteen vectors, as tree16 (the same pairs added). */
+INLINE void tree16f(const __m512 s[16], float z[16])
+{
+    __m512 b[4][4];
+    float t[4][4];
+    for (int f = 0; f < 16; f++)
+        b[f / 4][f % 4] = s[f];
+    tree16(b, t);
+    for (int f = 0; f < 16; f++)
+        z[f] = t[f / 4][f % 4];
+}
+
+/* WIDE_X, WIDE_W: the wide register block of dot_wide: eight rows of x by three rows of W,
+ * 24 accumulators; each load of W serves eight examples, so W (read from L2) costs a third
+ * of the loads it costs in dot_block. */
+#define WIDE_X 8
+#define WIDE_W 3
+
+/* dot_wide: dot_block for ni <= WIDE_X rows of x and nj <= WIDE_W rows of W: each entry the
+ * same sixteen partial sums, tree and tail as net_plain_dot, so the same bits; z[r * WIDE_W
+ * + q] (z holds 32). */
+INLINE void dot_wide(const float *W, int ws, const float *x, int xs, int len, int ni, int nj,
+                     float z[32])
+{
+    __m512 s[32];
+    for (int f = 0; f < 32; f++)
+        s[f] = _mm512_setzero_ps(); /* the unused ones feed tree16f only */
+    int k = 0;
+    for (; k + LANES <= len; k += LANES) {
+        __m512 wv[WIDE_W];
+        for (int q = 0; q < nj; q++)
+            wv[q] = _mm512_loadu_ps(W + (size_t)q * ws + k);
+        for (int r = 0; r < ni; r++) {
+            __m512 xv = _mm512_loadu_ps(x + (size_t)r * xs + k);
+            for (int q = 0; q < nj; q++)
+                s[r * WIDE_W + q] = _mm512_fmadd_ps(wv[q], xv, s[r * WIDE_W + q]);
+        }
+    }
+    tree16f(s, z);
+    tree16f(s + 16, z + 16); /* the last eight of them unused */
+    for (int r = 0; r < ni; r++)
+        for (int q = 0; q < nj; q++) {
+            float t = z[r * WIDE_W + q];
+            for (int kk = k; kk < len; kk++)
+                t = fmaf(W[(size_t)q * ws + kk], x[(size_t)r * xs + kk], t);
+            z[r * WIDE_W + q] = t;
+        }
+}
+
+/* wide_rows: out rows [i, i + ni) (ni <= WIDE_X) for the outputs [j0, j1), by dot_wide. */
+static void wide_rows(const float *W, int ws, const float *in, int xs, int len, float *out,
+                      int i, int ni, int n_out, int j0, int j1)
+{
+    float z[32];
+    for (int j = j0; j < j1; j += WIDE_W) {
+        int nj = j1 - j < WIDE_W ? j1 - j : WIDE_W;
+        if (ni == WIDE_X && nj == WIDE_W) /* unrolled: 24 registers */
+            dot_wide(W + (size_t)j * ws, ws, in + (size_t)i * xs, xs, len, WIDE_X, WIDE_W, z);
+        else
+            dot_wide(W + (size_t)j * ws, ws, in + (size_t)i * xs, xs, len, ni, nj, z);
+        for (int r = 0; r < ni; r++)
+            for (int q = 0; q < nj; q++)
+                out[(size_t)(i + r) * n_out + j + q] = z[r * WIDE_W + q];
+    }
+}
+
+/* net_avx512_dot_rows: for 48 outputs or more, W in panels of rows that stay in L2, each
+ * through every block of eight examples (dot_wide); narrower layers and the last examples
+ * by the shared row driver (net_rows.h). Every output is the same sum whichever block computes it. */
 #include "net_rows.h"
 
 void net_avx512_dot_rows(const float *W, int ws, const float *in, int xs, int len, float *out,
                          int n, int n_out)
 {
-    rows_dot(W, ws, in, xs, len, out, n, n_out);
+    int panel = ROWS_PANEL_BYTES / (4 * (len > 0 ? len : 1)) / WIDE_W * WIDE_W;
+    if (panel < WIDE_W)
+        panel = WIDE_W;
+    int full = n_out >= 48 ? n / WIDE_X * WIDE_X : 0; /* narrow layers: rows_dot's blocks */
+    for (int j0 = 0; j0 < n_out && full > 0; j0 += panel) {
+        int j1 = n_out - j0 < panel ? n_out : j0 + panel;
+        for (int i = 0; i < full; i += WIDE_X)
+            wide_rows(W, ws, in, xs, len, out, i, WIDE_X, n_out, j0, j1);
+    }
+    rows_dot(W, ws, in + (size_t)full * xs, xs, len, out + (size_t)full * n_out, n - full,
+             n_out);
 }
 
 /* sigmoid16: 1 / (1 + e^-z) on 16 lanes, e^x as Cephes' expf (x = n ln2 + r, a degree-7

@@ -5,20 +5,25 @@
 #ifndef DOWNHILL_NET_ROWS_H
 #define DOWNHILL_NET_ROWS_H
 
-/* rows_partial: out rows [i, i + ni) = W in (len columns; W rows ws apart, in rows xs
- * apart), outputs in blocks of 4. */
+/* ROWS_PANEL_BYTES: the bytes of W one panel holds (rows_dot): well inside a core's L2 (1-2
+ * MB on current x86 server cores), so a panel is read from memory once per call and from L2
+ * by every block of examples. */
+#define ROWS_PANEL_BYTES (384 * 1024)
+
+/* rows_partial: out rows [i, i + ni) = W in for the outputs [j0, j1) (len columns; W rows ws
+ * apart, in rows xs apart), outputs in blocks of 4 counted from j0. */
 INLINE void rows_partial(const float *W, int ws, const float *in, int xs, int len, float *out,
-                         int i, int ni, int n_out)
+                         int i, int ni, int n_out, int j0, int j1)
 {
     float z[4][4];
-    int j = 0;
-    for (; j + 4 <= n_out; j += 4) {
+    int j = j0;
+    for (; j + 4 <= j1; j += 4) {
         dot_block(W + (size_t)j * ws, ws, in + (size_t)i * xs, xs, len, ni, 4, z);
         for (int r = 0; r < ni; r++)
             for (int q = 0; q < 4; q++)
                 out[(size_t)(i + r) * n_out + j + q] = z[r][q];
     }
-    for (; j < n_out; j++) {
+    for (; j < j1; j++) {
         dot_block(W + (size_t)j * ws, ws, in + (size_t)i * xs, xs, len, ni, 1, z);
         for (int r = 0; r < ni; r++)
             out[(size_t)(i + r) * n_out + j] = z[r][0];
@@ -26,16 +31,24 @@ INLINE void rows_partial(const float *W, int ws, const float *in, int xs, int le
 }
 
 /* rows_dot: out (n, n_out) = the dot products of the n rows of in with the n_out rows of W:
- * four examples at a time through dot_block (they share each load of W), the rest by
- * net_plain_dot_rows (the same bits). */
+ * W in panels of rows (a multiple of 4, ROWS_PANEL_BYTES), each panel through every block of
+ * four examples (they share each load of W, and the panel stays in L2), by dot_block; the
+ * last examples by net_plain_dot_rows (the same bits). Each output is one dot_block sum
+ * whatever the panel, so the bits do not depend on it. */
 INLINE void rows_dot(const float *W, int ws, const float *in, int xs, int len, float *out,
                      int n, int n_out)
 {
-    int i = 0;
-    for (; i + 4 <= n; i += 4)
-        rows_partial(W, ws, in, xs, len, out, i, 4, n_out);
-    net_plain_dot_rows(W, ws, in + (size_t)i * xs, xs, len, out + (size_t)i * n_out, n - i,
-                       n_out);
+    int panel = ROWS_PANEL_BYTES / (4 * (len > 0 ? len : 1)) / 4 * 4;
+    if (panel < 4)
+        panel = 4;
+    int full = n / 4 * 4;
+    for (int j0 = 0; j0 < n_out; j0 += panel) {
+        int j1 = n_out - j0 < panel ? n_out : j0 + panel;
+        for (int i = 0; i < full; i += 4)
+            rows_partial(W, ws, in, xs, len, out, i, 4, n_out, j0, j1);
+    }
+    net_plain_dot_rows(W, ws, in + (size_t)full * xs, xs, len, out + (size_t)full * n_out,
+                       n - full, n_out);
 }
 
 #endif

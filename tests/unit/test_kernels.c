@@ -551,6 +551,12 @@ static int kernels_against_plain(void)
                 net_dot_rows(ns[a], outs[b], lens[c], seed++);
                 net_outer(ns[a], outs[b], lens[c], seed++);
             }
+    const int dot_ns[] = {8, 13, 17, 64}, dot_outs[] = {48, 50, 130, 512};
+    const int dot_lens[] = {17, 400, 784}; /* wide layers: panels, blocks of 8 x 3, tails */
+    for (size_t a = 0; a < sizeof dot_ns / sizeof *dot_ns; a++)
+        for (size_t b = 0; b < sizeof dot_outs / sizeof *dot_outs; b++)
+            for (size_t c = 0; c < sizeof dot_lens / sizeof *dot_lens; c++, cases++)
+                net_dot_rows(dot_ns[a], dot_outs[b], dot_lens[c], seed++);
     const int hidden_ins[] = {1, 10, 15, 16, 17, 40, 64, 130};
     for (size_t a = 0; a < sizeof ns / sizeof *ns; a++)
         for (size_t b = 0; b < sizeof hidden_ins / sizeof *hidden_ins; b++)
