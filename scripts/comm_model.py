@@ -38,9 +38,32 @@ split fit keeps the bandwidth term honest for the ~100 KB messages the trainer s
 Measurements with more ranks than cores (oversubscribed) are distorted: ranks share cores
 and wait for each other's time slices; the script says so when it sees them.
 
+Any network (--layers): the step reduces n_params + 5 values, as int64 (8 bytes) in a
+node's shared window, in --sum-bytes bytes each between nodes (packed exact sums; the 5
+extras travel as int64), or as floats (4 bytes). With --overlap, each layer's gradient is
+a bucket whose reduction starts as soon as the backward pass has completed it, output
+layer first; the buckets go one after another over the link and only the first layer's
+(the last to complete) cannot hide behind the remaining backward compute. With bwd the
+backward pass's share of the compute (--backward-share, default from the FLOP counts)
+and r_l the moment bucket l is complete (FLOP-proportional, layer L first):
+
+  overlap off:  step = c + T(P, n_all)
+  overlap on:   e_{L+1} = 0,  e_l = max(r_l, e_{l+1}) + T(P, n_l)  for l = L .. 2
+                step = (c - bwd) + max(bwd, e_2) + T(P, n_1)
+  c = B/P t o,  o = max(1, P T / cores) (ranks x threads beyond the cores share them)
+  efficiency = B/P t_ref / step   (t_ref: the one-rank time per example at the batch the
+               P = 1 run used: B for strong, B/P for weak scaling; default t)
+
+--step-query P:B prints both, one line each:
+  step P B overlap compute_us comm_us exposed_us step_us efficiency
+
 Examples:
   scripts/comm_model.py comm-p2.csv comm-p4.csv --samples-per-s 60000
   scripts/comm_model.py comm-p2.csv --exclude-bytes 104056 --query 2:104056
+  scripts/comm_model.py net.csv --layers 784,512,512,10 --sum-bytes 6 \
+      --compute-us-per-example 45 --step-query 2:64
+  scripts/comm_model.py --alpha-us 6 --link-rate 1gbit --layers 784,512,512,10 \
+      --sum-bytes 6 --samples-per-s 22000 --ranks 2,4 --batches 64,256
 """
 import argparse
 import csv
@@ -131,9 +154,70 @@ def batch_for(target, p, t_comm, t_example):
     return max(p, int(math.ceil(need / p - 1e-9)) * p)
 
 
+def parse_rate(text):
+    """A tc-style rate (10gbit, 1gbit, 100mbit, 500kbit, bit) in bits per second."""
+    units = {"gbit": 1e9, "mbit": 1e6, "kbit": 1e3, "bit": 1.0}
+    for unit, factor in units.items():
+        if text.endswith(unit) and text[:-len(unit)].replace(".", "", 1).isdigit():
+            return float(text[:-len(unit)]) * factor
+    raise argparse.ArgumentTypeError("rate %r: use e.g. 10gbit, 1gbit, 100mbit" % text)
+
+
+class Network:
+    """Buckets (one per layer) and the backward pass's FLOP profile of a layer list."""
+
+    EXTRAS = 5  # cost, count, bad values, stop and checkpoint requests
+
+    def __init__(self, layers):
+        self.layers = layers
+        # bucket l (1-based, input layer 0): the weights and biases of layer l
+        self.values = [layers[l] * (layers[l - 1] + 1) for l in range(1, len(layers))]
+        self.n_params = sum(self.values)
+        grads = [2.0 * layers[l] * layers[l - 1] for l in range(1, len(layers))]
+        deltas = [2.0 * layers[l] * layers[l - 1] if l >= 2 else 0.0
+                  for l in range(1, len(layers))]
+        total = sum(grads) + sum(deltas)
+        # ready[l - 1]: the share of the backward pass done when layer l's gradient is
+        # complete: the weight gradients of layers L..l and the deltas through L..l+1
+        self.ready = [(sum(grads[l - 1:]) + sum(deltas[l:])) / total
+                      for l in range(1, len(layers))]
+        fwd = sum(2.0 * layers[l] * layers[l - 1] for l in range(1, len(layers)))
+        self.flop_backward_share = total / (total + fwd)
+
+    def bucket_bytes(self, value_bytes):
+        """Bytes of each bucket (layer 1 first); the extras go with layer 1, as int64
+        on the exact path (value_bytes != 4), as floats otherwise."""
+        extra = self.EXTRAS * (4 if value_bytes == 4 else 8)
+        sizes = [v * value_bytes for v in self.values]
+        sizes[0] += extra
+        return sizes
+
+
+def step_prediction(net, name, alpha, beta, p, batch, t_ex, t_ref, value_bytes, bwd_share,
+                    oversub, overlap):
+    """(compute, comm, exposed, step, efficiency) in seconds for P ranks, global batch."""
+    compute = batch / p * t_ex * oversub
+    if p == 1:
+        return compute, 0.0, 0.0, compute, t_ref / t_ex / oversub
+    sizes = net.bucket_bytes(value_bytes)
+    comm = comm_time(name, alpha, beta, p, sum(sizes))
+    if not overlap:
+        step = compute + comm
+    else:
+        bwd = bwd_share * compute
+        end = 0.0
+        for layer in range(len(sizes), 1, -1):  # L .. 2
+            end = max(net.ready[layer - 1] * bwd, end) + comm_time(name, alpha, beta, p,
+                                                                     sizes[layer - 1])
+        step = (compute - bwd) + max(bwd, end) + comm_time(name, alpha, beta, p, sizes[0])
+        comm = sum(comm_time(name, alpha, beta, p, n) for n in sizes)
+    return compute, comm, step - compute, step, batch / p * t_ref / step
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("csv", nargs="+", help="downhill comm --csv files (several P)")
+    ap.add_argument("csv", nargs="*", help="downhill comm --csv files (several P); or give "
+                    "the link with --alpha-us and --beta-ns or --link-rate")
     ap.add_argument("--kind", choices=["exact", "float"], default="exact",
                     help="train.reduction to model (default exact: int64 sums)")
     ap.add_argument("--algorithm", choices=list(ALGORITHMS),
@@ -167,10 +251,47 @@ def main():
     ap.add_argument("--query", action="append", default=[], metavar="P:BYTES",
                     help="print only the predicted allreduce time in us (repeatable)")
     ap.add_argument("--out", help="write the prediction table (.csv, else Markdown)")
+    ap.add_argument("--alpha-us", type=float, help="link latency per message (us), instead "
+                    "of a fit")
+    ap.add_argument("--beta-ns", type=float, help="link time per byte (ns/B), instead of a fit")
+    ap.add_argument("--link-rate", type=parse_rate, help="nominal link rate (e.g. 1gbit): "
+                    "beta = 8 / rate (sets --beta-ns; --alpha-us defaults to 0)")
+    ap.add_argument("--layers", help="the network (e.g. 784,512,512,10): message of "
+                    "n_params + 5 values, one bucket per layer")
+    ap.add_argument("--sum-bytes", type=int, default=8,
+                    help="exact path with --layers: bytes per value on the wire (8: int64, "
+                         "the node window; train.sum_bytes between nodes, default 6)")
+    ap.add_argument("--backward-share", type=float,
+                    help="the backward pass's share of the compute time (default: its FLOP "
+                         "share, weight gradients and deltas against the forward pass)")
+    ap.add_argument("--overlap", choices=["off", "on", "both"], default="both",
+                    help="with --layers: predict without and/or with bucketed overlap")
+    ap.add_argument("--cores", type=int, help="cores the ranks share (default: ranks x "
+                    "threads never exceed them)")
+    ap.add_argument("--threads", type=int, default=1, help="threads per rank (with --cores)")
+    ap.add_argument("--reference-us-per-example", type=float,
+                    help="one-rank time per example at the batch the P = 1 run of the mode "
+                         "used (strong: the global batch), for the efficiency (default: the "
+                         "compute time per example)")
+    ap.add_argument("--step-query", action="append", default=[], metavar="P:B",
+                    help="with --layers: print the step prediction for P ranks, global "
+                         "batch B, overlap off and on (repeatable)")
     a = ap.parse_args()
+    if a.link_rate:
+        a.beta_ns = 8e9 / a.link_rate
+        if a.alpha_us is None:
+            a.alpha_us = 0.0
+    if not a.csv and (a.alpha_us is None or a.beta_ns is None):
+        ap.error("give downhill comm CSV files, or --alpha-us with --beta-ns or --link-rate")
+    if a.step_query and not a.layers:
+        ap.error("--step-query needs --layers")
 
     if not a.algorithm:
         a.algorithm = "halving" if a.kind == "exact" else "binomial"
+    if a.samples_per_s:
+        a.compute_us_per_example = 1e6 / a.samples_per_s
+    if not a.csv:
+        return predict_wide(a, a.alpha_us * 1e-6, a.beta_ns * 1e-9, "given link")
     data = read_csvs(a.csv, a.kind, set(a.exclude_bytes))
     fits = {name: fit_algorithm(data, name, a.fit, a.small_bytes, a.large_bytes)
             for name in ALGORITHMS}
@@ -179,6 +300,8 @@ def main():
                   for name in ALGORITHMS}
     if a.query:
         alpha, beta, _ = fits[a.algorithm]
+        if a.alpha_us is not None and a.beta_ns is not None:
+            alpha, beta = a.alpha_us * 1e-6, a.beta_ns * 1e-9
         for q in a.query:
             p, nbytes = (int(x) for x in q.split(":"))
             formula = a.predict_algorithm or a.algorithm
@@ -217,8 +340,11 @@ def main():
     else:
         print("  best fit: %s" % best)
 
-    if a.samples_per_s:
-        a.compute_us_per_example = 1e6 / a.samples_per_s
+    if a.alpha_us is not None and a.beta_ns is not None:
+        return predict_wide(a, a.alpha_us * 1e-6, a.beta_ns * 1e-9, "given link")
+    if a.layers:
+        alpha, beta, _ = fits[a.algorithm]
+        return predict_wide(a, alpha, beta, "fitted as " + a.algorithm)
     if not a.compute_us_per_example:
         print("\n(no --compute-us-per-example or --samples-per-s: no step prediction)")
         return
@@ -264,6 +390,66 @@ def main():
                         if r[6] > a.train_examples else "") if x)
                     f.write("| %d | %d | %.1f | %.1f | %.1f | %.3g%% | %d | %s |\n" %
                             (r[0], r[1], r[2], r[3], r[4], 100 * r[5], r[6], note))
+
+
+def predict_wide(a, alpha, beta, source):
+    """Step time and efficiency of the --layers network, overlap off and on."""
+    if not a.layers:
+        sys.exit("comm_model.py: error: a given link (--alpha-us, --beta-ns, --link-rate) "
+                 "predicts with --layers")
+    if not a.compute_us_per_example:
+        sys.exit("comm_model.py: error: --compute-us-per-example or --samples-per-s needed")
+    net = Network([int(x) for x in a.layers.split(",")])
+    value_bytes = 4 if a.kind == "float" else a.sum_bytes
+    share = a.backward_share if a.backward_share is not None else net.flop_backward_share
+    t_ex = a.compute_us_per_example * 1e-6
+    t_ref = (a.reference_us_per_example or a.compute_us_per_example) * 1e-6
+    formula = a.predict_algorithm or a.algorithm
+    overlaps = {"off": [False], "on": [True], "both": [False, True]}[a.overlap]
+
+    def oversub(p):
+        return max(1.0, p * a.threads / a.cores) if a.cores else 1.0
+
+    if a.step_query:
+        for q in a.step_query:
+            p, b = (int(x) for x in q.split(":"))
+            for ov in overlaps:
+                r = step_prediction(net, formula, alpha, beta, p, b, t_ex, t_ref, value_bytes,
+                                    share, oversub(p), ov)
+                print("step %d %d %s %.2f %.2f %.2f %.2f %.4f" %
+                      (p, b, "on" if ov else "off", *(1e6 * x for x in r[:4]), r[4]))
+        return
+    print("# step model of %s (%d parameters; %d B per step as %d-byte values; buckets "
+          "%s B)" % (a.layers, net.n_params, sum(net.bucket_bytes(value_bytes)), value_bytes,
+                     ", ".join(str(x) for x in reversed(net.bucket_bytes(value_bytes)))))
+    print("# %s formula, alpha %.3f us, beta %.5f ns/B (%s); compute %.2f us/example/rank, "
+          "backward share %.2f%s" % (formula, alpha * 1e6, beta * 1e9, source, t_ex * 1e6,
+                                     share, ", %d cores" % a.cores if a.cores else ""))
+    header = ["P", "B", "overlap", "compute_us", "comm_us", "exposed_us", "step_us",
+              "efficiency"]
+    rows = []
+    for p in (int(x) for x in a.ranks.split(",")):
+        for b in (int(x) for x in a.batches.split(",")):
+            for ov in overlaps:
+                r = step_prediction(net, formula, alpha, beta, p, b, t_ex, t_ref, value_bytes,
+                                    share, oversub(p), ov)
+                rows.append([p, b, "on" if ov else "off"] + [1e6 * x for x in r[:4]] + [r[4]])
+    print("%6s %7s %8s %11s %11s %11s %11s %10s" % tuple(header))
+    for r in rows:
+        print("%6d %7d %8s %11.1f %11.1f %11.1f %11.1f %10.3f" % tuple(r))
+    if a.out:
+        with open(a.out, "w", newline="") as f:
+            if a.out.endswith(".csv"):
+                w = csv.writer(f)
+                w.writerow(["layers", "algorithm", "alpha_us", "beta_ns_per_B"] + header)
+                for r in rows:
+                    w.writerow([a.layers, formula, "%.4f" % (alpha * 1e6), "%.6f" % (beta * 1e9)]
+                               + r[:3] + ["%.4g" % x for x in r[3:]])
+            else:
+                f.write("| " + " | ".join(header) + " |\n|" + "---|" * len(header) + "\n")
+                for r in rows:
+                    f.write("| %d | %d | %s | %.1f | %.1f | %.1f | %.1f | %.3g%% |\n" %
+                            (r[0], r[1], r[2], r[3], r[4], r[5], r[6], 100 * r[7]))
 
 
 if __name__ == "__main__":
