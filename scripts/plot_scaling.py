@@ -49,24 +49,37 @@ def plot_wide(path, out):
             overlaps.append(r["overlap"])
     modes = [m for m in ("strong", "weak") if any(r["mode"] == m for r in rows)]
     colors = {"on": "tab:blue", "off": "tab:orange", "n/a": "tab:gray"}
-    fig, axes = plt.subplots(1, len(modes), figsize=(6 * len(modes), 4.5), squeeze=False)
-    width = 0.8 / (2 * len(overlaps))
+    # bars: (label, overlap of the rows, CSV column, colour, hatched = a prediction)
+    bars = []
+    for ov in overlaps:
+        if ov == "n/a":  # the binary had no overlap: its runs beside both predictions
+            bars += [("measured (no overlap key)", ov, "efficiency", colors[ov], False),
+                     ("model, overlap off", ov, "predicted_off", colors["off"], True),
+                     ("model, overlap on", ov, "predicted_on", colors["on"], True)]
+        else:
+            bars += [(f"measured, overlap {ov}", ov, "efficiency", colors.get(ov), False),
+                     (f"model, overlap {ov}", ov, "predicted_efficiency", colors.get(ov), True)]
+    fig, axes = plt.subplots(1, len(modes), figsize=(6 * len(modes), 4.8), squeeze=False)
+    width = 0.8 / len(bars)
     for ax, mode in zip(axes[0], modes):
-        for k, ov in enumerate(overlaps):
-            meas, pred = [], []
+        for k, (label, ov, column, color, model) in enumerate(bars):
+            ys = []
             for name in settings:
                 hit = [r for r in rows if r["mode"] == mode and r["overlap"] == ov
                        and f"{r['setting']}\nP = {r['ranks']}" == name]
-                meas.append(float(hit[0]["efficiency"]) if hit else 0.0)
-                pred.append(float(hit[0]["predicted_efficiency"]) if hit else 0.0)
-            xs = [i - 0.4 + (2 * k + 0.5) * width for i in range(len(settings))]
-            c = colors.get(ov, None)
-            ax.bar(xs, meas, width, color=c, label=f"measured, overlap {ov}")
-            ax.bar([x + width for x in xs], pred, width, facecolor="white", edgecolor=c,
-                   hatch="//", label=f"model, overlap {ov}")
+                ys.append(float(hit[0][column]) if hit else 0.0)
+            xs = [i - 0.4 + (k + 0.5) * width for i in range(len(settings))]
+            if model:
+                ax.bar(xs, ys, width, facecolor="white", edgecolor=color, hatch="//",
+                       label=label)
+            else:
+                ax.bar(xs, ys, width, color=color, label=label)
+            for x, y in zip(xs, ys):
+                ax.text(x, y + 0.01, f"{y:.2f}", ha="center", va="bottom", fontsize=6,
+                        rotation=90)
         ax.set_xticks(range(len(settings)))
         ax.set_xticklabels(settings, fontsize=8)
-        ax.set_ylim(0, 1.05)
+        ax.set_ylim(0, 1.12)
         ax.axhline(1.0, color="k", linestyle="--", linewidth=0.8)
         ax.set_ylabel("parallel efficiency (speedup / P)")
         ax.set_title(f"{mode} scaling")

@@ -42,7 +42,7 @@
 #   the run file's /timing: data to update, and the allreduce, which includes waiting for
 #   the slowest rank), predicted_exposed_ms (the model's communication not hidden),
 #   alpha_us, beta_ns_per_B, sum_bytes (bytes per value on the wire), us_per_example and
-#   backward_share (one rank at the per-rank batch), params_hash, run_file.
+#   backward_share (one rank at the per-rank batch), params_hash, run_file (under DIR).
 #   Speedup: throughput over the one-rank run of the same mode; efficiency = speedup / P
 #   (weak: throughput per rank over the one-rank run's).
 # The whole default experiment takes about 5-10 minutes on a 2-core machine.
@@ -231,7 +231,7 @@ row() {
     fi
     pred=$poff
     if [ "$ov" = on ]; then pred=$pon; fi
-    echo "$setting,$rate,$hosts,$p,$mode,$ov,$b,$pr,$sps,$speedup,$eff,$pred,$poff,$pon,$step,$pstep,$compute,$allreduce,$pexp,$alpha,$beta,$wbytes,$t,$share,$hash,$run" >> "$rows"
+    echo "$setting,$rate,$hosts,$p,$mode,$ov,$b,$pr,$sps,$speedup,$eff,$pred,$poff,$pon,$step,$pstep,$compute,$allreduce,$pexp,$alpha,$beta,$wbytes,$t,$share,$hash,${run#"$out"/}" >> "$rows"
 }
 
 for mode in $modes; do
