@@ -40,16 +40,17 @@ and wait for each other's time slices; the script says so when it sees them.
 
 Any network (--layers): the step reduces n_params + 5 values, as int64 (8 bytes) in a
 node's shared window, in --sum-bytes bytes each between nodes (packed exact sums; the 5
-extras travel as int64), or as floats (4 bytes). With --overlap, each layer's gradient is
-a bucket whose reduction starts as soon as the backward pass has completed it, output
-layer first; the buckets go one after another over the link and only the first layer's
-(the last to complete) cannot hide behind the remaining backward compute. With bwd the
-backward pass's share of the compute (--backward-share, default from the FLOP counts)
-and r_l the moment bucket l is complete (FLOP-proportional, layer L first):
+extras travel as int64), or as floats (4 bytes). With --overlap the sums travel in
+buckets, each started as soon as the backward pass has completed it (--buckets engine,
+what train.overlap sends: the values after W1 with the extras, then W1's two column
+blocks; --buckets layers: one per layer, output layer first); the buckets go one after
+another over the link and only the last cannot hide behind the remaining backward
+compute. With bwd the backward pass's share of the compute (--backward-share, default
+from the FLOP counts) and r_k the moment bucket k is complete (FLOP-proportional):
 
-  overlap off:  step = c + T(P, n_all)
-  overlap on:   e_{L+1} = 0,  e_l = max(r_l, e_{l+1}) + T(P, n_l)  for l = L .. 2
-                step = (c - bwd) + max(bwd, e_2) + T(P, n_1)
+  overlap off:  step = c + T(P, n_1 + ... + n_K)
+  overlap on:   e_0 = 0,  e_k = max(r_k bwd, e_{k-1}) + T(P, n_k)  for k = 1 .. K - 1
+                step = (c - bwd) + max(bwd, e_{K-1}) + T(P, n_K)
   c = B/P t o,  o = max(1, P T / cores) (ranks x threads beyond the cores share them)
   efficiency = B/P t_ref / step   (t_ref: the one-rank time per example at the batch the
                P = 1 run used: B for strong, B/P for weak scaling; default t)
@@ -164,54 +165,73 @@ def parse_rate(text):
 
 
 class Network:
-    """Buckets (one per layer) and the backward pass's FLOP profile of a layer list."""
+    """The step sums of a layer list cut into buckets, each with the moment (a share of the
+    backward pass) it is complete, in the order the backward pass completes them."""
 
     EXTRAS = 5  # cost, count, bad values, stop and checkpoint requests
 
     def __init__(self, layers):
         self.layers = layers
-        # bucket l (1-based, input layer 0): the weights and biases of layer l
-        self.values = [layers[l] * (layers[l - 1] + 1) for l in range(1, len(layers))]
-        self.n_params = sum(self.values)
-        grads = [2.0 * layers[l] * layers[l - 1] for l in range(1, len(layers))]
-        deltas = [2.0 * layers[l] * layers[l - 1] if l >= 2 else 0.0
-                  for l in range(1, len(layers))]
-        total = sum(grads) + sum(deltas)
-        # ready[l - 1]: the share of the backward pass done when layer l's gradient is
-        # complete: the weight gradients of layers L..l and the deltas through L..l+1
-        self.ready = [(sum(grads[l - 1:]) + sum(deltas[l:])) / total
-                      for l in range(1, len(layers))]
-        fwd = sum(2.0 * layers[l] * layers[l - 1] for l in range(1, len(layers)))
-        self.flop_backward_share = total / (total + fwd)
+        n = layers
+        self.n_params = sum(n[l] * (n[l - 1] + 1) for l in range(1, len(n)))
+        # backward FLOPs: weight gradients of every layer, deltas through layers L..2
+        self.grads = [2.0 * n[l] * n[l - 1] for l in range(1, len(n))]
+        self.deltas = [2.0 * n[l] * n[l - 1] if l >= 2 else 0.0 for l in range(1, len(n))]
+        self.total = sum(self.grads) + sum(self.deltas)
+        fwd = sum(2.0 * n[l] * n[l - 1] for l in range(1, len(n)))
+        self.flop_backward_share = self.total / (self.total + fwd)
 
-    def bucket_bytes(self, value_bytes):
-        """Bytes of each bucket (layer 1 first); the extras go with layer 1, as int64
-        on the exact path (value_bytes != 4), as floats otherwise."""
-        extra = self.EXTRAS * (4 if value_bytes == 4 else 8)
-        sizes = [v * value_bytes for v in self.values]
-        sizes[0] += extra
-        return sizes
+    def buckets(self, plan):
+        """[(values, extras, ready share of the backward pass)], in sending order.
+        plan "one": everything after the backward pass (no overlap); "layers": a bucket per
+        layer (its weights and biases), output layer first; "engine": what downhill's
+        train.overlap sends: the values after W1 (b1 and the upper layers) with the extras
+        once the upper layers' gradients and deltas are done, then W1's two column blocks
+        (columns [0, split) and [split, n0), split = (n0 / 2 + 8) / 16 * 16) as the first
+        layer's gradient forms them, block 0 first."""
+        n, np_ = self.layers, self.n_params
+        if plan == "one":
+            return [(np_, self.EXTRAS, 1.0)]
+        if plan == "layers":
+            out = []
+            for l in range(len(n) - 1, 0, -1):  # L .. 1
+                done = sum(self.grads[l - 1:]) + sum(self.deltas[l:])
+                out.append((n[l] * (n[l - 1] + 1), self.EXTRAS if l == 1 else 0,
+                            done / self.total))
+            return out
+        w1 = n[1] * n[0]
+        upper = (self.total - self.grads[0]) / self.total
+        split = min((n[0] // 2 + 8) // 16 * 16, n[0])
+        cols0 = split / n[0]
+        out = [(np_ - w1, self.EXTRAS, upper)]
+        out.append((n[1] * split, 0, upper + (1 - upper) * cols0))
+        if split < n[0]:
+            out.append((n[1] * (n[0] - split), 0, 1.0))
+        return out
+
+
+def bucket_bytes(buckets, value_bytes):
+    """Bytes of each bucket: values of value_bytes bytes (4: floats, whose extras are floats
+    too; else packed exact sums, whose extras travel as int64)."""
+    extra = 4 if value_bytes == 4 else 8
+    return [v * value_bytes + e * extra for v, e, _ in buckets]
 
 
 def step_prediction(net, name, alpha, beta, p, batch, t_ex, t_ref, value_bytes, bwd_share,
-                    oversub, overlap):
+                    oversub, overlap, plan="engine"):
     """(compute, comm, exposed, step, efficiency) in seconds for P ranks, global batch."""
     compute = batch / p * t_ex * oversub
     if p == 1:
         return compute, 0.0, 0.0, compute, t_ref / t_ex / oversub
-    sizes = net.bucket_bytes(value_bytes)
-    comm = comm_time(name, alpha, beta, p, sum(sizes))
-    if not overlap:
-        step = compute + comm
-    else:
-        bwd = bwd_share * compute
-        end = 0.0
-        for layer in range(len(sizes), 1, -1):  # L .. 2
-            end = max(net.ready[layer - 1] * bwd, end) + comm_time(name, alpha, beta, p,
-                                                                     sizes[layer - 1])
-        step = (compute - bwd) + max(bwd, end) + comm_time(name, alpha, beta, p, sizes[0])
-        comm = sum(comm_time(name, alpha, beta, p, n) for n in sizes)
-    return compute, comm, step - compute, step, batch / p * t_ref / step
+    buckets = net.buckets(plan if overlap else "one")
+    sizes = bucket_bytes(buckets, value_bytes)
+    times = [comm_time(name, alpha, beta, p, nb) for nb in sizes]
+    bwd = bwd_share * compute
+    end = 0.0  # the link sends the buckets one after another, each once it is complete
+    for (_, _, ready), t in zip(buckets[:-1], times[:-1]):
+        end = max(ready * bwd, end) + t
+    step = (compute - bwd) + max(bwd, end) + times[-1]
+    return compute, sum(times), step - compute, step, batch / p * t_ref / step
 
 
 def main():
@@ -258,9 +278,13 @@ def main():
                     "beta = 8 / rate (sets --beta-ns; --alpha-us defaults to 0)")
     ap.add_argument("--layers", help="the network (e.g. 784,512,512,10): message of "
                     "n_params + 5 values, one bucket per layer")
-    ap.add_argument("--sum-bytes", type=int, default=8,
+    ap.add_argument("--sum-bytes", type=float, default=8,
                     help="exact path with --layers: bytes per value on the wire (8: int64, "
-                         "the node window; train.sum_bytes between nodes, default 6)")
+                         "the node window; train.sum_bytes between nodes; a fraction for "
+                         "an average, as train.sum_bytes = auto sends)")
+    ap.add_argument("--buckets", choices=["engine", "layers"], default="engine",
+                    help="with overlap: downhill's buckets (the values after W1 with the "
+                         "extras, then W1's two column blocks; default) or one per layer")
     ap.add_argument("--backward-share", type=float,
                     help="the backward pass's share of the compute time (default: its FLOP "
                          "share, weight gradients and deltas against the forward pass)")
@@ -415,13 +439,14 @@ def predict_wide(a, alpha, beta, source):
             p, b = (int(x) for x in q.split(":"))
             for ov in overlaps:
                 r = step_prediction(net, formula, alpha, beta, p, b, t_ex, t_ref, value_bytes,
-                                    share, oversub(p), ov)
+                                    share, oversub(p), ov, a.buckets)
                 print("step %d %d %s %.2f %.2f %.2f %.2f %.4f" %
                       (p, b, "on" if ov else "off", *(1e6 * x for x in r[:4]), r[4]))
         return
-    print("# step model of %s (%d parameters; %d B per step as %d-byte values; buckets "
-          "%s B)" % (a.layers, net.n_params, sum(net.bucket_bytes(value_bytes)), value_bytes,
-                     ", ".join(str(x) for x in reversed(net.bucket_bytes(value_bytes)))))
+    sizes = bucket_bytes(net.buckets(a.buckets), value_bytes)
+    print("# step model of %s (%d parameters; %.0f B per step as %g-byte values; overlap: "
+          "%s buckets of %s B)" % (a.layers, net.n_params, sum(sizes), value_bytes, a.buckets,
+                                   ", ".join("%.0f" % x for x in sizes)))
     print("# %s formula, alpha %.3f us, beta %.5f ns/B (%s); compute %.2f us/example/rank, "
           "backward share %.2f%s" % (formula, alpha * 1e6, beta * 1e9, source, t_ex * 1e6,
                                      share, ", %d cores" % a.cores if a.cores else ""))
@@ -432,7 +457,7 @@ def predict_wide(a, alpha, beta, source):
         for b in (int(x) for x in a.batches.split(",")):
             for ov in overlaps:
                 r = step_prediction(net, formula, alpha, beta, p, b, t_ex, t_ref, value_bytes,
-                                    share, oversub(p), ov)
+                                    share, oversub(p), ov, a.buckets)
                 rows.append([p, b, "on" if ov else "off"] + [1e6 * x for x in r[:4]] + [r[4]])
     print("%6s %7s %8s %11s %11s %11s %11s %10s" % tuple(header))
     for r in rows:

@@ -25,7 +25,7 @@
 #   --epochs E          epochs per run (default 3; the rate is the median of epochs 2..E)
 #   --learning-rate X   train.learning_rate (default 0.1: the config's 1.0 saturates the
 #                       wide sigmoid network, whose gradients then vanish)
-#   --comm-reps N       repetitions of the `downhill comm` calibration per setting (10)
+#   --comm-reps N       repetitions of the `downhill comm` calibration per setting (20)
 #   --out DIR           everything goes here (default scaling-wide): scaling-wide.csv,
 #                       scaling-wide.png, comm-SETTING.csv, each run's file and log
 #   --set k=v           extra config override for every run (repeatable)
@@ -41,8 +41,10 @@
 #   predicted_step_ms, compute_ms and allreduce_ms (measured per step, the ranks' average of
 #   the run file's /timing: data to update, and the allreduce, which includes waiting for
 #   the slowest rank), predicted_exposed_ms (the model's communication not hidden),
-#   alpha_us, beta_ns_per_B, sum_bytes (bytes per value on the wire), us_per_example and
-#   backward_share (one rank at the per-rank batch), params_hash, run_file (under DIR).
+#   alpha_us, beta_ns_per_B, sum_bytes (bytes per value on the wire: 8 in a node's window;
+#   between hosts what rank 0 sent per step, when the log says, else train.sum_bytes),
+#   us_per_example and backward_share (one rank at the per-rank batch), params_hash,
+#   run_file (under DIR).
 #   Speedup: throughput over the one-rank run of the same mode; efficiency = speedup / P
 #   (weak: throughput per rank over the one-rank run's).
 # The whole default experiment takes about 5-10 minutes on a 2-core machine.
@@ -64,7 +66,7 @@ train_limit=3072
 test_limit=200
 epochs=3
 lr=0.1
-comm_reps=10
+comm_reps=20
 out=scaling-wide
 sets=()
 PY=/usr/bin/python3
@@ -101,10 +103,7 @@ cores=$(env -u OMP_NUM_THREADS nproc) # nproc obeys OMP_NUM_THREADS
 export OMP_NUM_THREADS=1
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
-sum_bytes=6 # train.sum_bytes: its default, unless --set says otherwise
-for s in "${sets[@]}"; do
-    case $s in train.sum_bytes=*) sum_bytes=${s#train.sum_bytes=} ;; esac
-done
+sum_bytes=6 # bytes per value between hosts when neither the log nor the config says
 common=(--set model.layers="$layers" --set train.learning_rate="$lr" "${sets[@]}")
 shm_launcher="mpirun --oversubscribe --bind-to none -x OMP_NUM_THREADS -np {P}"
 export SIMHOSTS_DIR=$out/simhosts
@@ -196,6 +195,24 @@ for b in $per_rank_batches; do
 done
 [ -n "${rate1[$batch]:-}" ] || die "the one-rank run at batch $batch failed: $out/p1-b$batch.log"
 
+# wire_bytes RUN P: bytes per value the run's exact sums took on the wire between hosts:
+# measured when the log says what rank 0 sent (2 (Q - 1) / Q of the message in the halving
+# allreduce, Q = P a power of two; train.sum_bytes = auto picks widths per bucket, and
+# buckets past the width go again as int64), else the run's train.sum_bytes, else 6
+wire_bytes() {
+    local log=${1%.h5}.log p=$2 sent width
+    sent=$(sed -n 's/.*rank 0 sent \([0-9.]*\) bytes per step.*/\1/p' "$log" | tail -1)
+    if [ -n "$sent" ] && [ $((p & (p - 1))) -eq 0 ]; then
+        awk -v s="$sent" -v p="$p" -v np="$n_params" \
+            'BEGIN { printf "%.3f\n", (s / (2 * (p - 1) / p) - 40) / np }'
+        return
+    fi
+    width=$(awk '$1 == "sum_bytes" && $2 == "=" { print $3; exit }' "$log")
+    case $width in [2-8]) echo "$width" ;; *) echo "$sum_bytes" ;; esac
+}
+n_params=$(awk -v l="$layers" 'BEGIN { k = split(l, n, ",")
+    for (i = 2; i <= k; i++) s += n[i] * (n[i - 1] + 1); print s }')
+
 rows=$out/rows
 : > "$rows"
 # row SETTING RATE HOSTS P MODE OVERLAP B b SAMPLES HASH RUN ALPHA BETA SUMBYTES: one CSV row
@@ -203,6 +220,7 @@ rows=$out/rows
 row() {
     local setting=$1 rate=$2 hosts=$3 p=$4 mode=$5 ov=$6 b=$7 pr=$8 sps=$9 hash=${10} run=${11}
     local alpha=${12} beta=${13} wbytes=${14}
+    if [ "$wbytes" = wire ]; then wbytes=$(wire_bytes "$run" "$p"); fi
     local ref speedup eff poff pon pstep pexp pred t share q step compute allreduce which
     ref=${rate1[$([ "$mode" = strong ] && echo "$b" || echo "$pr")]}
     t=$(awk -v r="${rate1[$pr]}" 'BEGIN { printf "%.4f", 1e6 / r }')
@@ -247,7 +265,7 @@ for s in $settings; do
     if [ "$s" = shm ]; then
         p=2 hosts=1 rate=shm wbytes=8 launcher=$shm_launcher
     else
-        p=${s%%x*} hosts=${s%%x*} rate=${s#*x} wbytes=$sum_bytes
+        p=${s%%x*} hosts=${s%%x*} rate=${s#*x} wbytes=wire
         launcher="bash $here/simhosts.sh run {P} --"
         bash "$here/simhosts.sh" down
         bash "$here/simhosts.sh" up "$hosts" "$rate" >&2 || {
@@ -259,7 +277,8 @@ for s in $settings; do
     echo "scaling-wide: $s: measuring the link (downhill comm, $comm_reps reps)" >&2
     cmd=${launcher//\{P\}/$p}
     # shellcheck disable=SC2086  # the launcher is a command line
-    $cmd "$bin" comm --sizes 8,256,1k,32k,256k,1m,4m --reps "$comm_reps" \
+    # 64k first: the first size measured absorbs the start's stalls (not used by the fit)
+    $cmd "$bin" comm --sizes 64k,8,256,1k,1m,4m --reps "$comm_reps" \
         --csv "$out/comm-$s.csv" > "$out/comm-$s.log" 2>&1 || die "downhill comm failed in $s: $out/comm-$s.log"
     fit=$("$PY" "$here/comm_model.py" "$out/comm-$s.csv" --kind exact --algorithm halving \
         --large-bytes 1048576) ||
