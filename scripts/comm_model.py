@@ -181,14 +181,14 @@ class Network:
         fwd = sum(2.0 * n[l] * n[l - 1] for l in range(1, len(n)))
         self.flop_backward_share = self.total / (self.total + fwd)
 
-    def buckets(self, plan):
+    def buckets(self, plan, exact=True):
         """[(values, extras, ready share of the backward pass)], in sending order.
         plan "one": everything after the backward pass (no overlap); "layers": a bucket per
         layer (its weights and biases), output layer first; "engine": what downhill's
         train.overlap sends: the values after W1 (b1 and the upper layers) with the extras
         once the upper layers' gradients and deltas are done, then W1's two column blocks
         (columns [0, split) and [split, n0), split = (n0 / 2 + 8) / 16 * 16) as the first
-        layer's gradient forms them, block 0 first."""
+        layer's gradient forms them, block 0 first (float sums: W1 whole)."""
         n, np_ = self.layers, self.n_params
         if plan == "one":
             return [(np_, self.EXTRAS, 1.0)]
@@ -204,6 +204,8 @@ class Network:
         split = min((n[0] // 2 + 8) // 16 * 16, n[0])
         cols0 = split / n[0]
         out = [(np_ - w1, self.EXTRAS, upper)]
+        if not exact:
+            return out + [(w1, 0, 1.0)]
         out.append((n[1] * split, 0, upper + (1 - upper) * cols0))
         if split < n[0]:
             out.append((n[1] * (n[0] - split), 0, 1.0))
@@ -223,7 +225,7 @@ def step_prediction(net, name, alpha, beta, p, batch, t_ex, t_ref, value_bytes, 
     compute = batch / p * t_ex * oversub
     if p == 1:
         return compute, 0.0, 0.0, compute, t_ref / t_ex / oversub
-    buckets = net.buckets(plan if overlap else "one")
+    buckets = net.buckets(plan if overlap else "one", value_bytes != 4)
     sizes = bucket_bytes(buckets, value_bytes)
     times = [comm_time(name, alpha, beta, p, nb) for nb in sizes]
     bwd = bwd_share * compute
@@ -277,7 +279,7 @@ def main():
     ap.add_argument("--link-rate", type=parse_rate, help="nominal link rate (e.g. 1gbit): "
                     "beta = 8 / rate (sets --beta-ns; --alpha-us defaults to 0)")
     ap.add_argument("--layers", help="the network (e.g. 784,512,512,10): message of "
-                    "n_params + 5 values, one bucket per layer")
+                    "n_params + 5 values, cut into buckets (--buckets) with overlap")
     ap.add_argument("--sum-bytes", type=float, default=8,
                     help="exact path with --layers: bytes per value on the wire (8: int64, "
                          "the node window; train.sum_bytes between nodes; a fraction for "
@@ -443,7 +445,7 @@ def predict_wide(a, alpha, beta, source):
                 print("step %d %d %s %.2f %.2f %.2f %.2f %.4f" %
                       (p, b, "on" if ov else "off", *(1e6 * x for x in r[:4]), r[4]))
         return
-    sizes = bucket_bytes(net.buckets(a.buckets), value_bytes)
+    sizes = bucket_bytes(net.buckets(a.buckets, value_bytes != 4), value_bytes)
     print("# step model of %s (%d parameters; %.0f B per step as %g-byte values; overlap: "
           "%s buckets of %s B)" % (a.layers, net.n_params, sum(sizes), value_bytes, a.buckets,
                                    ", ".join("%.0f" % x for x in sizes)))
