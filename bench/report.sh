@@ -5,13 +5,17 @@
 # usage: bench/report.sh [BUILD_DIR]  (env: LIMIT=16384 training examples, THREADS: threads
 # per rank, default the cores divided among the ranks; WIDE: the wider networks benched at
 # one rank, default "784,128,128,10 784,512,512,10", with WIDE_LIMIT=4096 examples; WIDE=""
-# skips them)
+# skips them; PEER=0 skips the PyTorch peer)
+# The PyTorch peer (bench/peer_pytorch.py: the same layers, cost, SGD and batches, one and
+# the bench's threads) is measured for the reference network and the WIDE layers when
+# /usr/bin/python3 can import torch (scripts/install-deps.sh --bench); otherwise the report
+# says it was skipped.
 set -euo pipefail
 build=${1:-build}
 here=$(cd "$(dirname "$0")" && pwd)
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-raw=$(mktemp) wide=$(mktemp)
-trap 'rm -f "$raw" "$wide"' EXIT
+raw=$(mktemp) wide=$(mktemp) peer=$(mktemp)
+trap 'rm -f "$raw" "$wide" "$peer"' EXIT
 cores=$(nproc)
 for np in 1 2; do
     # threads per rank: THREADS, or the cores each rank has (more threads than cores
@@ -24,6 +28,21 @@ for layers in ${WIDE-784,128,128,10 784,512,512,10}; do
     OMP_NUM_THREADS=${THREADS:-$cores} mpirun --oversubscribe --bind-to none -np 1 \
         "$build/downhill" bench --limit "${WIDE_LIMIT:-4096}" --set model.layers="$layers" >> "$wide"
 done
+# the peer: the reference network and the wide layers, at the threads the wide rows use
+peer_note=""
+if [ "${PEER:-1}" = 0 ]; then
+    peer_note="PyTorch peer skipped (PEER=0)."
+elif ! /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+    peer_note="PyTorch peer skipped: /usr/bin/python3 cannot import torch (install it with \`scripts/install-deps.sh --bench\`)."
+else
+    peer_threads=$(printf '%s\n' 1 "${THREADS:-$cores}" | sort -un)
+    for layers in 784,16,16,10 ${WIDE-784,128,128,10 784,512,512,10}; do
+        for th in $peer_threads; do
+            /usr/bin/python3 "$here/peer_pytorch.py" --layers "$layers" --threads "$th" \
+                --batch 10,64,256 --limit "${WIDE_LIMIT:-4096}" >> "$peer"
+        done
+    done
+fi
 # spread_rows KIND: the raw lines of KIND as table rows: four fields, then median [min..max].
 spread_rows() {
     awk -v kind="$1" '$1 == kind { printf "| %s | %s | %s | %s | %s [%s..%s] |\n",
@@ -80,6 +99,31 @@ cc=$(awk -F= '/^CMAKE_C_COMPILER:/ { print $2 }' "$build/CMakeCache.txt" 2>/dev/
                             l, $3, $4, $5, $6, $7, $8, $9, $10 }' "$wide"
         echo
     fi
+    if [ -s "$peer" ]; then
+        echo "Beside PyTorch (bench/peer_pytorch.py: the same layers, sigmoid, quadratic cost,"
+        echo "plain SGD, float32, torch's default initialisation; one rank; examples/s of the"
+        echo "training steps, median of 7 repetitions; the raw output below has the spread):"
+        echo
+        echo "| layers | threads | batch | downhill exact | downhill float | PyTorch | exact / PyTorch |"
+        echo "|---|---:|---:|---:|---:|---:|---:|"
+        # downhill's one-rank step rows of every network (raw and wide), then the peer's
+        cat "$raw" "$wide" "$peer" | awk '
+            /^# downhill bench/ || /^# peer pytorch/ {
+                for (i = 1; i <= NF; i++) if ($i == "layers") l = $(i + 1)
+                sub(",$", "", l) }
+            $1 == "step" && $2 == 1 { v[l " " $3 " " $4 " " $5] = $6 }
+            $1 == "peer" { k = l " " $3 " " $4; if (!(k in t)) order[++n] = k; t[k] = $6 }
+            END { for (i = 1; i <= n; i++) {
+                      split(order[i], f, " ")
+                      e = v[order[i] " exact"]; fl = v[order[i] " float"]
+                      printf "| %s | %s | %s | %s | %s | %s | %s |\n", f[1], f[2], f[3],
+                             e == "" ? "" : e, fl == "" ? "" : fl, t[order[i]],
+                             e == "" ? "" : sprintf("%.2f", e / t[order[i]]) } }'
+        echo
+    else
+        echo "$peer_note"
+        echo
+    fi
     echo "Gradient combination per step, microseconds: median [min..max]"
     echo
     echo "| what | ranks | threads | values | us/step |"
@@ -89,7 +133,7 @@ cc=$(awk -F= '/^CMAKE_C_COMPILER:/ { print $2 }' "$build/CMakeCache.txt" 2>/dev/
     echo "Raw output:"
     echo
     echo '```'
-    cat "$raw" "$wide"
+    cat "$raw" "$wide" "$peer"
     echo '```'
 } > "$here/RESULTS.md"
 /usr/bin/python3 - "$raw" "$here/throughput.png" <<'PY'

@@ -38,9 +38,33 @@ split fit keeps the bandwidth term honest for the ~100 KB messages the trainer s
 Measurements with more ranks than cores (oversubscribed) are distorted: ranks share cores
 and wait for each other's time slices; the script says so when it sees them.
 
+Any network (--layers): the step reduces n_params + 5 values, as int64 (8 bytes) in a
+node's shared window, in --sum-bytes bytes each between nodes (packed exact sums; the 5
+extras travel as int64), or as floats (4 bytes). With --overlap the sums travel in
+buckets, each started as soon as the backward pass has completed it (--buckets engine,
+what train.overlap sends: the values after W1 with the extras, then W1's two column
+blocks; --buckets layers: one per layer, output layer first); the buckets go one after
+another over the link and only the last cannot hide behind the remaining backward
+compute. With bwd the backward pass's share of the compute (--backward-share, default
+from the FLOP counts) and r_k the moment bucket k is complete (FLOP-proportional):
+
+  overlap off:  step = c + T(P, n_1 + ... + n_K)
+  overlap on:   e_0 = 0,  e_k = max(r_k bwd, e_{k-1}) + T(P, n_k)  for k = 1 .. K - 1
+                step = (c - bwd) + max(bwd, e_{K-1}) + T(P, n_K)
+  c = B/P t o,  o = max(1, P T / cores) (ranks x threads beyond the cores share them)
+  efficiency = B/P t_ref / step   (t_ref: the one-rank time per example at the batch the
+               P = 1 run used: B for strong, B/P for weak scaling; default t)
+
+--step-query P:B prints both, one line each:
+  step P B overlap compute_us comm_us exposed_us step_us efficiency
+
 Examples:
   scripts/comm_model.py comm-p2.csv comm-p4.csv --samples-per-s 60000
   scripts/comm_model.py comm-p2.csv --exclude-bytes 104056 --query 2:104056
+  scripts/comm_model.py net.csv --layers 784,512,512,10 --sum-bytes 6 \
+      --compute-us-per-example 45 --step-query 2:64
+  scripts/comm_model.py --alpha-us 6 --link-rate 1gbit --layers 784,512,512,10 \
+      --sum-bytes 6 --samples-per-s 22000 --ranks 2,4 --batches 64,256
 """
 import argparse
 import csv
@@ -131,9 +155,91 @@ def batch_for(target, p, t_comm, t_example):
     return max(p, int(math.ceil(need / p - 1e-9)) * p)
 
 
+def parse_rate(text):
+    """A tc-style rate (10gbit, 1gbit, 100mbit, 500kbit, bit) in bits per second."""
+    units = {"gbit": 1e9, "mbit": 1e6, "kbit": 1e3, "bit": 1.0}
+    for unit, factor in units.items():
+        if text.endswith(unit) and text[:-len(unit)].replace(".", "", 1).isdigit():
+            return float(text[:-len(unit)]) * factor
+    raise argparse.ArgumentTypeError("rate %r: use e.g. 10gbit, 1gbit, 100mbit" % text)
+
+
+class Network:
+    """The step sums of a layer list cut into buckets, each with the moment (a share of the
+    backward pass) it is complete, in the order the backward pass completes them."""
+
+    EXTRAS = 5  # cost, count, bad values, stop and checkpoint requests
+
+    def __init__(self, layers):
+        self.layers = layers
+        n = layers
+        self.n_params = sum(n[l] * (n[l - 1] + 1) for l in range(1, len(n)))
+        # backward FLOPs: weight gradients of every layer, deltas through layers L..2
+        self.grads = [2.0 * n[l] * n[l - 1] for l in range(1, len(n))]
+        self.deltas = [2.0 * n[l] * n[l - 1] if l >= 2 else 0.0 for l in range(1, len(n))]
+        self.total = sum(self.grads) + sum(self.deltas)
+        fwd = sum(2.0 * n[l] * n[l - 1] for l in range(1, len(n)))
+        self.flop_backward_share = self.total / (self.total + fwd)
+
+    def buckets(self, plan, exact=True):
+        """[(values, extras, ready share of the backward pass)], in sending order.
+        plan "one": everything after the backward pass (no overlap); "layers": a bucket per
+        layer (its weights and biases), output layer first; "engine": what downhill's
+        train.overlap sends: the values after W1 (b1 and the upper layers) with the extras
+        once the upper layers' gradients and deltas are done, then W1's two column blocks
+        (columns [0, split) and [split, n0), split = (n0 / 2 + 8) / 16 * 16) as the first
+        layer's gradient forms them, block 0 first (float sums: W1 whole)."""
+        n, np_ = self.layers, self.n_params
+        if plan == "one":
+            return [(np_, self.EXTRAS, 1.0)]
+        if plan == "layers":
+            out = []
+            for l in range(len(n) - 1, 0, -1):  # L .. 1
+                done = sum(self.grads[l - 1:]) + sum(self.deltas[l:])
+                out.append((n[l] * (n[l - 1] + 1), self.EXTRAS if l == 1 else 0,
+                            done / self.total))
+            return out
+        w1 = n[1] * n[0]
+        upper = (self.total - self.grads[0]) / self.total
+        split = min((n[0] // 2 + 8) // 16 * 16, n[0])
+        cols0 = split / n[0]
+        out = [(np_ - w1, self.EXTRAS, upper)]
+        if not exact:
+            return out + [(w1, 0, 1.0)]
+        out.append((n[1] * split, 0, upper + (1 - upper) * cols0))
+        if split < n[0]:
+            out.append((n[1] * (n[0] - split), 0, 1.0))
+        return out
+
+
+def bucket_bytes(buckets, value_bytes):
+    """Bytes of each bucket: values of value_bytes bytes (4: floats, whose extras are floats
+    too; else packed exact sums, whose extras travel as int64)."""
+    extra = 4 if value_bytes == 4 else 8
+    return [v * value_bytes + e * extra for v, e, _ in buckets]
+
+
+def step_prediction(net, name, alpha, beta, p, batch, t_ex, t_ref, value_bytes, bwd_share,
+                    oversub, overlap, plan="engine"):
+    """(compute, comm, exposed, step, efficiency) in seconds for P ranks, global batch."""
+    compute = batch / p * t_ex * oversub
+    if p == 1:
+        return compute, 0.0, 0.0, compute, t_ref / t_ex / oversub
+    buckets = net.buckets(plan if overlap else "one", value_bytes != 4)
+    sizes = bucket_bytes(buckets, value_bytes)
+    times = [comm_time(name, alpha, beta, p, nb) for nb in sizes]
+    bwd = bwd_share * compute
+    end = 0.0  # the link sends the buckets one after another, each once it is complete
+    for (_, _, ready), t in zip(buckets[:-1], times[:-1]):
+        end = max(ready * bwd, end) + t
+    step = (compute - bwd) + max(bwd, end) + times[-1]
+    return compute, sum(times), step - compute, step, batch / p * t_ref / step
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("csv", nargs="+", help="downhill comm --csv files (several P)")
+    ap.add_argument("csv", nargs="*", help="downhill comm --csv files (several P); or give "
+                    "the link with --alpha-us and --beta-ns or --link-rate")
     ap.add_argument("--kind", choices=["exact", "float"], default="exact",
                     help="train.reduction to model (default exact: int64 sums)")
     ap.add_argument("--algorithm", choices=list(ALGORITHMS),
@@ -167,10 +273,51 @@ def main():
     ap.add_argument("--query", action="append", default=[], metavar="P:BYTES",
                     help="print only the predicted allreduce time in us (repeatable)")
     ap.add_argument("--out", help="write the prediction table (.csv, else Markdown)")
+    ap.add_argument("--alpha-us", type=float, help="link latency per message (us), instead "
+                    "of a fit")
+    ap.add_argument("--beta-ns", type=float, help="link time per byte (ns/B), instead of a fit")
+    ap.add_argument("--link-rate", type=parse_rate, help="nominal link rate (e.g. 1gbit): "
+                    "beta = 8 / rate (sets --beta-ns; --alpha-us defaults to 0)")
+    ap.add_argument("--layers", help="the network (e.g. 784,512,512,10): message of "
+                    "n_params + 5 values, cut into buckets (--buckets) with overlap")
+    ap.add_argument("--sum-bytes", type=float, default=8,
+                    help="exact path with --layers: bytes per value on the wire (8: int64, "
+                         "the node window; train.sum_bytes between nodes; a fraction for "
+                         "an average, as train.sum_bytes = auto sends)")
+    ap.add_argument("--buckets", choices=["engine", "layers"], default="engine",
+                    help="with overlap: downhill's buckets (the values after W1 with the "
+                         "extras, then W1's two column blocks; default) or one per layer")
+    ap.add_argument("--backward-share", type=float,
+                    help="the backward pass's share of the compute time (default: its FLOP "
+                         "share, weight gradients and deltas against the forward pass)")
+    ap.add_argument("--overlap", choices=["off", "on", "both"], default="both",
+                    help="with --layers: predict without and/or with bucketed overlap")
+    ap.add_argument("--cores", type=int, help="cores the ranks share (default: ranks x "
+                    "threads never exceed them)")
+    ap.add_argument("--threads", type=int, default=1, help="threads per rank (with --cores)")
+    ap.add_argument("--reference-us-per-example", type=float,
+                    help="one-rank time per example at the batch the P = 1 run of the mode "
+                         "used (strong: the global batch), for the efficiency (default: the "
+                         "compute time per example)")
+    ap.add_argument("--step-query", action="append", default=[], metavar="P:B",
+                    help="with --layers: print the step prediction for P ranks, global "
+                         "batch B, overlap off and on (repeatable)")
     a = ap.parse_args()
+    if a.link_rate:
+        a.beta_ns = 8e9 / a.link_rate
+        if a.alpha_us is None:
+            a.alpha_us = 0.0
+    if not a.csv and (a.alpha_us is None or a.beta_ns is None):
+        ap.error("give downhill comm CSV files, or --alpha-us with --beta-ns or --link-rate")
+    if a.step_query and not a.layers:
+        ap.error("--step-query needs --layers")
 
     if not a.algorithm:
         a.algorithm = "halving" if a.kind == "exact" else "binomial"
+    if a.samples_per_s:
+        a.compute_us_per_example = 1e6 / a.samples_per_s
+    if not a.csv:
+        return predict_wide(a, a.alpha_us * 1e-6, a.beta_ns * 1e-9, "given link")
     data = read_csvs(a.csv, a.kind, set(a.exclude_bytes))
     fits = {name: fit_algorithm(data, name, a.fit, a.small_bytes, a.large_bytes)
             for name in ALGORITHMS}
@@ -179,6 +326,8 @@ def main():
                   for name in ALGORITHMS}
     if a.query:
         alpha, beta, _ = fits[a.algorithm]
+        if a.alpha_us is not None and a.beta_ns is not None:
+            alpha, beta = a.alpha_us * 1e-6, a.beta_ns * 1e-9
         for q in a.query:
             p, nbytes = (int(x) for x in q.split(":"))
             formula = a.predict_algorithm or a.algorithm
@@ -217,8 +366,11 @@ def main():
     else:
         print("  best fit: %s" % best)
 
-    if a.samples_per_s:
-        a.compute_us_per_example = 1e6 / a.samples_per_s
+    if a.alpha_us is not None and a.beta_ns is not None:
+        return predict_wide(a, a.alpha_us * 1e-6, a.beta_ns * 1e-9, "given link")
+    if a.layers:
+        alpha, beta, _ = fits[a.algorithm]
+        return predict_wide(a, alpha, beta, "fitted as " + a.algorithm)
     if not a.compute_us_per_example:
         print("\n(no --compute-us-per-example or --samples-per-s: no step prediction)")
         return
@@ -264,6 +416,67 @@ def main():
                         if r[6] > a.train_examples else "") if x)
                     f.write("| %d | %d | %.1f | %.1f | %.1f | %.3g%% | %d | %s |\n" %
                             (r[0], r[1], r[2], r[3], r[4], 100 * r[5], r[6], note))
+
+
+def predict_wide(a, alpha, beta, source):
+    """Step time and efficiency of the --layers network, overlap off and on."""
+    if not a.layers:
+        sys.exit("comm_model.py: error: a given link (--alpha-us, --beta-ns, --link-rate) "
+                 "predicts with --layers")
+    if not a.compute_us_per_example:
+        sys.exit("comm_model.py: error: --compute-us-per-example or --samples-per-s needed")
+    net = Network([int(x) for x in a.layers.split(",")])
+    value_bytes = 4 if a.kind == "float" else a.sum_bytes
+    share = a.backward_share if a.backward_share is not None else net.flop_backward_share
+    t_ex = a.compute_us_per_example * 1e-6
+    t_ref = (a.reference_us_per_example or a.compute_us_per_example) * 1e-6
+    formula = a.predict_algorithm or a.algorithm
+    overlaps = {"off": [False], "on": [True], "both": [False, True]}[a.overlap]
+
+    def oversub(p):
+        return max(1.0, p * a.threads / a.cores) if a.cores else 1.0
+
+    if a.step_query:
+        for q in a.step_query:
+            p, b = (int(x) for x in q.split(":"))
+            for ov in overlaps:
+                r = step_prediction(net, formula, alpha, beta, p, b, t_ex, t_ref, value_bytes,
+                                    share, oversub(p), ov, a.buckets)
+                print("step %d %d %s %.2f %.2f %.2f %.2f %.4f" %
+                      (p, b, "on" if ov else "off", *(1e6 * x for x in r[:4]), r[4]))
+        return
+    sizes = bucket_bytes(net.buckets(a.buckets, value_bytes != 4), value_bytes)
+    print("# step model of %s (%d parameters; %.0f B per step as %g-byte values; overlap: "
+          "%s buckets of %s B)" % (a.layers, net.n_params, sum(sizes), value_bytes, a.buckets,
+                                   ", ".join("%.0f" % x for x in sizes)))
+    print("# %s formula, alpha %.3f us, beta %.5f ns/B (%s); compute %.2f us/example/rank, "
+          "backward share %.2f%s" % (formula, alpha * 1e6, beta * 1e9, source, t_ex * 1e6,
+                                     share, ", %d cores" % a.cores if a.cores else ""))
+    header = ["P", "B", "overlap", "compute_us", "comm_us", "exposed_us", "step_us",
+              "efficiency"]
+    rows = []
+    for p in (int(x) for x in a.ranks.split(",")):
+        for b in (int(x) for x in a.batches.split(",")):
+            for ov in overlaps:
+                r = step_prediction(net, formula, alpha, beta, p, b, t_ex, t_ref, value_bytes,
+                                    share, oversub(p), ov, a.buckets)
+                rows.append([p, b, "on" if ov else "off"] + [1e6 * x for x in r[:4]] + [r[4]])
+    print("%6s %7s %8s %11s %11s %11s %11s %10s" % tuple(header))
+    for r in rows:
+        print("%6d %7d %8s %11.1f %11.1f %11.1f %11.1f %10.3f" % tuple(r))
+    if a.out:
+        with open(a.out, "w", newline="") as f:
+            if a.out.endswith(".csv"):
+                w = csv.writer(f)
+                w.writerow(["layers", "algorithm", "alpha_us", "beta_ns_per_B"] + header)
+                for r in rows:
+                    w.writerow([a.layers, formula, "%.4f" % (alpha * 1e6), "%.6f" % (beta * 1e9)]
+                               + r[:3] + ["%.4g" % x for x in r[3:]])
+            else:
+                f.write("| " + " | ".join(header) + " |\n|" + "---|" * len(header) + "\n")
+                for r in rows:
+                    f.write("| %d | %d | %s | %.1f | %.1f | %.1f | %.1f | %.3g%% |\n" %
+                            (r[0], r[1], r[2], r[3], r[4], r[5], r[6], 100 * r[7]))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what downhill needs on Debian 12 (root, or sudo). Elsewhere (a cluster with
 # modules) it installs nothing and says what to load instead.
-# usage: scripts/install-deps.sh [--tests]
+# usage: scripts/install-deps.sh [--tests] [--bench]
 set -euo pipefail
 
 # to build, run and plot
@@ -12,12 +12,22 @@ packages=(build-essential cmake pkg-config openmpi-bin libopenmpi-dev libhdf5-op
 # build whose weights are compared), network namespaces,
 # Lmod (the install test loads the modulefile)
 test_packages=(slurm-wlm munge clang libclang-rt-14-dev libomp-dev iproute2 lmod)
-[ "${1:-}" = "--tests" ] && packages+=("${test_packages[@]}")
-
-if [ "${1:-}" = "--help" ]; then
-    echo "usage: $0 [--tests]   installs: ${packages[*]} (--tests: also ${test_packages[*]})"
-    exit 0
-fi
+# and for the PyTorch peer of the benchmark (bench/peer_pytorch.py): Debian's PyTorch 1.13,
+# whose BLAS (libblas.so.3) OpenBLAS provides once installed. Optional: neither the build
+# nor any test needs it.
+bench_packages=(python3-torch libopenblas0-pthread)
+for arg in "$@"; do
+    case $arg in
+        --tests) packages+=("${test_packages[@]}") ;;
+        --bench) packages+=("${bench_packages[@]}") ;;
+        --help)
+            echo "usage: $0 [--tests] [--bench]   installs: ${packages[*]}"
+            echo "  --tests: also ${test_packages[*]}"
+            echo "  --bench: also ${bench_packages[*]} (the PyTorch peer of bench/report.sh)"
+            exit 0 ;;
+        *) echo "install-deps: unknown option $arg (see --help)" >&2; exit 2 ;;
+    esac
+done
 
 if ! command -v apt-get > /dev/null || ! command -v dpkg-query > /dev/null; then
     echo "install-deps: not a Debian system: load your site's MPI, HDF5 (parallel build),"
