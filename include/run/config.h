@@ -41,7 +41,9 @@ typedef struct {
     double min_lr;           /* cosine schedule floor, >= 0 */
     ReductionKind reduction; /* exact (bitwise reproducible) | float (plain allreduce) */
     int64_t exact_group;     /* lanes summed in floating point before the exact sum */
-    int64_t sum_bytes;       /* exact sums between nodes: bytes per value on the wire, 2..8 */
+    int sum_bytes;           /* exact sums between nodes: bytes per value on the wire
+                              * (config_sum_bytes: 0 = auto, else 2..8) */
+    int overlap;             /* 1: each bucket of the step's sums starts when it is complete */
     double momentum;         /* heavy-ball mu in [0, 1); 0 = plain gradient descent */
     int nesterov;            /* 1: Nesterov momentum */
     double weight_decay;     /* L2 lambda >= 0 on weights (not biases) */
@@ -82,5 +84,8 @@ char *config_to_ini(const Config *c);
 /* config_schedule_name / config_reduction_name: the INI spelling of an enum value. */
 const char *config_schedule_name(ScheduleKind k);
 const char *config_reduction_name(ReductionKind k);
+
+/* config_sum_bytes: train.sum_bytes in bytes (2..8), or 0 for auto. */
+int config_sum_bytes(const Config *c);
 
 #endif
