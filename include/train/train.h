@@ -64,7 +64,7 @@ typedef struct {
     size_t lo, hi;
     int side;
     long ticket;  /* this step's job (-1: not started yet) */
-    int64_t peak; /* its last job's peak (train.sum_bytes = auto; -1: not known) */
+    int64_t peak; /* its jobs' recent peak (sums.c; train.sum_bytes = auto; -1: not known) */
 } SumBucket;
 
 /* A training run in progress on one rank. */
