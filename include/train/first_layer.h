@@ -40,7 +40,7 @@ void first_gradient(Trainer *t, ThreadState *s, int tid, int threads, int64_t po
  * FIRST_PIECE_COLS columns, each inside one block; after each piece, between(t, b) (when
  * not NULL) with b the block all of whose columns this thread has just finished (it owns
  * the whole block), else -1. */
-enum { FIRST_PIECE_COLS = 96 };
+enum { FIRST_PIECE_COLS = 208 };
 void first_gradient_pieces(Trainer *t, ThreadState *s, int tid, int threads, int64_t pos,
                            void (*between)(Trainer *t, int block));
 

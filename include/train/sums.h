@@ -32,12 +32,21 @@ StepResult sums_local(const Trainer *t, int requests);
 StepResult sums_reduce(Trainer *t, int requests);
 
 /* The step's sums travel in buckets (t->bucket, a job each: comm_sum_start), listed in the
- * order the backward pass completes them: with train.overlap and several ranks the values
+ * order the backward pass completes them: when sums_overlap says so, the values
  * after W1 with the extras, then W1 (exact: its two column blocks); otherwise one bucket of
  * everything. The master thread starts each as soon as it is complete on this rank (always
  * in the list's order, so alike on every rank) and calls comm_progress between pieces of
  * its work; integer sums do not depend on how they are cut, so the buckets never change a
  * bit of the exact path. */
+
+/* The fewest parameters for which train.overlap = auto cuts the sums in buckets: below it
+ * the pieces and the jobs cost more than they can hide (measured: docs/SCALING.md). */
+enum { SUMS_OVERLAP_MIN = 32768 };
+
+/* sums_overlap: whether t's step sums go in several buckets (train.overlap: true with
+ * several ranks; auto also needs the sums to travel by messages and SUMS_OVERLAP_MIN
+ * parameters); the same on every rank. */
+int sums_overlap(const Trainer *t);
 
 /* sums_plan: the buckets of t's step sums (by sums_begin at the first step). */
 void sums_plan(Trainer *t);

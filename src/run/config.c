@@ -527,6 +527,12 @@ const char *config_reduction_name(ReductionKind k)
     return enum_name(config_reduction_names, (int)k);
 }
 
+const char *config_overlap_name(OverlapKind k)
+{
+    static const char *const names[] = {"false", "true", "auto"};
+    return k >= OVERLAP_FALSE && k <= OVERLAP_AUTO ? names[k] : "?";
+}
+
 int config_sum_bytes(const Config *c)
 {
     return c->sum_bytes > 0 ? c->sum_bytes + 1 : 0; /* the names: auto, 2, ..., 8 */

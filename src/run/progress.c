@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "comm/comm.h"
+#include "train/sums.h"
 
 /* warn_oversubscribed: ranks x threads on this node beyond its cores make every step
  * crawl (OpenMP and MPI both spin-wait). */
@@ -51,9 +52,10 @@ void progress_header(FILE *log, const Config *c, const Trainer *t)
                          "before's sums (train.sum_bytes = auto; sums past a node's share of "
                          "the width go as int64)\n");
         if (t->ranks > 1)
-            fprintf(log, "the step's sums: %s (train.overlap)\n",
-                    c->overlap ? "each bucket sent as soon as it is complete"
-                               : "all sent after the backward pass");
+            fprintf(log, "the step's sums: %s (train.overlap = %s)\n",
+                    sums_overlap(t) ? "in buckets, each sent as soon as it is complete"
+                                    : "all sent after the backward pass",
+                    config_overlap_name(c->overlap));
         fprintf(log, "training examples: %lld, test examples: %lld, batch: %lld (%lld steps "
                      "per epoch), exact groups of %lld lanes\n",
                 (long long)t->n_train, (long long)t->test.shard.n, (long long)t->lanes,

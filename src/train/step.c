@@ -74,7 +74,7 @@ static StepPlan plan_step(const Trainer *t, int threads, int64_t step, Ahead ahe
     p.lr = schedule_lr(t->cfg, step, t->steps_per_epoch) * t->lr_scale;
     p.exact = t->cfg->reduction == REDUCTION_EXACT;
     p.local = t->ranks == 1 && p.exact;
-    p.overlap = t->ranks > 1 && p.exact && t->cfg->overlap;
+    p.overlap = p.exact && sums_overlap(t);
     p.form_blocks = p.exact && ahead.formed != step;
     p.next_ahead = p.exact && p.pos + 1 < t->steps_per_epoch;
     p.fetch_next = p.next_ahead && ahead.fetched != step + 1;

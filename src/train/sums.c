@@ -92,12 +92,20 @@ static void add_bucket(Trainer *t, size_t lo, size_t hi, int side)
                                                 .ticket = -1, .peak = -1};
 }
 
+int sums_overlap(const Trainer *t)
+{
+    if (t->ranks == 1 || t->cfg->overlap == OVERLAP_FALSE)
+        return 0;
+    return t->cfg->overlap == OVERLAP_TRUE ||
+           (comm_sum_messages() && t->model.layout.n_params >= SUMS_OVERLAP_MIN);
+}
+
 void sums_plan(Trainer *t)
 {
     const Layout *lay = &t->model.layout;
     size_t np = lay->n_params, w1 = lay->b_off[1];
     t->n_buckets = 0;
-    if (!t->cfg->overlap || t->ranks == 1) {
+    if (!sums_overlap(t)) {
         add_bucket(t, 0, np, SUM_EXTRA);
         return;
     }

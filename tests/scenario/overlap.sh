@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The step's sums in buckets (train.overlap) and their width on the wire (train.sum_bytes)
-# never change a bit: the same weights and history with overlap on and off at 1, 2, 4
+# never change a bit: the same weights and history with overlap true, false and auto at 1, 2, 4
 # ranks (and 2 ranks x 2 threads), through the node's shared window and by messages
 # (DOWNHILL_NODE_SUM=0); by messages, the same at widths 2 (every bucket falls back to
 # int64), 4, 5, 8 and auto; a width too narrow must fall back (so the fallback runs) and
@@ -50,7 +50,7 @@ for path in window messages; do
     [ "$path" = messages ] && node=0
     for shape in "1 1" "2 1" "4 1" "2 2"; do
         read -r np th <<< "$shape"
-        for overlap in true false; do
+        for overlap in true false auto; do
             got=$(DOWNHILL_NODE_SUM=$node summary "$np" "$th" --set train.overlap=$overlap)
             same "$path, $np ranks x $th threads, overlap $overlap" "$reference" "$got"
         done
