@@ -467,7 +467,7 @@ static int job_advance(Job *j)
     int done = 0;
     switch (j->stage) {
     case JOB_WAITING: /* by messages only: it starts when the ones before are done */
-        job_begin_messages(j, ns.nodes ? ns.lead : sum_comm);
+        job_begin_messages(j, sum_comm);
         return job_advance(j);
     case JOB_NODE_ADD:
         if (!node_all_reached(NODE_GIVEN, j->seq, 0))

@@ -1,6 +1,6 @@
-/* comm_mpi.h: what the files of src/comm share about MPI (private to the folder: the only
- * code besides them that may see <mpi.h> is none). comm.c owns the watchdog; allreduce.c
- * the sums of many values. */
+/* comm_mpi.h: what the files of src/comm share about MPI, private to the folder (no code
+ * outside src/comm includes <mpi.h>). comm.c owns the watchdog; allreduce.c the sums of
+ * many values. */
 #ifndef DOWNHILL_COMM_MPI_H
 #define DOWNHILL_COMM_MPI_H
 
