@@ -325,11 +325,14 @@ static void msg_post(Msg *m)
     const Round *r = &m->r[m->next];
     size_t b = (size_t)m->bytes;
     int tail = r->trailer ? m->tn * (int)sizeof(int64_t) : 0;
+    /* int64 values go by count (counts are ints: up to 2^31 values); packed ones in bytes
+     * (msg_begin packs only below 2^30 bytes) */
+    MPI_Datatype unit = b == 8 && !tail ? MPI_INT64_T : MPI_BYTE;
+    int per = unit == MPI_BYTE ? (int)b : 1;
     m->nreq = 0;
     if (r->r_n >= 0) {
         void *into = !r->add && !tail ? (void *)(m->at + (size_t)r->r_lo * b) : (void *)pack_tmp;
-        MPI_Irecv(into, r->r_n * (int)b + tail, MPI_BYTE, r->peer, 1, m->comm,
-                  &m->req[m->nreq++]);
+        MPI_Irecv(into, r->r_n * per + tail, unit, r->peer, 1, m->comm, &m->req[m->nreq++]);
     }
     if (r->s_n >= 0) {
         const uint8_t *from = m->at + (size_t)r->s_lo * b;
@@ -342,7 +345,7 @@ static void msg_post(Msg *m)
             MPI_Type_commit(&m->two);
             MPI_Isend(MPI_BOTTOM, 1, m->two, r->peer, 1, m->comm, &m->req[m->nreq++]);
         } else {
-            MPI_Isend(from, r->s_n * (int)b, MPI_BYTE, r->peer, 1, m->comm, &m->req[m->nreq++]);
+            MPI_Isend(from, r->s_n * per, unit, r->peer, 1, m->comm, &m->req[m->nreq++]);
         }
         sum_sent += (long long)r->s_n * (long long)b + tail;
     }
