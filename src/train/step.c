@@ -183,7 +183,9 @@ static void between_pieces(Trainer *t, int block)
 /* finish_overlap: finish_reduced with train.overlap (exact sums, several ranks): the rest
  * combined first and its bucket started at once, then W1's gradient in pieces while the
  * sums travel, its blocks' buckets started as they are complete. The same sums, so the
- * same bits. Returns the step's examples (<= 0: diverged). */
+ * same bits. A bucket starts only once every value in it is final on this rank: sums
+ * formed after the chunks other than W1's must be formed before the rest's bucket starts.
+ * Returns the step's examples (<= 0: diverged). */
 static int64_t finish_overlap(Trainer *t, ThreadState *s, int tid, int threads,
                               const StepPlan *p, int requests, StepResult *r)
 {
