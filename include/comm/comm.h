@@ -44,6 +44,45 @@ void comm_sum_i64(int64_t *buf, size_t n);
  * full inside the same messages. Within a node's shared window all stay int64. */
 void comm_sum_packed(int64_t *buf, size_t n, int n_side, int bytes);
 
+/* Nonblocking sums, as jobs (buckets): a job starts at once, moves on whenever this rank
+ * calls comm_progress (or another comm_sum_* call) and is done after comm_sum_wait. Jobs
+ * finish in the order they started; every rank starts the same jobs in the same order with
+ * the same n and n_side, and touches a job's buffer only after waiting for it. The jobs
+ * started between two moments at which every job started had been waited for are a batch:
+ * together they hold at most comm_sum_reserve's values (the node window's size). Only the
+ * thread that initialised MPI calls these. */
+
+/* comm_sum_start: starts comm_sum_packed(buf, n, n_side, bytes) as a job; returns its
+ * ticket. On the node's window this rank's sums are given to the others at once. */
+long comm_sum_start(int64_t *buf, size_t n, int n_side, int bytes);
+
+/* comm_real_start: starts comm_sum_real(buf, n) as a job (MPI_Iallreduce); its ticket. */
+long comm_real_start(Real *buf, size_t n);
+
+/* comm_progress: moves the jobs in flight on as far as they go without waiting (MPI moves
+ * messages only inside MPI calls: call it between pieces of work). */
+void comm_progress(void);
+
+/* comm_sum_wait: waits (under the watchdog) until job `ticket` and those before are done;
+ * returns its peak: the largest |value| any participant sent packed (the same on every
+ * participant), or -1 when none went packed (int64, one node's window, one rank). */
+int64_t comm_sum_wait(long ticket);
+
+/* comm_sum_reserve: the jobs of one batch hold at most n values together (collective, with
+ * no job in flight; the same n on every rank). */
+void comm_sum_reserve(size_t n);
+
+/* The width comm_sum_auto_bytes gives before any peak is known. */
+enum { COMM_AUTO_FIRST_BYTES = 6 };
+
+/* comm_sum_auto_bytes: the narrowest packed width (2..8) whose share per participant
+ * (packed_bound) holds twice `peak` (a job's peak: so the values may double before they
+ * fall back), or COMM_AUTO_FIRST_BYTES when peak < 0. The same on every participant. */
+int comm_sum_auto_bytes(int64_t peak);
+
+/* comm_sum_sent: the bytes this rank has sent for the exact sums so far (by messages). */
+long long comm_sum_sent(void);
+
 /* comm_sum_fallbacks: how many comm_sum_packed calls so far sent their sums again as int64. */
 long comm_sum_fallbacks(void);
 

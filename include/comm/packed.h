@@ -22,6 +22,14 @@ int64_t packed_bound(int bytes, int participants);
 /* packed_beyond: how many of v[0 .. n) have |v| > bound. */
 size_t packed_beyond(const int64_t *v, size_t n, int64_t bound);
 
+/* The largest peak packed_scan reports (larger values are reported as this): far beyond
+ * any packed width, and small enough that sums of peaks never overflow. */
+#define PACKED_PEAK_CAP ((int64_t)1 << 56)
+
+/* packed_scan: packed_beyond of v[0 .. n), and in *peak the largest |v| (at most
+ * PACKED_PEAK_CAP), in one pass. */
+size_t packed_scan(const int64_t *v, size_t n, int64_t bound, int64_t *peak);
+
 /* packed_store: dst (n * bytes) <- the low `bytes` bytes of each src value, little-endian. */
 void packed_store(uint8_t *restrict dst, const int64_t *restrict src, size_t n, int bytes);
 

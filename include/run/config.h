@@ -14,6 +14,10 @@ typedef enum { SCHEDULE_CONSTANT = 0, SCHEDULE_STEP, SCHEDULE_COSINE } ScheduleK
 typedef enum { REDUCTION_EXACT = 0, REDUCTION_FLOAT } ReductionKind;
 
 /* Every key of the configuration; names match the INI sections and keys. */
+/* train.overlap: the step's sums in buckets never (false), always (true) with several
+ * ranks, or (auto) when they travel by messages and the network is large enough. */
+typedef enum { OVERLAP_FALSE = 0, OVERLAP_TRUE = 1, OVERLAP_AUTO = 2 } OverlapKind;
+
 typedef struct {
     /* [data] */
     char train_images[CONFIG_PATH_MAX]; /* IDX (plain or .gz) or downhill HDF5 input file */
@@ -41,7 +45,9 @@ typedef struct {
     double min_lr;           /* cosine schedule floor, >= 0 */
     ReductionKind reduction; /* exact (bitwise reproducible) | float (plain allreduce) */
     int64_t exact_group;     /* lanes summed in floating point before the exact sum */
-    int64_t sum_bytes;       /* exact sums between nodes: bytes per value on the wire, 2..8 */
+    int sum_bytes;           /* exact sums between nodes: bytes per value on the wire
+                              * (config_sum_bytes: 0 = auto, else 2..8) */
+    OverlapKind overlap;     /* the step's sums in buckets that start when complete (sums.h) */
     double momentum;         /* heavy-ball mu in [0, 1); 0 = plain gradient descent */
     int nesterov;            /* 1: Nesterov momentum */
     double weight_decay;     /* L2 lambda >= 0 on weights (not biases) */
@@ -82,5 +88,11 @@ char *config_to_ini(const Config *c);
 /* config_schedule_name / config_reduction_name: the INI spelling of an enum value. */
 const char *config_schedule_name(ScheduleKind k);
 const char *config_reduction_name(ReductionKind k);
+
+/* config_overlap_name: the INI spelling of train.overlap's value. */
+const char *config_overlap_name(OverlapKind k);
+
+/* config_sum_bytes: train.sum_bytes in bytes (2..8), or 0 for auto. */
+int config_sum_bytes(const Config *c);
 
 #endif

@@ -36,4 +36,12 @@ void first_pack(Trainer *t, ThreadState *s, int tid, int threads, int64_t pos);
 void first_gradient(Trainer *t, ThreadState *s, int tid, int threads, int64_t pos,
                     double fuse_step);
 
+/* first_gradient_pieces: first_gradient without spending, in pieces of at most
+ * FIRST_PIECE_COLS columns, each inside one block; after each piece, between(t, b) (when
+ * not NULL) with b the block all of whose columns this thread has just finished (it owns
+ * the whole block), else -1. */
+enum { FIRST_PIECE_COLS = 208 };
+void first_gradient_pieces(Trainer *t, ThreadState *s, int tid, int threads, int64_t pos,
+                           void (*between)(Trainer *t, int block));
+
 #endif

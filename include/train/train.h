@@ -57,6 +57,16 @@ typedef struct {
                             * W1 columns on the weights (update_apply reads and resets it) */
 } ThreadState;
 
+/* One bucket of the step's sums (several ranks, sums.h): values [lo, hi) of the step sums
+ * and the `side` values after them (the extras), reduced as one job. */
+enum { SUM_BUCKETS_MAX = 8 };
+typedef struct {
+    size_t lo, hi;
+    int side;
+    long ticket;  /* this step's job (-1: not started yet) */
+    int64_t peak; /* its jobs' recent peak (sums.c; train.sum_bytes = auto; -1: not known) */
+} SumBucket;
+
 /* A training run in progress on one rank. */
 typedef struct {
     const Config *cfg;     /* not owned */
@@ -83,6 +93,9 @@ typedef struct {
     Real *part;              /* (2, slots, n[1]) the first layer's block sums, by lane */
     int64_t formed_step;     /* the step whose block sums the step before formed (-1: none) */
     Real *fsum;              /* (n_params + SUM_EXTRA) float step sums (reduction = float) */
+    SumBucket bucket[SUM_BUCKETS_MAX]; /* the step sums' buckets, in the order the backward
+                                        * pass completes them (sums_plan) */
+    int n_buckets;
     Real *velocity;          /* (n_params) the momentum's velocity in the parameters' layout
                               * (each value written by the thread updating its parameter);
                               * NULL when train.momentum = 0 */

@@ -19,6 +19,19 @@ size_t packed_beyond(const int64_t *v, size_t n, int64_t bound)
     return beyond;
 }
 
+size_t packed_scan(const int64_t *v, size_t n, int64_t bound, int64_t *peak)
+{
+    size_t beyond = 0;
+    uint64_t top = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t a = v[i] < 0 ? 0 - (uint64_t)v[i] : (uint64_t)v[i];
+        top = a > top ? a : top;
+        beyond += v[i] > bound || v[i] < -bound;
+    }
+    *peak = top > (uint64_t)PACKED_PEAK_CAP ? PACKED_PEAK_CAP : (int64_t)top;
+    return beyond;
+}
+
 /* whole_words: how many of n packed values start a whole 8-byte word inside n * bytes. */
 static size_t whole_words(size_t n, int bytes)
 {

@@ -450,10 +450,6 @@ int config_validate(const Config *c, Err *e)
         if (set_value(&scratch, k, text, e) != 0)
             return -1;
     }
-    if (c->sum_bytes > 8)
-        return err_set(e, "config: train.sum_bytes = %lld: expected an integer in 2..8 (bytes "
-                          "per exact sum between nodes; 8 = plain int64)",
-                       (long long)c->sum_bytes);
     if (c->schedule == SCHEDULE_COSINE && c->min_lr > c->learning_rate)
         return err_set(e, "config: train.min_lr = %.17g is above train.learning_rate = %.17g: the "
                           "cosine schedule decays from learning_rate down to min_lr",
@@ -529,4 +525,15 @@ const char *config_schedule_name(ScheduleKind k)
 const char *config_reduction_name(ReductionKind k)
 {
     return enum_name(config_reduction_names, (int)k);
+}
+
+const char *config_overlap_name(OverlapKind k)
+{
+    static const char *const names[] = {"false", "true", "auto"};
+    return k >= OVERLAP_FALSE && k <= OVERLAP_AUTO ? names[k] : "?";
+}
+
+int config_sum_bytes(const Config *c)
+{
+    return c->sum_bytes > 0 ? c->sum_bytes + 1 : 0; /* the names: auto, 2, ..., 8 */
 }

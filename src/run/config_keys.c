@@ -12,6 +12,8 @@ const char *const config_reduction_names[] = {"exact", "float", NULL};
 static const char *const activation_names[] = {"sigmoid", "tanh", "relu", NULL};
 static const char *const output_names[] = {"sigmoid", "softmax", NULL};
 static const char *const cost_names[] = {"quadratic", "cross_entropy", NULL};
+static const char *const sum_bytes_names[] = {"auto", "2", "3", "4", "5", "6", "7", "8", NULL};
+static const char *const overlap_names[] = {"false", "true", "auto", NULL};
 static const char *const init_names[] = {"auto", "normal", "glorot", "he", NULL};
 
 const KeySpec config_keys[] = {
@@ -64,9 +66,15 @@ const KeySpec config_keys[] = {
     {"train", "exact_group", KEY_INT, OFF(exact_group), 1, 0, "1", "an integer >= 1",
      "exact reduction: lanes whose gradient (but the first layer's weights) is summed in "
      "floating point before the exact sum (integer >= 1)", NULL},
-    {"train", "sum_bytes", KEY_INT, OFF(sum_bytes), 2, 0, "6", "an integer in 2..8",
-     "exact reduction between nodes: bytes per sum on the wire, 2..8 (8 = int64); a step "
-     "whose sums exceed a rank's share of the width goes again as int64, same result", NULL},
+    {"train", "sum_bytes", KEY_ENUM, OFF(sum_bytes), 0, 0, "auto", "auto or an integer in 2..8",
+     "exact reduction between nodes: bytes per sum on the wire, 2..8 (8 = int64), or auto "
+     "(per bucket, from the step before's sums); sums past a rank's share of the width go "
+     "again as int64: the result never depends on it", sum_bytes_names},
+    {"train", "overlap", KEY_ENUM, OFF(overlap), 0, 0, "auto", "one of auto, true, false",
+     "several ranks: each bucket of the step's sums (the layers after the first, then the "
+     "first layer's column blocks) is sent as soon as it is complete, during the rest of the "
+     "backward pass: true | false (all at once after it) | auto (true when the sums travel "
+     "by messages and the network has at least 32768 parameters); the same result", overlap_names},
     {"train", "momentum", KEY_DOUBLE, OFF(momentum), 0, DBL_FRACTION, "0", "a finite number in [0, 1)",
      "heavy-ball momentum mu: v <- mu v + g, theta <- theta - eta v; 0 = plain gradient descent", NULL},
     {"train", "nesterov", KEY_BOOL, OFF(nesterov), 0, 0, "false", "true or false",

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "comm/comm.h"
+#include "train/sums.h"
 
 /* warn_oversubscribed: ranks x threads on this node beyond its cores make every step
  * crawl (OpenMP and MPI both spin-wait). */
@@ -42,10 +43,19 @@ void progress_header(FILE *log, const Config *c, const Trainer *t)
                 t->ranks, t->threads, t->model.layout.n_params, REAL_NAME,
                 config_reduction_name(c->reduction), by ? ", by " : "",
                 by ? comm_sum_path() : "");
-        if (by && comm_sum_messages())
-            fprintf(log, "exact sums between nodes: %lld bytes per value (train.sum_bytes; a "
+        if (by && comm_sum_messages() && config_sum_bytes(c))
+            fprintf(log, "exact sums between nodes: %d bytes per value (train.sum_bytes; a "
                          "step whose sums exceed a node's share of the width goes as int64)\n",
-                    (long long)c->sum_bytes);
+                    config_sum_bytes(c));
+        else if (by && comm_sum_messages())
+            fprintf(log, "exact sums between nodes: bytes per value by bucket from the step "
+                         "before's sums (train.sum_bytes = auto; sums past a node's share of "
+                         "the width go as int64)\n");
+        if (t->ranks > 1)
+            fprintf(log, "the step's sums: %s (train.overlap = %s)\n",
+                    sums_overlap(t) ? "in buckets, each sent as soon as it is complete"
+                                    : "all sent after the backward pass",
+                    config_overlap_name(c->overlap));
         fprintf(log, "training examples: %lld, test examples: %lld, batch: %lld (%lld steps "
                      "per epoch), exact groups of %lld lanes\n",
                 (long long)t->n_train, (long long)t->test.shard.n, (long long)t->lanes,

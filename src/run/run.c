@@ -429,6 +429,11 @@ static int summarise(Run *r, int stopped, TrainSummary *out, Err *e)
                         "resubmit with --resume auto to continue (exit code %d)\n",
                 checkpoint_signal_pending(), (long long)r->t.step, EXIT_RESUBMIT);
     progress_timing(r->log, r->t.ranks, r->phase_min, r->phase_avg, r->phase_max);
+    if (r->log && r->t.ranks > 1 && r->cfg->reduction == REDUCTION_EXACT && comm_sum_messages())
+        fprintf(r->log, "exact sums by messages: rank 0 sent %.0f bytes per step (%lld steps), "
+                        "%ld buckets went again as int64\n",
+                (double)comm_sum_sent() / (double)(r->t.step > 0 ? r->t.step : 1),
+                (long long)r->t.step, comm_sum_fallbacks());
     if (r->log && !stopped)
         fprintf(r->log, "final weights: hash %016llx, identical on all %d ranks; wrote %s\n",
                 (unsigned long long)out->hash, r->t.ranks, r->cfg->output_file);

@@ -107,3 +107,37 @@ void first_gradient(Trainer *t, ThreadState *s, int tid, int threads, int64_t po
     }
     s->first_spent = spent;
 }
+
+/* piece_sums: where the sums of columns [from, to) of block b go (no spending). */
+static ColSums piece_sums(Trainer *t, int b, int from, int to)
+{
+    int c0, c1;
+    size_t off = layout_block(&t->model.layout, b, &c0, &c1) - (size_t)c0 + (size_t)from;
+    return (ColSums){.acc = {t->sum + off, NULL}, .stride = {c1 - c0, 0}, .split = to,
+                     .theta = {NULL, NULL}, .step = 0, .inv = t->fixed.inv_scale};
+}
+
+void first_gradient_pieces(Trainer *t, ThreadState *s, int tid, int threads, int64_t pos,
+                           void (*between)(Trainer *t, int block))
+{
+    const Layout *lay = &t->model.layout;
+    int from, to;
+    share_grad_cols(lay, share_of(tid, threads), &from, &to);
+    for (int b = 0; b < 2; b++) {
+        int c0, c1;
+        layout_block(lay, b, &c0, &c1);
+        int lo = from > c0 ? from : c0, hi = to < c1 ? to : c1;
+        for (int p = lo; p < hi; p += FIRST_PIECE_COLS) {
+            int q = hi - p < FIRST_PIECE_COLS ? hi : p + FIRST_PIECE_COLS;
+            ColSums dst = piece_sums(t, b, p, q);
+            for (int64_t i = 0; i < t->slots; i += COLS_BLOCK) {
+                int n = (int)(t->slots - i < COLS_BLOCK ? t->slots - i : COLS_BLOCK);
+                exact_input_cols(&dst, t->D + i, (int)t->slots, lanes_step_rows(t, pos) + i, n,
+                                 lay->n[1], p, q, &s->cols);
+            }
+            if (between)
+                between(t, q == hi && lo == c0 && hi == c1 ? b : -1);
+        }
+    }
+    s->first_spent = 0;
+}

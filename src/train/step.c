@@ -14,12 +14,17 @@
  *                            combine rest, update_apply
  *   finish, otherwise:       W1 gradient (exact), combine | master: allreduce, the others:
  *                            load next | update_apply
+ *   finish, overlapped:      combine rest (|) master: start its bucket; W1 gradient in
+ *                            pieces (the master moves the sums on between them and starts
+ *                            a block's bucket when it has formed the block) | master: the
+ *                            rest of the buckets, the others: load next | update_apply
  *
  * With more than two threads, "next block sums" waits at a barrier first. */
 #include "train/train.h"
 
 #include <omp.h>
 
+#include "comm/comm.h"
 #include "train/chunks.h"
 #include "train/first_layer.h"
 #include "train/lanes.h"
@@ -34,6 +39,8 @@ typedef struct {
     double lr;
     int exact;       /* exact sums (else float) */
     int local;       /* exact sums on one rank: each thread finishes alone, no collective */
+    int overlap;     /* exact sums on several ranks, train.overlap: the buckets of the sums
+                      * start while W1's gradient is formed */
     int form_blocks; /* the step forms its own block sums first (the step before did not) */
     int fetch_next;  /* the next step's rows are asked for before the chunks (the step before
                       * did not ask) */
@@ -67,6 +74,7 @@ static StepPlan plan_step(const Trainer *t, int threads, int64_t step, Ahead ahe
     p.lr = schedule_lr(t->cfg, step, t->steps_per_epoch) * t->lr_scale;
     p.exact = t->cfg->reduction == REDUCTION_EXACT;
     p.local = t->ranks == 1 && p.exact;
+    p.overlap = p.exact && sums_overlap(t);
     p.form_blocks = p.exact && ahead.formed != step;
     p.next_ahead = p.exact && p.pos + 1 < t->steps_per_epoch;
     p.fetch_next = p.next_ahead && ahead.fetched != step + 1;
@@ -100,7 +108,7 @@ static void phase_middle(Trainer *t, ThreadState *s, int tid, int threads, const
     long mid = barrier_arrive(t->barrier, threads);
     if (p->odd_load && tid % 2 == 1) /* see odd_ahead */
         first_load_ahead(t, s, tid, threads, p->pos + 1, p->step + 1);
-    if (p->exact)
+    if (p->exact && !p->overlap) /* (the pieces of finish_overlap lay out their own) */
         first_pack(t, s, tid, threads, p->pos);
     barrier_wait_for(t->barrier, mid);
 }
@@ -160,6 +168,52 @@ static int64_t finish_reduced(Trainer *t, ThreadState *s, int tid, int threads,
     return r->count;
 }
 
+/* between_pieces: the master's pause between two pieces of W1's gradient (finish_overlap):
+ * a block it has formed whole (block >= 0) starts its bucket; the sums in flight move on. */
+static void between_pieces(Trainer *t, int block)
+{
+    if (block >= 0) {
+        int c0, c1;
+        size_t off = layout_block(&t->model.layout, block, &c0, &c1);
+        sums_start(t, off, off + (size_t)t->model.layout.n[1] * (size_t)(c1 - c0));
+    }
+    comm_progress();
+}
+
+/* finish_overlap: finish_reduced with train.overlap (exact sums, several ranks): the rest
+ * combined first and its bucket started at once, then W1's gradient in pieces while the
+ * sums travel, its blocks' buckets started as they are complete. The same sums, so the
+ * same bits. A bucket starts only once every value in it is final on this rank: sums
+ * formed after the chunks other than W1's must be formed before the rest's bucket starts.
+ * Returns the step's examples (<= 0: diverged). */
+static int64_t finish_overlap(Trainer *t, ThreadState *s, int tid, int threads,
+                              const StepPlan *p, int requests, StepResult *r)
+{
+    double clock = timer_now();
+    size_t np = t->model.layout.n_params, w1 = t->model.layout.b_off[1];
+    sums_combine_slice(t, w1, np + SUM_EXTRA, tid, threads);
+    timer_add(&s->times, PHASE_COMBINE, &clock);
+    if (threads > 1) /* the rest is whole */
+        barrier_wait(t->barrier, threads);
+    if (tid == 0) {
+        sums_begin(t, requests);
+        sums_start(t, w1, np);
+    }
+    clock = timer_now();
+    first_gradient_pieces(t, s, tid, threads, p->pos, tid == 0 ? between_pieces : NULL);
+    timer_add(&s->times, PHASE_BACKWARD, &clock);
+    barrier_wait(t->barrier, threads);
+    if (tid == 0)
+        *r = sums_finish(t);
+    else if (p->next_ahead) /* while the master waits for the sums */
+        first_load_ahead(t, s, tid, threads, p->pos + 1, p->step + 1);
+    barrier_wait(t->barrier, threads);
+    clock = timer_now();
+    update_apply(t, s, tid, threads, p->lr, r->count);
+    timer_add(&s->times, PHASE_UPDATE, &clock);
+    return r->count;
+}
+
 /* phase_next_blocks: the next step's block sums, formed now. They need only this thread's
  * blocks of W1: with one or two threads it updated them alone just now (the step's end is
  * the wait); with more, a block's columns are shared, so all of them must be updated first. */
@@ -193,8 +247,9 @@ static void step_body(Trainer *t, int tid, int threads, const StepPlan *p, int r
         first_fetch(t, tid, threads, p->pos + 1);
     chunks_gradient(t, s, tid, threads, p->pos);
     phase_middle(t, s, tid, threads, p);
-    int64_t count = p->local ? finish_local(t, s, tid, threads, p, requests, r)
-                             : finish_reduced(t, s, tid, threads, p, requests, r);
+    int64_t count = p->local     ? finish_local(t, s, tid, threads, p, requests, r)
+                    : p->overlap ? finish_overlap(t, s, tid, threads, p, requests, r)
+                                 : finish_reduced(t, s, tid, threads, p, requests, r);
     if (p->next_ahead && count > 0)
         phase_next_blocks(t, s, tid, threads, p);
     prefetch_rest(t, threads);

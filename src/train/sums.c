@@ -84,17 +84,87 @@ static void add_requests(Trainer *t, int requests)
     t->sum[np + SUM_CKPT] = t->fsum[np + SUM_CKPT] = (requests & STEP_CHECKPOINT) != 0;
 }
 
-/* reduce_step: the one collective of a step; returns the examples in the global batch
- * and the batch cost, or -1 when the gradient is not usable. */
+/* add_bucket: one more bucket of the step sums: [lo, hi) and `side` values after them. */
+static void add_bucket(Trainer *t, size_t lo, size_t hi, int side)
+{
+    if (hi > lo || side > 0)
+        t->bucket[t->n_buckets++] = (SumBucket){.lo = lo, .hi = hi, .side = side,
+                                                .ticket = -1, .peak = -1};
+}
+
+int sums_overlap(const Trainer *t)
+{
+    if (t->ranks == 1 || t->cfg->overlap == OVERLAP_FALSE)
+        return 0;
+    return t->cfg->overlap == OVERLAP_TRUE ||
+           (comm_sum_messages() && t->model.layout.n_params >= SUMS_OVERLAP_MIN);
+}
+
+void sums_plan(Trainer *t)
+{
+    const Layout *lay = &t->model.layout;
+    size_t np = lay->n_params, w1 = lay->b_off[1];
+    t->n_buckets = 0;
+    if (!sums_overlap(t)) {
+        add_bucket(t, 0, np, SUM_EXTRA);
+        return;
+    }
+    add_bucket(t, w1, np, SUM_EXTRA); /* complete first: formed in the chunks */
+    if (t->cfg->reduction != REDUCTION_EXACT) {
+        add_bucket(t, 0, w1, 0);
+        return;
+    }
+    for (int b = 0; b < 2; b++) { /* then W1's column blocks, as first_gradient_pieces ends them */
+        int c0, c1;
+        size_t off = layout_block(lay, b, &c0, &c1);
+        add_bucket(t, off, off + (size_t)lay->n[1] * (size_t)(c1 - c0), 0);
+    }
+}
+
+/* bucket_bytes: the width of bucket k's values on the wire this step. */
+static int bucket_bytes(const Trainer *t, const SumBucket *k)
+{
+    int bytes = config_sum_bytes(t->cfg);
+    return bytes ? bytes : comm_sum_auto_bytes(k->peak);
+}
+
+void sums_start(Trainer *t, size_t lo, size_t hi)
+{
+    for (int i = 0; i < t->n_buckets; i++) { /* in order, the same on every rank */
+        SumBucket *k = &t->bucket[i];
+        if (k->ticket >= 0)
+            continue;
+        if (k->lo < lo || k->hi > hi)
+            return;
+        size_t n = k->hi - k->lo;
+        k->ticket = t->cfg->reduction == REDUCTION_EXACT
+                        ? comm_sum_start(t->sum + k->lo, n, k->side, bucket_bytes(t, k))
+                        : comm_real_start(t->fsum + k->lo, n + (size_t)k->side);
+    }
+}
+
+/* A bucket's peak (its width with train.sum_bytes = auto) follows a larger new peak at once
+ * and a smaller one by 1/PEAK_FADE of itself a step (halving in about 11 steps): a bucket
+ * that falls back costs about two messages more, one byte more only 1/bytes. */
+enum { PEAK_FADE = 16 };
+
+/* reduce_step: every bucket started and waited for; returns the examples in the global
+ * batch and the batch cost, or -1 when the gradient is not usable. */
 static int64_t reduce_step(Trainer *t, double *cost)
 {
     size_t np = t->model.layout.n_params;
+    sums_start(t, 0, np);
+    for (int i = 0; i < t->n_buckets; i++) {
+        SumBucket *k = &t->bucket[i];
+        int64_t peak = comm_sum_wait(k->ticket), fading = k->peak - k->peak / PEAK_FADE;
+        if (peak >= 0) /* a spike keeps the bucket wide for a while */
+            k->peak = peak > fading ? peak : fading;
+        k->ticket = -1;
+    }
     if (t->cfg->reduction == REDUCTION_EXACT) {
-        comm_sum_packed(t->sum, np, SUM_EXTRA, (int)t->cfg->sum_bytes); /* extras in full */
         *cost = exact_value(t->sum[np + SUM_COST], &t->fixed);
         return t->sum[np + SUM_BAD] ? -1 : t->sum[np + SUM_COUNT];
     }
-    comm_sum_real(t->fsum, np + SUM_EXTRA);
     *cost = (double)t->fsum[np + SUM_COST];
     return isfinite(*cost) ? (int64_t)llround((double)t->fsum[np + SUM_COUNT]) : -1;
 }
@@ -109,18 +179,33 @@ static int agreed_requests(const Trainer *t)
     return (stop ? STEP_STOP : 0) | (ckpt ? STEP_CHECKPOINT : 0);
 }
 
-StepResult sums_reduce(Trainer *t, int requests)
+void sums_begin(Trainer *t, int requests)
+{
+    double clock = timer_now();
+    if (t->n_buckets == 0) { /* the first step: no job in flight on any rank */
+        sums_plan(t);
+        comm_sum_reserve(t->model.layout.n_params + SUM_EXTRA);
+    }
+    combine_threads(t);
+    add_requests(t, requests);
+    comm_set_phase("the gradient allreduce", t->step + 1);
+    timer_add(&t->times, PHASE_COMBINE, &clock);
+}
+
+StepResult sums_finish(Trainer *t)
 {
     StepResult r;
     double clock = timer_now();
-    combine_threads(t);
-    add_requests(t, requests);
-    timer_add(&t->times, PHASE_COMBINE, &clock);
-    comm_set_phase("the gradient allreduce", t->step + 1);
     r.count = reduce_step(t, &r.cost);
     r.agreed = agreed_requests(t);
     if (r.count <= 0) /* every rank saw the same sums, so all agree without a message */
         r.agreed |= STEP_DIVERGED;
     timer_add(&t->times, PHASE_ALLREDUCE, &clock);
     return r;
+}
+
+StepResult sums_reduce(Trainer *t, int requests)
+{
+    sums_begin(t, requests);
+    return sums_finish(t);
 }

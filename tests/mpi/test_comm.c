@@ -5,7 +5,10 @@
  * launched with (CTest: 2 to 7, powers of two and not; both paths). Then comm_sum_packed at
  * widths 5 and 6: values within every rank's share of the width (some exactly at it) give
  * the int64 sums without falling back; one value past it anywhere makes every rank send the
- * sums again as int64, with the same totals. */
+ * sums again as int64, with the same totals. Then the jobs (comm_sum_start, comm_progress,
+ * comm_sum_wait): several buckets in flight at once, of several widths, one of them past
+ * its width (it alone falls back), started and progressed between pieces of work, against
+ * the same sums by comm_sum_i64; the peak each reports; float jobs against comm_sum_real. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,6 +95,67 @@ static void check_packed(int rank, int size, size_t n, int bytes, size_t past)
     free(buf);
 }
 
+/* check_jobs: round k of five exact jobs in flight together over one buffer cut in buckets
+ * of several widths (bucket 2 with a value past its share: it alone falls back by
+ * messages), plus a float job, against comm_sum_i64 and comm_sum_real of copies. */
+static void check_jobs(int rank, int size, size_t k)
+{
+    enum { JOBS = 5, SIDE = 2 };
+    const size_t len[JOBS] = {1001, 7, 100003, 0, 13007};
+    const int bytes[JOBS] = {5, 3, 4, 8, 6};
+    size_t at[JOBS + 1] = {0}, total;
+    for (int j = 0; j < JOBS; j++)
+        at[j + 1] = at[j] + len[j] + SIDE;
+    total = at[JOBS];
+    int64_t *buf = malloc(total * sizeof *buf), *want = malloc(total * sizeof *want);
+    Real *f = malloc(1000 * sizeof *f), *fw = malloc(1000 * sizeof *fw);
+    if (!CHECK(buf && want && f && fw, "rank %d: out of memory for the jobs", rank))
+        return;
+    for (int j = 0; j < JOBS; j++) {
+        int64_t bound = packed_bound(bytes[j], size);
+        for (size_t i = 0; i < len[j]; i++) /* bucket 2: one value past its share */
+            buf[at[j] + i] = packed_value(rank, i, bound, j == 2 ? len[j] / 3 : len[j]);
+        for (size_t i = 0; i < SIDE; i++)
+            buf[at[j] + len[j] + i] = value(rank, 2000000 + i + k);
+    }
+    for (size_t i = 0; i < 1000; i++)
+        f[i] = fw[i] = (Real)(int)(value(rank, i) % 1000); /* integers: exact float sums */
+    memcpy(want, buf, total * sizeof *buf);
+    comm_sum_i64(want, total);
+    comm_sum_real(fw, 1000);
+    long before = comm_sum_fallbacks(), ticket[JOBS];
+    comm_sum_reserve(total);
+    for (int j = 0; j < JOBS; j++) {
+        ticket[j] = comm_sum_start(buf + at[j], len[j], SIDE, bytes[j]);
+        for (int piece = 0; piece < 3; piece++) /* "work", then the sums move on */
+            comm_progress();
+    }
+    long fticket = comm_real_start(f, 1000);
+    int64_t peak[JOBS];
+    for (int j = JOBS - 1; j >= 0; j--) /* the last first: it waits for those before too */
+        peak[j] = comm_sum_wait(ticket[j]);
+    comm_sum_wait(fticket);
+    size_t wrong = 0, fwrong = 0;
+    for (size_t i = 0; i < total; i++)
+        wrong += buf[i] != want[i];
+    for (size_t i = 0; i < 1000; i++)
+        fwrong += f[i] != fw[i];
+    CHECK(wrong == 0 && fwrong == 0, "rank %d of %d: jobs round %zu: %zu of %zu exact and %zu "
+          "of 1000 float sums wrong", rank, size, k, wrong, total, fwrong);
+    long fell = comm_sum_fallbacks() - before, want_fell = comm_sum_messages();
+    CHECK(fell == want_fell, "rank %d of %d: jobs round %zu fell back %ld times, not %ld", rank,
+          size, k, fell, want_fell);
+    for (int j = 0; j < JOBS; j++) { /* the peak: the largest |value| sent packed, anywhere */
+        int64_t bound = packed_bound(bytes[j], size);
+        int64_t expect = !comm_sum_messages() || bytes[j] == 8 || len[j] == 0 ? -1
+                         : j == 2                                       ? bound + 1
+                                                                        : bound;
+        CHECK(peak[j] == expect, "rank %d of %d: job %d's peak %lld, not %lld", rank, size, j,
+              (long long)peak[j], (long long)expect);
+    }
+    free(buf), free(want), free(f), free(fw);
+}
+
 int main(int argc, char **argv)
 {
     int rank, size;
@@ -114,9 +178,11 @@ int main(int argc, char **argv)
             check_packed(rank, size, n, bytes, n / 2);     /* one past, in the middle */
             check_packed(rank, size, n, bytes, n - 1);     /* one past, the last */
         }
+    for (size_t k = 0; k < 3; k++) /* again: the node path's two sets in turn */
+        check_jobs(rank, size, k);
     int first = comm_agree(check_failed());
     if (rank == 0)
-        printf("%s: comm_sum_i64 and comm_sum_packed on %d ranks (%s path)\n", first < 0 ? "PASS" : "FAIL", size,
+        printf("%s: comm_sum_i64, comm_sum_packed and the jobs on %d ranks (%s path)\n", first < 0 ? "PASS" : "FAIL", size,
                path);
     comm_finalize();
     return first < 0 ? 0 : 1;
