@@ -10,6 +10,7 @@
 #include "core/common.h"
 #include "exact/exact.h"
 #include "exact/exact_input.h"
+#include "exact/exact_wide.h"
 #include "net/kind.h"
 
 #define MODEL_MAX_LAYERS 16
@@ -43,6 +44,7 @@ typedef struct {
                                     * model_forward's scratch) */
     double *bound;                 /* (cap, max n[l], l >= 1) scratch of model_gradient_exact */
     ExactInput in;                 /* scratch of model_gradient_exact's first layer */
+    ExactWide wide;                /* scratch of model_gradient_exact's wide layers */
     const uint8_t *const *rows;    /* the input bytes of the last model_load_inputs */
 } Workspace;
 
@@ -120,16 +122,26 @@ void model_gradient(const Model *m, const Workspace *w, int n, Real *grad);
 
 /* model_gradient_exact: after model_deltas, ADDS to acc (n_params) the fixed-point
  * gradient: the first layer's weights as exact_input_outer (units 2^-32 / EXACT_INPUT_DIV,
- * independent of the groups); every other entry, for each group g of examples
- * [start[g], start[g + 1]), the group's float sum in order of the examples rounded to f.
+ * independent of the groups); the weights of wide layers (exact_wide_layer) as
+ * exact_wide_outer (units f->wide_inv, independent of the groups); every other entry, for
+ * each group g of examples [start[g], start[g + 1]), the group's float sum in order of the
+ * examples rounded to f.
  * Returns how many values were non-finite or beyond the limit. */
 size_t model_gradient_exact(const Model *m, Workspace *w, const int *start, int groups,
                             int64_t *acc, const Fixed *f);
 
 /* model_gradient_exact_rest: model_gradient_exact but for the first layer's weights, whose
  * rounded deltas (exact_input_round) go to D (n[1] rows ld apart) for exact_input_cols. */
-size_t model_gradient_exact_rest(const Model *m, const Workspace *w, const int *start,
+size_t model_gradient_exact_rest(const Model *m, Workspace *w, const int *start,
                                  int groups, int64_t *acc, int64_t *D, int ld, const Fixed *f);
+
+/* layout_sum_inv: the unit of the exact sum of parameter i (exact.h, exact_wide.h): W1's
+ * f->inv_scale / EXACT_INPUT_DIV, a wide layer's weights f->wide_inv, else f->inv_scale. */
+double layout_sum_inv(const Layout *lay, size_t i, const Fixed *f);
+
+/* layout_unit_end: the end of the run of parameters from i whose exact sums share one unit
+ * (layout_sum_inv): a layer's weights, or its biases and the next narrow layer's weights. */
+size_t layout_unit_end(const Layout *lay, size_t i);
 
 /* model_hash: FNV-1a 64 of the parameter bytes (equal hashes = equal weights). */
 uint64_t model_hash(const Model *m);

@@ -4,8 +4,9 @@
  *
  * for every parameter, with eta the step's learning rate, count the examples of the global
  * batch and sum the step's summed gradient: exact (t->sum, int64 fixed point: the first
- * layer's weights in units 2^-32 / EXACT_INPUT_DIV, the rest in units 2^-32; exact_descend's
- * arithmetic) or float (t->fsum). The sums are left zero for the next step.
+ * layer's weights in units 2^-32 / EXACT_INPUT_DIV, wide layers' weights in units
+ * Fixed.wide_inv (exact_wide.h), the rest in units 2^-32; exact_descend's arithmetic) or
+ * float (t->fsum). The sums are left zero for the next step.
  *
  * Every path (one rank with exact sums, several ranks, float sums) calls update_apply once
  * per step and thread. One kernel may fuse the first layer's part into the gradient:
@@ -16,7 +17,8 @@
  *
  * With train.momentum or train.weight_decay (not both 0) the rule is instead, per
  * parameter, from the mean gradient g = sum x unit (unit: 2^-32 / count, W1's
- * 2^-32 / 255 / count, float sums 1 / count), all in double:
+ * 2^-32 / 255 / count, wide layers' weights Fixed.wide_inv / count, float sums 1 / count),
+ * all in double:
  *
  *     g <- fma(lambda, theta, g)  (weights only)    v <- fl(fma(mu, v, g))  (mu > 0)
  *     theta <- fl(fma(-eta, d, theta)),  d = v, fma(mu, v, g) (Nesterov), or g (mu = 0)

@@ -178,6 +178,28 @@ int kernels_input_cols(const ColSums *dst, const int64_t *D, int ld, const uint8
     return spend;
 }
 
+int kernels_wide_init(InputAmx *s, int cap, int n_in, int n_out, Err *e)
+{
+    int planes = 2 * ((n_in + 15) / 16 * 16); /* the low and the high bytes */
+    return kernels_amx_init(s, cap, planes, n_out, e);
+}
+
+void kernels_wide_outer(int64_t *restrict acc, const int64_t *D, int ld, const int16_t *A,
+                        int lda, int n, int n_out, int n_in, InputAmx *amx)
+{
+    if (n <= 0)
+        return;
+#if KERNELS_INPUT_AMX
+    if (amx->ready) { /* any n: a tile product costs less than n plain rows from n = 1 */
+        input_amx_wide(acc, D, ld, A, lda, n, n_out, n_in, amx);
+        return;
+    }
+#else
+    (void)amx;
+#endif
+    wide_plain_outer(acc, D, ld, A, lda, n, n_out, n_in);
+}
+
 int kernels_input_vector_spends(void)
 {
     return KERNELS_INPUT_VNNI;

@@ -169,7 +169,14 @@ int workspace_init(Workspace *w, const Layout *lay, int cap, Err *e)
     for (int l = 1; l < lay->n_layers; l++)
         widest = lay->n[l] > widest ? lay->n[l] : widest;
     w->bound = alloc_array((size_t)cap * (size_t)widest, sizeof(double), "workspace bounds", e);
-    if (!w->bound || exact_input_init(&w->in, cap, lay->n[0], lay->n[1], e) != 0) {
+    int wide_in = 0, wide_out = 0; /* the widest of the wide layers */
+    for (int l = 2; l < lay->n_layers; l++)
+        if (exact_wide_layer(l, lay->n[l - 1])) {
+            wide_in = lay->n[l - 1] > wide_in ? lay->n[l - 1] : wide_in;
+            wide_out = lay->n[l] > wide_out ? lay->n[l] : wide_out;
+        }
+    if (!w->bound || exact_input_init(&w->in, cap, lay->n[0], lay->n[1], e) != 0 ||
+        exact_wide_init(&w->wide, cap, wide_in, wide_out, e) != 0) {
         workspace_free(w);
         return -1;
     }
@@ -189,6 +196,7 @@ void workspace_free(Workspace *w)
     free(w->x);
     free(w->bound);
     exact_input_free(&w->in);
+    exact_wide_free(&w->wide);
     for (int l = 1; l < MODEL_MAX_LAYERS; l++) {
         free(w->a[l]);
         free(w->d[l]);
@@ -372,13 +380,18 @@ static size_t bias_exact(const Real *d, const int *start, int groups, int n_out,
     return (size_t)bad;
 }
 
-size_t model_gradient_exact_rest(const Model *m, const Workspace *w, const int *start,
+size_t model_gradient_exact_rest(const Model *m, Workspace *w, const int *start,
                                  int groups, int64_t *acc, int64_t *D, int ld, const Fixed *f)
 {
     const Layout *lay = &m->layout;
-    size_t bad = exact_input_round(D, ld, w->d[1], start[groups], lay->n[1], f);
+    int n = start[groups];
+    size_t bad = exact_input_round(D, ld, w->d[1], n, lay->n[1], f);
     for (int l = 1; l < lay->n_layers; l++) {
-        if (l > 1)
+        if (exact_wide_layer(l, lay->n[l - 1])) /* every example alone, in integers */
+            bad += exact_wide_outer(acc + lay->w_off[l], w->a[l - 1] + (size_t)start[0] *
+                                    lay->n[l - 1], w->d[l] + (size_t)start[0] * lay->n[l],
+                                    n - start[0], lay->n[l - 1], lay->n[l], f, &w->wide);
+        else if (l > 1)
             bad += exact_outer(acc + lay->w_off[l], w->d[l], w->a[l - 1], start, groups,
                                lay->n[l], lay->n[l - 1], f, w->bound);
         bad += bias_exact(w->d[l], start, groups, lay->n[l], acc + lay->b_off[l], f);
@@ -402,6 +415,30 @@ void model_backward(const Model *m, Workspace *w, const uint8_t *labels, int n, 
 {
     model_deltas(m, w, labels, n);
     model_gradient(m, w, n, grad);
+}
+
+double layout_sum_inv(const Layout *lay, size_t i, const Fixed *f)
+{
+    if (i < lay->b_off[1])
+        return f->inv_scale / EXACT_INPUT_DIV;
+    for (int l = 2; l < lay->n_layers; l++)
+        if (i >= lay->w_off[l] && i < lay->b_off[l])
+            return exact_wide_layer(l, lay->n[l - 1]) ? f->wide_inv : f->inv_scale;
+    return f->inv_scale;
+}
+
+size_t layout_unit_end(const Layout *lay, size_t i)
+{
+    if (i < lay->b_off[1])
+        return lay->b_off[1];
+    for (int l = 2; l < lay->n_layers; l++) {
+        int wide = exact_wide_layer(l, lay->n[l - 1]);
+        if (i < lay->w_off[l])     /* biases before layer l's weights */
+            return wide ? lay->w_off[l] : lay->b_off[l];
+        if (i < lay->b_off[l] && wide)
+            return lay->b_off[l];
+    }
+    return lay->n_params;
 }
 
 uint64_t model_hash(const Model *m)

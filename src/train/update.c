@@ -65,7 +65,8 @@ static void rule_sums(Trainer *t, size_t i, size_t n, const Rule *r, int exact)
 }
 
 /* rule_of: the rule of a step of learning rate lr over count examples, for sums whose unit
- * is `scale` (2^-32 for exact sums, 2^-32 / 255 for W1's, 1 for float sums). */
+ * is `scale` (2^-32 for exact sums, 2^-32 / 255 for W1's, Fixed.wide_inv for wide layers'
+ * weights, 1 for float sums). */
 static Rule rule_of(const Trainer *t, double lr, int64_t count, double scale)
 {
     return (Rule){.eta = lr, .unit = count > 0 ? scale / (double)count : 0, .mu = t->cfg->momentum,
@@ -161,12 +162,20 @@ static void update_rest(Trainer *t, double lr, int64_t count, int tid, int threa
         memset(t->sum + i0, 0, sizeof *t->sum * (i1 - i0));
     else if (count <= 0)
         memset(t->fsum + i0, 0, sizeof *t->fsum * (i1 - i0));
-    else if (!update_plain(t->cfg))
-        rule_range(t, i0, i1, rule_of(t, lr, count, exact ? t->fixed.inv_scale : 1), exact);
-    else if (exact)
-        exact_descend(t->model.params + i0, t->sum + i0, i1 - i0, step, &t->fixed);
-    else
+    else if (!exact && !update_plain(t->cfg))
+        rule_range(t, i0, i1, rule_of(t, lr, count, 1), 0);
+    else if (!exact)
         update_float(t, step, i0, i1);
+    else
+        for (size_t i = i0, end; i < i1; i = end) { /* each run of sums in one unit */
+            end = layout_unit_end(&t->model.layout, i);
+            end = end < i1 ? end : i1;
+            double inv = layout_sum_inv(&t->model.layout, i, &t->fixed);
+            if (update_plain(t->cfg))
+                exact_descend_inv(t->model.params + i, t->sum + i, end - i, step, inv);
+            else
+                rule_range(t, i, end, rule_of(t, lr, count, inv), 1);
+        }
 }
 
 void update_apply(Trainer *t, ThreadState *s, int tid, int threads, double lr, int64_t count)

@@ -1,0 +1,111 @@
+/* exact_wide.c: a wide layer's weight gradient in integers (see exact_wide.h): each example's
+ * activations and deltas rounded once, the products summed by the kernels (kernels.h: AMX
+ * tiles, else plain int64 loops). Every path gives the same integers. */
+#include "exact/exact_wide.h"
+#include "kernels/kernels.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int exact_wide_layer(int l, int n_in)
+{
+    return l >= 2 && n_in >= EXACT_WIDE_MIN;
+}
+
+int exact_wide_init(ExactWide *s, int cap, int n_in, int n_out, Err *e)
+{
+    memset(s, 0, sizeof *s);
+    if (n_in <= 0)
+        return 0;
+    s->cap = cap, s->n_in = n_in, s->n_out = n_out;
+    s->A = alloc_array((size_t)cap * (size_t)n_in, sizeof *s->A, "workspace wide activations", e);
+    s->D = alloc_array((size_t)cap * (size_t)n_out, sizeof *s->D, "workspace wide deltas", e);
+    if (!s->A || !s->D || kernels_wide_init(&s->amx, cap, n_in, n_out, e) != 0) {
+        exact_wide_free(s);
+        return -1;
+    }
+    return 0;
+}
+
+void exact_wide_free(ExactWide *s)
+{
+    free(s->A);
+    free(s->D);
+    kernels_amx_free(&s->amx);
+    memset(s, 0, sizeof *s);
+}
+
+/* wide_exponent: e with max |a[k]| < 2^e (the smallest; 0 when all are 0), or 1 in *bad when
+ * some a[k] is not finite. */
+static int wide_exponent(const Real *a, int n_in, int *bad)
+{
+    Real m = 0;
+    int finite = 1;
+    for (int k = 0; k < n_in; k++) { /* vectorised: no branch */
+        Real v = a[k] < 0 ? -a[k] : a[k];
+        finite &= v < (Real)INFINITY; /* NaN fails too */
+        m = v > m ? v : m;
+    }
+    *bad = !finite;
+    int e = 0;
+    if (finite && m > 0)
+        frexp((double)m, &e); /* m = f 2^e, f in [0.5, 1) */
+    return e;
+}
+
+size_t exact_wide_round(int16_t *restrict A, int lda, int64_t *restrict D, int ld, const Real *a,
+                        const Real *d, int n, int n_in, int n_out, const Fixed *f)
+{
+    const double lim = f->limit / (double)(1 << EXACT_WIDE_ABITS); /* |D| 2^15 <= limit */
+    const int32_t top = (1 << EXACT_WIDE_ABITS) - 1;
+    size_t bad = 0;
+    for (int i = 0; i < n; i++) {
+        const Real *ai = a + (size_t)i * n_in, *di = d + (size_t)i * n_out;
+        int16_t *Ai = A + (size_t)i * lda;
+        int nonfinite, e = wide_exponent(ai, n_in, &nonfinite);
+        if (nonfinite) { /* the example adds nothing */
+            bad++;
+            memset(Ai, 0, sizeof *Ai * (size_t)n_in);
+            for (int j = 0; j < n_out; j++)
+                D[(size_t)j * ld + i] = 0;
+            continue;
+        }
+        const double sa = ldexp(1.0, EXACT_WIDE_ABITS - e), sd = ldexp(1.0, f->delta_bits + e);
+        for (int k = 0; k < n_in; k++) { /* exact products, |y| < 2^15: round half to even */
+            int64_t v = kernels_round_scaled((double)ai[k] * sa);
+            Ai[k] = (int16_t)(v < top ? v : top);
+        }
+        for (int j = 0; j < n_out; j++) {
+            double y = (double)di[j] * sd;
+            int ok = fabs(y) <= lim;
+            bad += !ok;
+            D[(size_t)j * ld + i] = ok ? kernels_round_scaled(y) : 0;
+        }
+    }
+    return bad;
+}
+
+size_t exact_wide_outer(int64_t *restrict acc, const Real *a, const Real *d, int n, int n_in,
+                        int n_out, const Fixed *f, ExactWide *s)
+{
+    if (n <= 0)
+        return 0;
+    size_t bad = exact_wide_round(s->A, n_in, s->D, s->cap, a, d, n, n_in, n_out, f);
+    kernels_wide_outer(acc, s->D, s->cap, s->A, n_in, n, n_out, n_in, &s->amx);
+    return bad;
+}
+
+size_t exact_wide_outer_ref(int64_t *restrict acc, const Real *a, const Real *d, int n,
+                            int n_in, int n_out, const Fixed *f)
+{
+    int16_t *A = malloc(sizeof *A * (size_t)(n > 0 ? n : 1) * (size_t)n_in);
+    int64_t *D = malloc(sizeof *D * (size_t)(n > 0 ? n : 1) * (size_t)n_out);
+    if (!A || !D)
+        abort(); /* a test helper */
+    size_t bad = exact_wide_round(A, n_in, D, n, a, d, n, n_in, n_out, f);
+    wide_plain_outer(acc, D, n, A, n_in, n, n_out, n_in);
+    free(A);
+    free(D);
+    return bad;
+}
