@@ -58,11 +58,13 @@ void input_amx_pack(InputAmx *s, const uint8_t *const *rows, int n, int c0, int 
 int input_amx_cols(const ColSums *dst, const int64_t *D, int ld, const uint8_t *const *rows,
                    int n, int n_out, int c0, int cols, int packed, InputAmx *s);
 
-/* input_amx_wide: exact_wide's sums on the tiles: acc (n_out, cols) row-major += sum_i
- * D[j ld + i] A[i lda + k] for k < cols, A int16 (|A| <= 2^15) split into a low (unsigned)
- * and a high (signed) byte, A = lo + 2^8 hi; every |D| <= EXACT_AMX_WIDE_MAX. s from
- * input_amx_init with 2 pad16(cols) inputs. Only when s->ready. */
-void input_amx_wide(int64_t *restrict acc, const int64_t *D, int ld, const int16_t *A, int lda,
-                    int n, int n_out, int cols, InputAmx *s);
+/* input_amx_wide: exact_wide's sums on the tiles: the sums of row j < n_out, column k < cols
+ * (in dst->acc[0], rows dst->stride[0] apart) += sum_i D[j ld + i] A[i lda + k], A int16
+ * (|A| <= 2^15) split into a low (unsigned) and a high (signed) byte, A = lo + 2^8 hi; every
+ * |D| <= EXACT_AMX_WIDE_MAX. With dst->theta[0] (laid out as acc[0]) and n <=
+ * EXACT_AMX_WHOLE the whole sums are spent on the weights instead (returns 1), else 0. s
+ * from input_amx_init with 2 pad16(cols) inputs. Only when s->ready. */
+int input_amx_wide(const ColSums *dst, const int64_t *D, int ld, const int16_t *A, int lda,
+                   int n, int n_out, int cols, InputAmx *s);
 
 #endif

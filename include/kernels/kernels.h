@@ -123,11 +123,13 @@ int kernels_input_cols(const ColSums *dst, const int64_t *D, int ld, const uint8
  * one; -1 out of memory. Freed by kernels_amx_free. */
 int kernels_wide_init(InputAmx *s, int cap, int n_in, int n_out, Err *e);
 
-/* kernels_wide_outer: acc (n_out, n_in) row-major += sum_i D[j ld + i] A[i lda + k] over n
- * examples (exact_wide.h: |A| <= 2^15, |D| 2^15 within 64 bits) on the AMX tiles where amx
- * is ready, else by wide_plain_outer; the same integers either way. */
-void kernels_wide_outer(int64_t *restrict acc, const int64_t *D, int ld, const int16_t *A,
-                        int lda, int n, int n_out, int n_in, InputAmx *amx);
+/* kernels_wide_cols: the sums of row j < n_out, column k < n_in (dst->acc[0], rows
+ * dst->stride[0] apart) += sum_i D[j ld + i] A[i lda + k] over n examples (exact_wide.h:
+ * |A| <= 2^15, |D| 2^15 within 64 bits) on the AMX tiles where amx is ready (which spend the
+ * whole sums on dst->theta[0] where set and n <= EXACT_AMX_WHOLE: returns 1), else by
+ * wide_plain_outer (returns 0); the same integers either way. */
+int kernels_wide_cols(const ColSums *dst, const int64_t *D, int ld, const int16_t *A, int lda,
+                      int n, int n_out, int n_in, InputAmx *amx);
 
 /* kernels_input_vector_spends: 1 if this build's vector input kernel (no AMX) can spend
  * sums on weights (the VNNI kernel: at most 2 KERNELS_PAIRS_WINDOW examples, every |D| <=
@@ -179,9 +181,10 @@ void input_plain_example(int64_t *restrict acc, const int64_t *D, int ld, const 
 void input_plain_region(int64_t *restrict acc, int stride, const int64_t *D, int ld,
                         const uint8_t *const *rows, int n, int n_out, int c0, int c1);
 
-/* wide_plain_outer: kernels_wide_outer in plain int64 loops (the reference). */
-void wide_plain_outer(int64_t *restrict acc, const int64_t *D, int ld, const int16_t *A, int lda,
-                      int n, int n_out, int n_in);
+/* wide_plain_outer: acc[j stride + k] += sum_i D[j ld + i] A[i lda + k] for j < n_out,
+ * k < n_in, in plain int64 loops (the reference of kernels_wide_cols). */
+void wide_plain_outer(int64_t *restrict acc, int stride, const int64_t *D, int ld,
+                      const int16_t *A, int lda, int n, int n_out, int n_in);
 
 /* input_plain_beyond: 1 if some |D[j ld + i]| of the n examples exceeds max. */
 int input_plain_beyond(const int64_t *D, int ld, int n, int n_out, int64_t max);

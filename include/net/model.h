@@ -131,17 +131,15 @@ size_t model_gradient_exact(const Model *m, Workspace *w, const int *start, int 
                             int64_t *acc, const Fixed *f);
 
 /* model_gradient_exact_rest: model_gradient_exact but for the first layer's weights, whose
- * rounded deltas (exact_input_round) go to D (n[1] rows ld apart) for exact_input_cols. */
-size_t model_gradient_exact_rest(const Model *m, Workspace *w, const int *start,
+ * rounded deltas (exact_input_round) go to D (n[1] rows ld apart) for exact_input_cols, and
+ * the wide layers' weights (the trainer sums them by rows: train/wide_layer.h). */
+size_t model_gradient_exact_rest(const Model *m, const Workspace *w, const int *start,
                                  int groups, int64_t *acc, int64_t *D, int ld, const Fixed *f);
 
-/* layout_sum_inv: the unit of the exact sum of parameter i (exact.h, exact_wide.h): W1's
- * f->inv_scale / EXACT_INPUT_DIV, a wide layer's weights f->wide_inv, else f->inv_scale. */
-double layout_sum_inv(const Layout *lay, size_t i, const Fixed *f);
-
-/* layout_unit_end: the end of the run of parameters from i whose exact sums share one unit
- * (layout_sum_inv): a layer's weights, or its biases and the next narrow layer's weights. */
-size_t layout_unit_end(const Layout *lay, size_t i);
+/* layout_run: the end of the run of parameters from i (>= b_off[1]) that are all the weights
+ * of wide layers (exact_wide_layer; *wide = 1: their exact sums in units Fixed.wide_inv) or
+ * all not (*wide = 0: units Fixed.inv_scale). */
+size_t layout_run(const Layout *lay, size_t i, int *wide);
 
 /* model_hash: FNV-1a 64 of the parameter bytes (equal hashes = equal weights). */
 uint64_t model_hash(const Model *m);

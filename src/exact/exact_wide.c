@@ -92,7 +92,8 @@ size_t exact_wide_outer(int64_t *restrict acc, const Real *a, const Real *d, int
     if (n <= 0)
         return 0;
     size_t bad = exact_wide_round(s->A, n_in, s->D, s->cap, a, d, n, n_in, n_out, f);
-    kernels_wide_outer(acc, s->D, s->cap, s->A, n_in, n, n_out, n_in, &s->amx);
+    ColSums dst = {.acc = {acc, NULL}, .stride = {n_in, 0}, .split = n_in};
+    kernels_wide_cols(&dst, s->D, s->cap, s->A, n_in, n, n_out, n_in, &s->amx);
     return bad;
 }
 
@@ -104,7 +105,7 @@ size_t exact_wide_outer_ref(int64_t *restrict acc, const Real *a, const Real *d,
     if (!A || !D)
         abort(); /* a test helper */
     size_t bad = exact_wide_round(A, n_in, D, n, a, d, n, n_in, n_out, f);
-    wide_plain_outer(acc, D, n, A, n_in, n, n_out, n_in);
+    wide_plain_outer(acc, n_in, D, n, A, n_in, n, n_out, n_in);
     free(A);
     free(D);
     return bad;

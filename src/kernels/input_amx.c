@@ -408,12 +408,13 @@ static inline __attribute__((always_inline)) void wide_product(const InputAmx *s
     }
 }
 
-/* widen_wide: acc's rows [j0, j0 + 16) x columns [c0, c0 + 16) (inside n_out x cols, rows
- * cols apart) += the passes' tiles at t (four tiles each, 4 TILE TILE apart), pass q weighted
- * 2^0, 2^8 (high bytes), 2^32, 2^40 (H's digits): wrapping int64 adds, exact whenever the sum
- * fits in 64 bits. A digit sum of the high bytes is at most 4 * 64 * 128 * 128 per block, so
- * widen4's int32 sums hold FLUSH_BLOCKS blocks as for the first layer's bytes. */
-static inline __attribute__((always_inline)) void widen_wide(int64_t *restrict acc,
+/* widen_wide: the sums of rows [j0, j0 + 16) x columns [c0, c0 + 16) (inside n_out x cols;
+ * into dst->acc[0], rows dst->stride[0] apart, or spent on dst->theta[0]) += the passes'
+ * tiles at t (four tiles each, 4 TILE TILE apart), pass q weighted 2^0, 2^8 (high bytes),
+ * 2^32, 2^40 (H's digits): wrapping int64 adds, exact whenever the sum fits in 64 bits. A
+ * digit sum of the high bytes is at most 4 * 64 * 128 * 128 per block, so widen4's int32
+ * sums hold FLUSH_BLOCKS blocks as for the first layer's bytes. */
+static inline __attribute__((always_inline)) void widen_wide(const ColSums *dst,
                                                              const int32_t *t, int passes,
                                                              int j0, int c0, int n_out, int cols)
 {
@@ -428,17 +429,23 @@ static inline __attribute__((always_inline)) void widen_wide(int64_t *restrict a
             v[0] = _mm512_add_epi64(v[0], _mm512_slli_epi64(w[0], shift[q]));
             v[1] = _mm512_add_epi64(v[1], _mm512_slli_epi64(w[1], shift[q]));
         }
-        int64_t *at = acc + (size_t)(j0 + r) * cols + c0;
-        _mm512_mask_storeu_epi64(at, k0, _mm512_add_epi64(_mm512_maskz_loadu_epi64(k0, at), v[0]));
-        _mm512_mask_storeu_epi64(at + 8, k1,
-                                 _mm512_add_epi64(_mm512_maskz_loadu_epi64(k1, at + 8), v[1]));
+        size_t at = (size_t)(j0 + r) * dst->stride[0] + c0;
+        if (dst->theta[0]) {
+            exact_descend8(dst->theta[0] + at, v[0], k0, dst->step, dst->inv);
+            exact_descend8(dst->theta[0] + at + 8, v[1], k1, dst->step, dst->inv);
+            continue;
+        }
+        int64_t *acc = dst->acc[0] + at;
+        _mm512_mask_storeu_epi64(acc, k0, _mm512_add_epi64(_mm512_maskz_loadu_epi64(k0, acc), v[0]));
+        _mm512_mask_storeu_epi64(acc + 8, k1,
+                                 _mm512_add_epi64(_mm512_maskz_loadu_epi64(k1, acc + 8), v[1]));
     }
 }
 
 /* wide_pieces: input_amx_wide's tile products and widening, piece after piece (the previous
  * piece widened while the tiles form the next); passes 2 (L's digits times both byte planes)
  * or 4 (and H's), a constant at each call. */
-static inline __attribute__((always_inline)) void wide_pieces(int64_t *restrict acc, int n,
+static inline __attribute__((always_inline)) void wide_pieces(const ColSums *dst, int n,
                                                               int n_out, int cols, int passes,
                                                               size_t hi_off, InputAmx *s)
 {
@@ -453,7 +460,7 @@ static inline __attribute__((always_inline)) void wide_pieces(int64_t *restrict 
                 for (int q = 0; q < passes; q++) {
                     wide_product(s, s->quads + (q % 2 ? hi_off : 0), p, np, q / 2 * 4, q % 2);
                     if (q == 0 && prev.rb >= 0)
-                        widen_wide(acc, s->tiles + (buf ^ 1) * set, passes, prev.rb * TILE,
+                        widen_wide(dst, s->tiles + (buf ^ 1) * set, passes, prev.rb * TILE,
                                    prev.cb * TILE, n_out, cols);
                     piece_store(s->tiles + buf * set + q * tsize);
                 }
@@ -461,23 +468,27 @@ static inline __attribute__((always_inline)) void wide_pieces(int64_t *restrict 
                 prev = p;
             }
     if (prev.rb >= 0)
-        widen_wide(acc, s->tiles + (buf ^ 1) * set, passes, prev.rb * TILE, prev.cb * TILE, n_out,
+        widen_wide(dst, s->tiles + (buf ^ 1) * set, passes, prev.rb * TILE, prev.cb * TILE, n_out,
                    cols);
 }
 
-void input_amx_wide(int64_t *restrict acc, const int64_t *D, int ld, const int16_t *A, int lda,
-                    int n, int n_out, int cols, InputAmx *s)
+int input_amx_wide(const ColSums *dst, const int64_t *D, int ld, const int16_t *A, int lda,
+                   int n, int n_out, int cols, InputAmx *s)
 {
     size_t hi_off = (size_t)((n + EX - 1) / EX) * EX * (size_t)pad16(cols);
     pack_quads16(s, A, lda, n, cols, hi_off);
     int wide = input_plain_beyond(D, ld, n, n_out, EXACT_AMX_MAX);
     pack_digits(s, D, ld, n, n_out, wide);
+    ColSums to = *dst;
+    if (n > EXACT_AMX_WHOLE) /* the sums are whole only after one flush */
+        to.theta[0] = NULL;
     tiles_configure();
     if (wide)
-        wide_pieces(acc, n, n_out, cols, 4, hi_off, s);
+        wide_pieces(&to, n, n_out, cols, 4, hi_off, s);
     else
-        wide_pieces(acc, n, n_out, cols, 2, hi_off, s);
+        wide_pieces(&to, n, n_out, cols, 2, hi_off, s);
     _tile_release();
+    return to.theta[0] != NULL;
 }
 
 /* Eight digit planes hold every delta whose products with bytes fit in 64 bits. */

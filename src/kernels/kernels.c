@@ -184,20 +184,19 @@ int kernels_wide_init(InputAmx *s, int cap, int n_in, int n_out, Err *e)
     return kernels_amx_init(s, cap, planes, n_out, e);
 }
 
-void kernels_wide_outer(int64_t *restrict acc, const int64_t *D, int ld, const int16_t *A,
-                        int lda, int n, int n_out, int n_in, InputAmx *amx)
+int kernels_wide_cols(const ColSums *dst, const int64_t *D, int ld, const int16_t *A, int lda,
+                      int n, int n_out, int n_in, InputAmx *amx)
 {
-    if (n <= 0)
-        return;
+    if (n <= 0 || n_out <= 0)
+        return 0;
 #if KERNELS_INPUT_AMX
-    if (amx->ready) { /* any n: a tile product costs less than n plain rows from n = 1 */
-        input_amx_wide(acc, D, ld, A, lda, n, n_out, n_in, amx);
-        return;
-    }
+    if (amx->ready) /* any n: a tile product costs less than n plain rows from n = 1 */
+        return input_amx_wide(dst, D, ld, A, lda, n, n_out, n_in, amx);
 #else
     (void)amx;
 #endif
-    wide_plain_outer(acc, D, ld, A, lda, n, n_out, n_in);
+    wide_plain_outer(dst->acc[0], dst->stride[0], D, ld, A, lda, n, n_out, n_in);
+    return 0;
 }
 
 int kernels_input_vector_spends(void)

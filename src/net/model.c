@@ -380,18 +380,13 @@ static size_t bias_exact(const Real *d, const int *start, int groups, int n_out,
     return (size_t)bad;
 }
 
-size_t model_gradient_exact_rest(const Model *m, Workspace *w, const int *start,
+size_t model_gradient_exact_rest(const Model *m, const Workspace *w, const int *start,
                                  int groups, int64_t *acc, int64_t *D, int ld, const Fixed *f)
 {
     const Layout *lay = &m->layout;
-    int n = start[groups];
-    size_t bad = exact_input_round(D, ld, w->d[1], n, lay->n[1], f);
+    size_t bad = exact_input_round(D, ld, w->d[1], start[groups], lay->n[1], f);
     for (int l = 1; l < lay->n_layers; l++) {
-        if (exact_wide_layer(l, lay->n[l - 1])) /* every example alone, in integers */
-            bad += exact_wide_outer(acc + lay->w_off[l], w->a[l - 1] + (size_t)start[0] *
-                                    lay->n[l - 1], w->d[l] + (size_t)start[0] * lay->n[l],
-                                    n - start[0], lay->n[l - 1], lay->n[l], f, &w->wide);
-        else if (l > 1)
+        if (l > 1 && !exact_wide_layer(l, lay->n[l - 1]))
             bad += exact_outer(acc + lay->w_off[l], w->d[l], w->a[l - 1], start, groups,
                                lay->n[l], lay->n[l - 1], f, w->bound);
         bad += bias_exact(w->d[l], start, groups, lay->n[l], acc + lay->b_off[l], f);
@@ -404,6 +399,13 @@ size_t model_gradient_exact(const Model *m, Workspace *w, const int *start, int 
 {
     const Layout *lay = &m->layout;
     size_t bad = model_gradient_exact_rest(m, w, start, groups, acc, w->in.D, w->cap, f);
+    for (int l = 2; l < lay->n_layers; l++) /* every example alone, in integers */
+        if (exact_wide_layer(l, lay->n[l - 1]))
+            bad += exact_wide_outer(acc + lay->w_off[l],
+                                    w->a[l - 1] + (size_t)start[0] * (size_t)lay->n[l - 1],
+                                    w->d[l] + (size_t)start[0] * (size_t)lay->n[l],
+                                    start[groups] - start[0], lay->n[l - 1], lay->n[l], f,
+                                    &w->wide);
     int c0, c1, d0, d1; /* the first layer's two column blocks */
     size_t off0 = layout_block(lay, 0, &c0, &c1), off1 = layout_block(lay, 1, &d0, &d1);
     ColSums dst = {.acc = {acc + off0, acc + off1}, .stride = {c1 - c0, d1 - d0}, .split = c1};
@@ -417,26 +419,17 @@ void model_backward(const Model *m, Workspace *w, const uint8_t *labels, int n, 
     model_gradient(m, w, n, grad);
 }
 
-double layout_sum_inv(const Layout *lay, size_t i, const Fixed *f)
+size_t layout_run(const Layout *lay, size_t i, int *wide)
 {
-    if (i < lay->b_off[1])
-        return f->inv_scale / EXACT_INPUT_DIV;
-    for (int l = 2; l < lay->n_layers; l++)
-        if (i >= lay->w_off[l] && i < lay->b_off[l])
-            return exact_wide_layer(l, lay->n[l - 1]) ? f->wide_inv : f->inv_scale;
-    return f->inv_scale;
-}
-
-size_t layout_unit_end(const Layout *lay, size_t i)
-{
-    if (i < lay->b_off[1])
-        return lay->b_off[1];
+    *wide = 0;
     for (int l = 2; l < lay->n_layers; l++) {
-        int wide = exact_wide_layer(l, lay->n[l - 1]);
-        if (i < lay->w_off[l])     /* biases before layer l's weights */
-            return wide ? lay->w_off[l] : lay->b_off[l];
-        if (i < lay->b_off[l] && wide)
+        int w = exact_wide_layer(l, lay->n[l - 1]);
+        if (i < lay->w_off[l] && w) /* narrow up to this wide layer's weights */
+            return lay->w_off[l];
+        if (i < lay->b_off[l] && i >= lay->w_off[l] && w) {
+            *wide = 1;
             return lay->b_off[l];
+        }
     }
     return lay->n_params;
 }

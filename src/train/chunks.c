@@ -5,6 +5,7 @@
 
 #include "train/lanes.h"
 #include "train/shares.h"
+#include "train/wide_layer.h"
 
 /* chunk_sums: adds the chunk's gradient, cost and count to the thread's sums: exact (each
  * group rounded to fixed point alone; the first layer's weights later, by columns, from the
@@ -25,6 +26,7 @@ static void chunk_sums(Trainer *t, ThreadState *s, int groups, int n)
     acc[np + SUM_BAD] +=
         (int64_t)model_gradient_exact_rest(m, &s->ws, s->start, groups, acc, D, s->ws.cap,
                                            &t->fixed);
+    acc[np + SUM_BAD] += (int64_t)wide_store(t, s, n); /* summed by rows after the chunks */
     for (int j = 0; j < n1; j++) /* into the step's deltas: neuron-major, by lane */
         for (int i = 0; i < n; i++)
             t->D[(size_t)j * (size_t)t->slots + (size_t)s->slot[i]] = D[(size_t)j * s->ws.cap + i];

@@ -167,21 +167,54 @@ static void update_rest(Trainer *t, double lr, int64_t count, int tid, int threa
     else if (!exact)
         update_float(t, step, i0, i1);
     else
-        for (size_t i = i0, end; i < i1; i = end) { /* each run of sums in one unit */
-            end = layout_unit_end(&t->model.layout, i);
+        for (size_t i = i0, end; i < i1; i = end) { /* the wide layers' weights: update_wide */
+            int wide;
+            end = layout_run(&t->model.layout, i, &wide);
             end = end < i1 ? end : i1;
-            double inv = layout_sum_inv(&t->model.layout, i, &t->fixed);
+            if (wide)
+                continue;
             if (update_plain(t->cfg))
-                exact_descend_inv(t->model.params + i, t->sum + i, end - i, step, inv);
+                exact_descend(t->model.params + i, t->sum + i, end - i, step, &t->fixed);
             else
-                rule_range(t, i, end, rule_of(t, lr, count, inv), 1);
+                rule_range(t, i, end, rule_of(t, lr, count, t->fixed.inv_scale), 1);
         }
+}
+
+/* update_wide: the update of the thread's rows of the wide layers' weights (share_wide_rows)
+ * but those wide_gradient spent (s->wide_spent), clearing the sums. */
+static void update_wide(Trainer *t, ThreadState *s, double lr, int64_t count, int tid,
+                        int threads)
+{
+    const Layout *lay = &t->model.layout;
+    double step = count > 0 ? lr / (double)count : 0;
+    for (int k = 0; k < t->n_wide; k++) {
+        int l = t->wide[k].l, j0, j1;
+        share_wide_rows(lay->n[l], tid, threads, &j0, &j1);
+        if (j1 <= j0 || (s->wide_spent >> k & 1))
+            continue;
+        size_t i0 = lay->w_off[l] + (size_t)j0 * (size_t)lay->n[l - 1];
+        size_t i1 = lay->w_off[l] + (size_t)j1 * (size_t)lay->n[l - 1];
+        if (count <= 0)
+            memset(t->sum + i0, 0, sizeof *t->sum * (i1 - i0));
+        else if (update_plain(t->cfg))
+            exact_descend_inv(t->model.params + i0, t->sum + i0, i1 - i0, step, t->fixed.wide_inv);
+        else
+            rule_range(t, i0, i1, rule_of(t, lr, count, t->fixed.wide_inv), 1);
+    }
+}
+
+double update_wide_step(const Trainer *t, double lr, int64_t count)
+{
+    return update_plain(t->cfg) && count > 0 ? lr / (double)count : 0;
 }
 
 void update_apply(Trainer *t, ThreadState *s, int tid, int threads, double lr, int64_t count)
 {
     if (t->cfg->reduction == REDUCTION_EXACT && !s->first_spent)
         update_first(t, lr, count, tid, threads);
+    if (t->cfg->reduction == REDUCTION_EXACT)
+        update_wide(t, s, lr, count, tid, threads);
     s->first_spent = 0;
+    s->wide_spent = 0;
     update_rest(t, lr, count, tid, threads);
 }
