@@ -37,50 +37,78 @@ void exact_wide_free(ExactWide *s)
 }
 
 /* wide_exponent: e with max |a[k]| < 2^e (the smallest; 0 when all are 0), or 1 in *bad when
- * some a[k] is not finite. */
+ * some a[k] is not finite. Sixteen lanes of maxima (order-free), so it vectorises. */
 static int wide_exponent(const Real *a, int n_in, int *bad)
 {
-    Real m = 0;
-    int finite = 1;
-    for (int k = 0; k < n_in; k++) { /* vectorised: no branch */
+    enum { LANES = 16 };
+    Real m[LANES] = {0};
+    int finite[LANES];
+    for (int u = 0; u < LANES; u++)
+        finite[u] = 1;
+    int k = 0;
+    for (; k + LANES <= n_in; k += LANES)
+        for (int u = 0; u < LANES; u++) {
+            Real v = a[k + u] < 0 ? -a[k + u] : a[k + u];
+            finite[u] &= v < (Real)INFINITY; /* NaN fails too */
+            m[u] = v > m[u] ? v : m[u];
+        }
+    for (; k < n_in; k++) {
         Real v = a[k] < 0 ? -a[k] : a[k];
-        finite &= v < (Real)INFINITY; /* NaN fails too */
-        m = v > m ? v : m;
+        finite[0] &= v < (Real)INFINITY;
+        m[0] = v > m[0] ? v : m[0];
     }
-    *bad = !finite;
+    for (int u = 1; u < LANES; u++) {
+        finite[0] &= finite[u];
+        m[0] = m[u] > m[0] ? m[u] : m[0];
+    }
+    *bad = !finite[0];
     int e = 0;
-    if (finite && m > 0)
-        frexp((double)m, &e); /* m = f 2^e, f in [0.5, 1) */
+    if (finite[0] && m[0] > 0)
+        frexp((double)m[0], &e); /* m = f 2^e, f in [0.5, 1) */
     return e;
+}
+
+/* wide_activations: A (n_in) of one example's activations a, as exact_wide.h says; returns
+ * the scale of its deltas, 2^(F + e), or 0 when a is not all finite (A is then 0). */
+static double wide_activations(int16_t *restrict A, const Real *a, int n_in, const Fixed *f)
+{
+    const int32_t top = (1 << EXACT_WIDE_ABITS) - 1;
+    int nonfinite, e = wide_exponent(a, n_in, &nonfinite);
+    if (nonfinite) {
+        memset(A, 0, sizeof *A * (size_t)n_in);
+        return 0;
+    }
+    const double sa = ldexp(1.0, EXACT_WIDE_ABITS - e);
+    for (int k = 0; k < n_in; k++) { /* exact products, |y| < 2^15: round half to even */
+        int64_t v = kernels_round_scaled((double)a[k] * sa);
+        A[k] = (int16_t)(v < top ? v : top);
+    }
+    return ldexp(1.0, f->delta_bits + e);
 }
 
 size_t exact_wide_round(int16_t *restrict A, int lda, int64_t *restrict D, int ld, const Real *a,
                         const Real *d, int n, int n_in, int n_out, const Fixed *f)
 {
+    enum { BLOCK = 64 }; /* examples whose deltas are rounded together, neuron by neuron */
     const double lim = f->limit / (double)(1 << EXACT_WIDE_ABITS); /* |D| 2^15 <= limit */
-    const int32_t top = (1 << EXACT_WIDE_ABITS) - 1;
     size_t bad = 0;
-    for (int i = 0; i < n; i++) {
-        const Real *ai = a + (size_t)i * n_in, *di = d + (size_t)i * n_out;
-        int16_t *Ai = A + (size_t)i * lda;
-        int nonfinite, e = wide_exponent(ai, n_in, &nonfinite);
-        if (nonfinite) { /* the example adds nothing */
-            bad++;
-            memset(Ai, 0, sizeof *Ai * (size_t)n_in);
-            for (int j = 0; j < n_out; j++)
-                D[(size_t)j * ld + i] = 0;
-            continue;
+    for (int i0 = 0; i0 < n; i0 += BLOCK) {
+        int nb = n - i0 < BLOCK ? n - i0 : BLOCK;
+        double sd[BLOCK];
+        for (int i = 0; i < nb; i++) {
+            sd[i] = wide_activations(A + (size_t)(i0 + i) * lda, a + (size_t)(i0 + i) * n_in,
+                                     n_in, f);
+            bad += sd[i] == 0; /* not finite: the example adds nothing */
         }
-        const double sa = ldexp(1.0, EXACT_WIDE_ABITS - e), sd = ldexp(1.0, f->delta_bits + e);
-        for (int k = 0; k < n_in; k++) { /* exact products, |y| < 2^15: round half to even */
-            int64_t v = kernels_round_scaled((double)ai[k] * sa);
-            Ai[k] = (int16_t)(v < top ? v : top);
-        }
-        for (int j = 0; j < n_out; j++) {
-            double y = (double)di[j] * sd;
-            int ok = fabs(y) <= lim;
-            bad += !ok;
-            D[(size_t)j * ld + i] = ok ? kernels_round_scaled(y) : 0;
+        for (int j = 0; j < n_out; j++) { /* D's row j: the block's examples side by side */
+            int64_t *Dj = D + (size_t)j * ld + i0;
+            const Real *dj = d + (size_t)i0 * n_out + j;
+            for (int i = 0; i < nb; i++) {
+                double y = (double)dj[(size_t)i * n_out] * sd[i];
+                int ok = fabs(y) <= lim || sd[i] == 0;
+                bad += !ok;
+                Dj[i] = ok && sd[i] != 0 ? kernels_round_scaled(y) : 0;
+            }
         }
     }
     return bad;

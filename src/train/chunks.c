@@ -87,7 +87,12 @@ void chunks_gradient(Trainer *t, ThreadState *s, int tid, int threads, int64_t p
     int64_t per_chunk = t->group < CHUNK_CAP ? CHUNK_CAP / t->group : 1;
     size_t lo = t->cfg->reduction == REDUCTION_EXACT ? t->model.layout.b_off[1]
                                                      : t->model.layout.n_params;
-    memset(s->acc + lo, 0, (t->model.layout.n_params + SUM_EXTRA - lo) * sizeof *s->acc);
+    for (size_t i = lo, end, np = t->model.layout.n_params; i < np + SUM_EXTRA; i = end) {
+        int wide = 0; /* the wide layers' weights: summed by rows (wide_layer.h), not here */
+        end = i < np ? layout_run(&t->model.layout, i, &wide) : np + SUM_EXTRA;
+        if (!wide || t->cfg->reduction != REDUCTION_EXACT)
+            memset(s->acc + i, 0, (end - i) * sizeof *s->acc);
+    }
     for (int64_t g = g0; g < g1; g += per_chunk)
         chunk_gradient(t, s, g, g + per_chunk < g1 ? g + per_chunk : g1, pos);
 }

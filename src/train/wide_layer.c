@@ -50,11 +50,13 @@ size_t wide_store(Trainer *t, ThreadState *s, int n)
     for (int k = 0; k < t->n_wide; k++) {
         const WideTable *w = &t->wide[k];
         int n_in = lay->n[w->l - 1], n_out = lay->n[w->l];
-        for (int i = 0; i < n; i++) { /* one example at a time, into its lane's rows */
+        for (int i = 0, len; i < n; i += len) { /* runs of examples in consecutive lanes */
             size_t slot = (size_t)s->slot[i];
+            for (len = 1; i + len < n && s->slot[i + len] == s->slot[i] + len; len++)
+                ;
             bad += exact_wide_round(w->A + slot * (size_t)n_in, n_in, w->D + slot,
                                     (int)t->slots, s->ws.a[w->l - 1] + (size_t)i * n_in,
-                                    s->ws.d[w->l] + (size_t)i * n_out, 1, n_in, n_out,
+                                    s->ws.d[w->l] + (size_t)i * n_out, len, n_in, n_out,
                                     &t->fixed);
         }
     }
