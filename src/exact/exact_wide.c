@@ -36,35 +36,35 @@ void exact_wide_free(ExactWide *s)
     memset(s, 0, sizeof *s);
 }
 
+#ifdef DOWNHILL_DOUBLE
+typedef uint64_t RealBits; /* a Real's bits */
+#define REAL_ABS_BITS 0x7fffffffffffffffULL
+#define REAL_INF_BITS 0x7ff0000000000000ULL
+#else
+typedef uint32_t RealBits;
+#define REAL_ABS_BITS 0x7fffffffu
+#define REAL_INF_BITS 0x7f800000u
+#endif
+
 /* wide_exponent: e with max |a[k]| < 2^e (the smallest; 0 when all are 0), or 1 in *bad when
- * some a[k] is not finite. Sixteen lanes of maxima (order-free), so it vectorises. */
+ * some a[k] is not finite. The largest |a| by its bits (sign cleared, they order as the
+ * magnitudes do; infinity and NaN above every finite value): an integer maximum, which
+ * vectorises. */
 static int wide_exponent(const Real *a, int n_in, int *bad)
 {
-    enum { LANES = 16 };
-    Real m[LANES] = {0};
-    int finite[LANES];
-    for (int u = 0; u < LANES; u++)
-        finite[u] = 1;
-    int k = 0;
-    for (; k + LANES <= n_in; k += LANES)
-        for (int u = 0; u < LANES; u++) {
-            Real v = a[k + u] < 0 ? -a[k + u] : a[k + u];
-            finite[u] &= v < (Real)INFINITY; /* NaN fails too */
-            m[u] = v > m[u] ? v : m[u];
-        }
-    for (; k < n_in; k++) {
-        Real v = a[k] < 0 ? -a[k] : a[k];
-        finite[0] &= v < (Real)INFINITY;
-        m[0] = v > m[0] ? v : m[0];
+    RealBits top = 0;
+    for (int k = 0; k < n_in; k++) {
+        RealBits b;
+        memcpy(&b, a + k, sizeof b);
+        b &= REAL_ABS_BITS;
+        top = b > top ? b : top;
     }
-    for (int u = 1; u < LANES; u++) {
-        finite[0] &= finite[u];
-        m[0] = m[u] > m[0] ? m[u] : m[0];
-    }
-    *bad = !finite[0];
+    *bad = top >= REAL_INF_BITS;
+    Real m;
+    memcpy(&m, &top, sizeof m);
     int e = 0;
-    if (finite[0] && m[0] > 0)
-        frexp((double)m[0], &e); /* m = f 2^e, f in [0.5, 1) */
+    if (!*bad && m > 0)
+        frexp((double)m, &e); /* m = f 2^e, f in [0.5, 1) */
     return e;
 }
 
