@@ -1,7 +1,8 @@
 /* input_amx.h: integer outer products on Intel AMX tiles (AMX-INT8): sum_i D[i][j] b[i][k]
  * for bytes b and |D| <= EXACT_AMX_MAX, split into four signed bytes, or (wide) |D| <=
  * EXACT_AMX_WIDE_MAX, split into eight: D = L + 2^32 H with four bytes each; the same
- * integers as any other order or instruction set. Used by exact_input where the compiler
+ * integers as any other order or instruction set; and the wide layers' sums of D times
+ * int16 activations (input_amx_wide). Used by exact_input and exact_wide where the compiler
  * targets AMX (KERNELS_INPUT_AMX) and the CPU and the OS allow it (DOWNHILL_AMX=0 in the
  * environment turns it off); the functions below exist only in such builds (kernels.c
  * calls them). The types and limits are every build's. */

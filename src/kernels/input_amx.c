@@ -1,7 +1,9 @@
 /* input_amx.c: C[j][k] += sum_i A[j][i] B[i][k] on AMX tiles, TDPBSUD (signed bytes of D
  * times unsigned input bytes, 4 products per int32 lane). Tiles: C0..C3 (one per byte of
  * D, tmm0-3), A (tmm4, tmm6), B (tmm5); a step covers 16 rows x 16 columns x 64 examples.
- * Compiled only where the compiler targets AMX (KERNELS_INPUT_AMX). */
+ * The wide layers' sums (input_amx_wide) take B twice: the low bytes of their int16
+ * activations (TDPBSUD) and the signed high bytes (TDPBSSD). Compiled only where the
+ * compiler targets AMX (KERNELS_INPUT_AMX). */
 #define _DEFAULT_SOURCE /* syscall */
 #include "kernels/kernels.h"
 
