@@ -18,7 +18,7 @@
 #include <stdint.h>
 #include "core/common.h"
 #include "exact/exact.h"
-#include "kernels/input_amx.h"
+#include "exact/exact_input.h"
 
 /* exact_wide_layer: 1 if weight layer l (>= 1) with n_in inputs is summed as a wide layer. */
 int exact_wide_layer(int l, int n_in);
@@ -29,7 +29,7 @@ typedef struct {
     int cap, n_in, n_out;
     int16_t *A;     /* (cap, n_in) rounded activations, row-major */
     int64_t *D;     /* (n_out, cap) rounded deltas, neuron-major */
-    InputAmx amx;   /* AMX tiles' scratch (amx.ready 0: not used) */
+    ExactInput sc;  /* the kernels' scratch (kernels_wide_init) */
 } ExactWide;
 
 /* exact_wide_init / exact_wide_free: scratch for up to cap examples (n_in 0: none needed). */

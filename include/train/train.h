@@ -56,7 +56,7 @@ typedef struct {
                             * (-1: none; first_forward uses them, then sets -1) */
     int first_spent;       /* 1: first_gradient's kernel spent this step's sums of the thread's
                             * W1 columns on the weights (update_apply reads and resets it) */
-    InputAmx wide_amx;     /* AMX scratch of this thread's rows of the wide layers' gradient */
+    ExactInput wide_sc;    /* kernel scratch of this thread's rows of the wide layers' gradient */
     unsigned wide_spent;   /* bit k: wide_gradient spent the sums of the thread's rows of
                             * t->wide[k] on the weights (update_apply reads and resets it) */
 } ThreadState;

@@ -21,7 +21,7 @@ int exact_wide_init(ExactWide *s, int cap, int n_in, int n_out, Err *e)
     s->cap = cap, s->n_in = n_in, s->n_out = n_out;
     s->A = alloc_array((size_t)cap * (size_t)n_in, sizeof *s->A, "workspace wide activations", e);
     s->D = alloc_array((size_t)cap * (size_t)n_out, sizeof *s->D, "workspace wide deltas", e);
-    if (!s->A || !s->D || kernels_wide_init(&s->amx, cap, n_in, n_out, e) != 0) {
+    if (!s->A || !s->D || kernels_wide_init(&s->sc, cap, n_in, n_out, e) != 0) {
         exact_wide_free(s);
         return -1;
     }
@@ -32,7 +32,7 @@ void exact_wide_free(ExactWide *s)
 {
     free(s->A);
     free(s->D);
-    kernels_amx_free(&s->amx);
+    exact_input_free(&s->sc);
     memset(s, 0, sizeof *s);
 }
 
@@ -121,7 +121,7 @@ size_t exact_wide_outer(int64_t *restrict acc, const Real *a, const Real *d, int
         return 0;
     size_t bad = exact_wide_round(s->A, n_in, s->D, s->cap, a, d, n, n_in, n_out, f);
     ColSums dst = {.acc = {acc, NULL}, .stride = {n_in, 0}, .split = n_in};
-    kernels_wide_cols(&dst, s->D, s->cap, s->A, n_in, n, n_out, n_in, &s->amx);
+    kernels_wide_cols(&dst, s->D, s->cap, s->A, n_in, n, n_out, n_in, &s->sc);
     return bad;
 }
 

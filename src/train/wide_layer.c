@@ -26,7 +26,7 @@ int wide_init(Trainer *t, Err *e)
     }
     int cap = (int)(slots < COLS_BLOCK ? slots : COLS_BLOCK);
     for (int k = 0; t->n_wide > 0 && k < t->threads; k++)
-        if (kernels_wide_init(&t->ts[k].wide_amx, cap, n_in, n_out, e) != 0)
+        if (kernels_wide_init(&t->ts[k].wide_sc, cap, n_in, n_out, e) != 0)
             return -1;
     return 0;
 }
@@ -39,7 +39,7 @@ void wide_free(Trainer *t)
         t->wide[k].A = NULL, t->wide[k].D = NULL;
     }
     for (int k = 0; t->ts && k < t->threads; k++)
-        kernels_amx_free(&t->ts[k].wide_amx);
+        exact_input_free(&t->ts[k].wide_sc);
     t->n_wide = 0;
 }
 
@@ -92,7 +92,7 @@ void wide_gradient(Trainer *t, ThreadState *s, int tid, int threads, double fuse
             int n = (int)(t->slots - i < COLS_BLOCK ? t->slots - i : COLS_BLOCK);
             spent = kernels_wide_cols(&dst, w->D + (size_t)j0 * (size_t)t->slots + i,
                                       (int)t->slots, w->A + (size_t)i * (size_t)n_in, n_in, n,
-                                      j1 - j0, n_in, &s->wide_amx);
+                                      j1 - j0, n_in, &s->wide_sc);
         }
         s->wide_spent |= (unsigned)spent << k;
     }

@@ -144,7 +144,7 @@ static void wide_case(int n, int n_out, int n_in, int ak, int dk, uint64_t seed,
         CHECK(0, "wide_case setup");
         exit(1);
     }
-    s.amx.ready &= amx;
+    s.sc.amx.ready &= amx;
     for (int i = 0; i < n; i++)
         for (int k = 0; k < n_in; k++)
             a[(size_t)i * n_in + k] = wide_activation(&r, ak, i, k);
@@ -160,7 +160,7 @@ static void wide_case(int n, int n_out, int n_in, int ak, int dk, uint64_t seed,
         diff += got[i] != want[i];
     CHECK(diff == 0 && bad_got == bad_want,
           "exact_wide_outer n=%d n_out=%d n_in=%d kinds %d %d amx %d: %zu of %zu sums differ, "
-          "bad %zu vs %zu", n, n_out, n_in, ak, dk, s.amx.ready, diff, cells, bad_got, bad_want);
+          "bad %zu vs %zu", n, n_out, n_in, ak, dk, s.sc.amx.ready, diff, cells, bad_got, bad_want);
     CHECK((ak == 5 && n > 3) == (bad_want > 0) || ak == 2 || dk == 2 || dk == 3 || dk == 6,
           "exact_wide_outer n=%d kinds %d %d: %zu bad values", n, ak, dk, bad_want);
     exact_wide_free(&s);
