@@ -127,8 +127,8 @@ int kernels_wide_init(ExactInput *s, int cap, int n_in, int n_out, Err *e);
  * dst->stride[0] apart) += sum_i D[j ld + i] A[i lda + k] over n examples (exact_wide.h:
  * |A| <= 2^15, |D| 2^15 within 64 bits) on the AMX tiles where amx is ready (which spend the
  * whole sums on dst->theta[0] where set and n <= EXACT_AMX_WHOLE: returns 1), else on
- * AVX-512 VNNI (input_vnni_wide) or by wide_plain_outer (returns 0); the same integers on
- * every path. */
+ * AVX-512 VNNI (input_vnni_wide), AVX2 (input_avx2_wide) or by wide_plain_outer (returns
+ * 0); the same integers on every path. */
 int kernels_wide_cols(const ColSums *dst, const int64_t *D, int ld, const int16_t *A, int lda,
                       int n, int n_out, int n_in, ExactInput *s);
 
@@ -261,6 +261,9 @@ void input_vnni_wide(int64_t *restrict acc, int stride, const int64_t *D, int ld
 void input_avx2_region(int64_t *restrict acc, int stride, const int64_t *D, int ld,
                        const uint8_t *const *rows, int n, int n_out, int c0, int c1,
                        ExactInput *s);
+/* input_avx2_wide: input_vnni_wide on AVX2. */
+void input_avx2_wide(int64_t *restrict acc, int stride, const int64_t *D, int ld,
+                     const int16_t *A, int lda, int n, int n_out, int cols, ExactInput *s);
 #endif
 
 #endif

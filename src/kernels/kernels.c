@@ -195,6 +195,8 @@ int kernels_wide_cols(const ColSums *dst, const int64_t *D, int ld, const int16_
 #endif
 #if KERNELS_INPUT_VNNI
     input_vnni_wide(dst->acc[0], dst->stride[0], D, ld, A, lda, n, n_out, n_in, s);
+#elif KERNELS_INPUT_AVX2
+    input_avx2_wide(dst->acc[0], dst->stride[0], D, ld, A, lda, n, n_out, n_in, s);
 #else
     (void)s;
     wide_plain_outer(dst->acc[0], dst->stride[0], D, ld, A, lda, n, n_out, n_in);
