@@ -21,7 +21,7 @@ const char *downhill_version(void);
 /* The version of downhill's arithmetic (src/reference/step_ref.c specifies it): the same
  * for every build, compiler and CPU; bumped whenever a change alters any computed result.
  * Recorded in run files and checkpoints; a checkpoint of another numerics is not resumed. */
-#define DOWNHILL_NUMERICS 1
+#define DOWNHILL_NUMERICS 2
 
 /* One error message; fallible functions take an Err * and fill it on failure. */
 typedef struct {

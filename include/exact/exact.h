@@ -10,12 +10,19 @@
 #include "kernels/descend8.h" /* exact_descend8 where the build has AVX-512 */
 
 #define EXACT_SCALE_BITS 32
+/* Wide layers (exact_wide.h): weight layers l >= 2 with at least EXACT_WIDE_MIN inputs; their
+ * activations are rounded to signed 16-bit integers A = round(a 2^(EXACT_WIDE_ABITS - e)). */
+#define EXACT_WIDE_MIN 64
+#define EXACT_WIDE_ABITS 15
 
 /* The fixed-point format for a sum of at most `terms` rounded values. */
 typedef struct {
     double scale;     /* 2^EXACT_SCALE_BITS */
     double inv_scale; /* 1 / scale */
     double limit;     /* largest |scaled value| one term may have: the total stays < 2^62 */
+    int delta_bits;   /* F: a wide layer's deltas are rounded to units 2^-(F + e) (exact_wide.h):
+                       * 32, or 43 - ceil(log2 terms) beyond 2048 terms */
+    double wide_inv;  /* 2^-(F + EXACT_WIDE_ABITS): the unit of a wide layer's weight sums */
 } Fixed;
 
 /* exact_fixed: the format for sums of up to `terms` values. */
@@ -46,6 +53,11 @@ int64_t exact_round(double x, const Fixed *f, int64_t *bad);
  * sums ready for the next step (one thread: the trainer gives each thread a share). */
 void exact_descend(Real *restrict theta, int64_t *restrict sum, size_t n, double step,
                    const Fixed *f);
+
+/* exact_descend_inv: exact_descend for sums in units inv (Fixed.inv_scale, or another unit such
+ * as Fixed.wide_inv): theta[i] <- theta[i] - step * (sum[i] inv), sum[i] <- 0. */
+void exact_descend_inv(Real *restrict theta, int64_t *restrict sum, size_t n, double step,
+                       double inv);
 
 /* exact_value: the real value of a fixed-point integer. */
 double exact_value(int64_t v, const Fixed *f);

@@ -1,7 +1,8 @@
 /* input_amx.h: integer outer products on Intel AMX tiles (AMX-INT8): sum_i D[i][j] b[i][k]
  * for bytes b and |D| <= EXACT_AMX_MAX, split into four signed bytes, or (wide) |D| <=
  * EXACT_AMX_WIDE_MAX, split into eight: D = L + 2^32 H with four bytes each; the same
- * integers as any other order or instruction set. Used by exact_input where the compiler
+ * integers as any other order or instruction set; and the wide layers' sums of D times
+ * int16 activations (input_amx_wide). Used by exact_input and exact_wide where the compiler
  * targets AMX (KERNELS_INPUT_AMX) and the CPU and the OS allow it (DOWNHILL_AMX=0 in the
  * environment turns it off); the functions below exist only in such builds (kernels.c
  * calls them). The types and limits are every build's. */
@@ -57,5 +58,14 @@ void input_amx_pack(InputAmx *s, const uint8_t *const *rows, int n, int c0, int 
  * n <= EXACT_AMX_WHOLE; returns 1 then, else 0. Only when s->ready. */
 int input_amx_cols(const ColSums *dst, const int64_t *D, int ld, const uint8_t *const *rows,
                    int n, int n_out, int c0, int cols, int packed, InputAmx *s);
+
+/* input_amx_wide: exact_wide's sums on the tiles: the sums of row j < n_out, column k < cols
+ * (in dst->acc[0], rows dst->stride[0] apart) += sum_i D[j ld + i] A[i lda + k], A int16
+ * (|A| <= 2^15) split into a low (unsigned) and a high (signed) byte, A = lo + 2^8 hi; every
+ * |D| <= EXACT_AMX_WIDE_MAX. With dst->theta[0] (laid out as acc[0]) and n <=
+ * EXACT_AMX_WHOLE the whole sums are spent on the weights instead (returns 1), else 0. s
+ * from input_amx_init with 2 pad16(cols) inputs. Only when s->ready. */
+int input_amx_wide(const ColSums *dst, const int64_t *D, int ld, const int16_t *A, int lda,
+                   int n, int n_out, int cols, InputAmx *s);
 
 #endif

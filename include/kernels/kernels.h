@@ -1,7 +1,7 @@
 /* kernels.h: the numeric inner loops of the network (net_*), of the float outer products
- * rounded to fixed point (exact_*) and of the first layer's integer outer products
- * (input_*), one file per instruction set under src/kernels/. model.c, exact.c and
- * exact_input.c call the kernels_* functions, which run this build's kernel of each family
+ * rounded to fixed point (exact_*) and of the first layer's and the wide layers' integer
+ * outer products (input_*), one file per instruction set under src/kernels/. model.c,
+ * exact.c, exact_input.c and exact_wide.c call the kernels_* functions, which run this build's kernel of each family
  * (isa.h picks them; kernels.c calls them). The plain-C kernels are every build's: the
  * references the vector kernels are tested against (test_kernels), bit for bit unless
  * noted, and the fallback where a build has no vector kernel. */
@@ -118,6 +118,20 @@ int kernels_input_pack(ExactInput *s, const uint8_t *const *rows, int n, int c0,
 int kernels_input_cols(const ColSums *dst, const int64_t *D, int ld, const uint8_t *const *rows,
                        int n, int n_out, int c0, int c1, int packed, ExactInput *s);
 
+/* kernels_wide_init: the scratch of the wide layers' kernels (two byte planes of n_in int16
+ * activations, n_out deltas, cap examples: int16 pairs, and the AMX tiles' where usable);
+ * -1 out of memory. Freed by exact_input_free. */
+int kernels_wide_init(ExactInput *s, int cap, int n_in, int n_out, Err *e);
+
+/* kernels_wide_cols: the sums of row j < n_out, column k < n_in (dst->acc[0], rows
+ * dst->stride[0] apart) += sum_i D[j ld + i] A[i lda + k] over n examples (exact_wide.h:
+ * |A| <= 2^15, |D| 2^15 within 64 bits) on the AMX tiles where amx is ready (which spend the
+ * whole sums on dst->theta[0] where set and n <= EXACT_AMX_WHOLE: returns 1), else on
+ * AVX-512 VNNI (input_vnni_wide), AVX2 (input_avx2_wide) or by wide_plain_outer (returns
+ * 0); the same integers on every path. */
+int kernels_wide_cols(const ColSums *dst, const int64_t *D, int ld, const int16_t *A, int lda,
+                      int n, int n_out, int n_in, ExactInput *s);
+
 /* kernels_input_vector_spends: 1 if this build's vector input kernel (no AMX) can spend
  * sums on weights (the VNNI kernel: at most 2 KERNELS_PAIRS_WINDOW examples, every |D| <=
  * KERNELS_PAIRS_MAX). */
@@ -168,6 +182,11 @@ void input_plain_example(int64_t *restrict acc, const int64_t *D, int ld, const 
 void input_plain_region(int64_t *restrict acc, int stride, const int64_t *D, int ld,
                         const uint8_t *const *rows, int n, int n_out, int c0, int c1);
 
+/* wide_plain_outer: acc[j stride + k] += sum_i D[j ld + i] A[i lda + k] for j < n_out,
+ * k < n_in, in plain int64 loops (the reference of kernels_wide_cols). */
+void wide_plain_outer(int64_t *restrict acc, int stride, const int64_t *D, int ld,
+                      const int16_t *A, int lda, int n, int n_out, int n_in);
+
 /* input_plain_beyond: 1 if some |D[j ld + i]| of the n examples exceeds max. */
 int input_plain_beyond(const int64_t *D, int ld, int n, int n_out, int64_t max);
 
@@ -181,6 +200,12 @@ int input_pairs_rows(int n_out);
  * examples s->slow lists. */
 int input_pairs_pack(ExactInput *s, const int64_t *D, int ld, const uint8_t *const *rows, int n,
                      int n_out, int c0, int cols);
+
+/* input_pairs_pack16: input_pairs_pack for a wide layer's int16 activations A (rows lda
+ * apart, columns [0, cols)): their low bytes (A & 255, high 0) or their signed high bytes
+ * (A >> 8, high 1) as the pairs; returns how many examples s->slow lists. */
+int input_pairs_pack16(ExactInput *s, const int64_t *D, int ld, const int16_t *A, int lda, int n,
+                       int n_out, int cols, int high);
 
 /* input_pairs_slow: input_plain_example for the n_slow examples listed in s->slow. */
 void input_pairs_slow(int64_t *restrict acc, const int64_t *D, int ld, const uint8_t *const *rows,
@@ -224,11 +249,21 @@ void input_vnni_region(int64_t *restrict acc, const KernelSpend *sp, int stride,
                        const int64_t *D, int ld, const uint8_t *const *rows, int n, int n_out,
                        int c0, int c1, ExactInput *s);
 #endif
+#if KERNELS_INPUT_VNNI
+/* input_vnni_wide: kernels_wide_cols's sums on int16 pairs: the low and the high byte planes
+ * of A (the high ones weighted 2^8), the examples whose deltas the halves cannot hold by
+ * wide_plain_outer; into acc (rows stride apart). */
+void input_vnni_wide(int64_t *restrict acc, int stride, const int64_t *D, int ld,
+                     const int16_t *A, int lda, int n, int n_out, int cols, ExactInput *s);
+#endif
 #if KERNELS_INPUT_AVX2
 /* input_avx2_region: input_plain_region on int16 pairs. */
 void input_avx2_region(int64_t *restrict acc, int stride, const int64_t *D, int ld,
                        const uint8_t *const *rows, int n, int n_out, int c0, int c1,
                        ExactInput *s);
+/* input_avx2_wide: input_vnni_wide on AVX2. */
+void input_avx2_wide(int64_t *restrict acc, int stride, const int64_t *D, int ld,
+                     const int16_t *A, int lda, int n, int n_out, int cols, ExactInput *s);
 #endif
 
 #endif

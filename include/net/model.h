@@ -10,6 +10,7 @@
 #include "core/common.h"
 #include "exact/exact.h"
 #include "exact/exact_input.h"
+#include "exact/exact_wide.h"
 #include "net/kind.h"
 
 #define MODEL_MAX_LAYERS 16
@@ -43,6 +44,7 @@ typedef struct {
                                     * model_forward's scratch) */
     double *bound;                 /* (cap, max n[l], l >= 1) scratch of model_gradient_exact */
     ExactInput in;                 /* scratch of model_gradient_exact's first layer */
+    ExactWide wide;                /* scratch of model_gradient_exact's wide layers */
     const uint8_t *const *rows;    /* the input bytes of the last model_load_inputs */
 } Workspace;
 
@@ -120,16 +122,24 @@ void model_gradient(const Model *m, const Workspace *w, int n, Real *grad);
 
 /* model_gradient_exact: after model_deltas, ADDS to acc (n_params) the fixed-point
  * gradient: the first layer's weights as exact_input_outer (units 2^-32 / EXACT_INPUT_DIV,
- * independent of the groups); every other entry, for each group g of examples
- * [start[g], start[g + 1]), the group's float sum in order of the examples rounded to f.
+ * independent of the groups); the weights of wide layers (exact_wide_layer) as
+ * exact_wide_outer (units f->wide_inv, independent of the groups); every other entry, for
+ * each group g of examples [start[g], start[g + 1]), the group's float sum in order of the
+ * examples rounded to f.
  * Returns how many values were non-finite or beyond the limit. */
 size_t model_gradient_exact(const Model *m, Workspace *w, const int *start, int groups,
                             int64_t *acc, const Fixed *f);
 
 /* model_gradient_exact_rest: model_gradient_exact but for the first layer's weights, whose
- * rounded deltas (exact_input_round) go to D (n[1] rows ld apart) for exact_input_cols. */
+ * rounded deltas (exact_input_round) go to D (n[1] rows ld apart) for exact_input_cols, and
+ * the wide layers' weights (the trainer sums them by rows: train/wide_layer.h). */
 size_t model_gradient_exact_rest(const Model *m, const Workspace *w, const int *start,
                                  int groups, int64_t *acc, int64_t *D, int ld, const Fixed *f);
+
+/* layout_run: the end of the run of parameters from i (>= b_off[1]) that are all the weights
+ * of wide layers (exact_wide_layer; *wide = 1: their exact sums in units Fixed.wide_inv) or
+ * all not (*wide = 0: units Fixed.inv_scale). */
+size_t layout_run(const Layout *lay, size_t i, int *wide);
 
 /* model_hash: FNV-1a 64 of the parameter bytes (equal hashes = equal weights). */
 uint64_t model_hash(const Model *m);

@@ -50,6 +50,10 @@ void share_grad_cols(const Layout *lay, Share sh, int *from, int *to);
  * (no cache line of one thread's next to another's where a thread streams to its end). */
 void share_rest(size_t lo, size_t hi, int tid, int threads, size_t *i0, size_t *i1);
 
+/* share_wide_rows: thread tid's rows [*j0, *j1) of a wide layer of n_out rows (whole tiles of
+ * 16 rows, contiguous, in thread order; possibly none). */
+void share_wide_rows(int n_out, int tid, int threads, int *j0, int *j1);
+
 /* share_groups: thread tid's contiguous run [*g0, *g1) of the rank's groups. */
 void share_groups(const Trainer *t, int tid, int threads, int64_t *g0, int64_t *g1);
 

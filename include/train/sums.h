@@ -17,7 +17,8 @@ typedef struct {
 
 /* sums_combine_slice: thread tid's slice (share_rest) of the step sums [lo, hi), summed over
  * the threads' partial sums in thread order (float: clearing them; exact: each thread
- * clears its own when it starts the next step, so no thread writes another's cache lines).
+ * clears its own when it starts the next step, so no thread writes another's cache lines;
+ * exact sums skip the wide layers' weights, which wide_gradient forms in t->sum).
  * Called by every thread after a barrier that ends the chunks; each writes only its slice. */
 void sums_combine_slice(Trainer *t, size_t lo, size_t hi, int tid, int threads);
 

@@ -12,7 +12,8 @@
  *
  * The engine, one concept a file (src/train/, private headers in include/train/):
  * trainer.c set-up and free; lanes.c the shuffled epoch's rows; shares.c which thread owns
- * what; first_layer.c the work on W1 by column blocks; chunks.c the per-example passes;
+ * what; first_layer.c the work on W1 by column blocks; wide_layer.c the wide layers' weights
+ * by rows; chunks.c the per-example passes;
  * sums.c combining threads' and ranks' sums; update.c THE update; step.c the step's plan
  * and phases. */
 #ifndef DOWNHILL_TRAIN_H
@@ -55,6 +56,9 @@ typedef struct {
                             * (-1: none; first_forward uses them, then sets -1) */
     int first_spent;       /* 1: first_gradient's kernel spent this step's sums of the thread's
                             * W1 columns on the weights (update_apply reads and resets it) */
+    ExactInput wide_sc;    /* kernel scratch of this thread's rows of the wide layers' gradient */
+    unsigned wide_spent;   /* bit k: wide_gradient spent the sums of the thread's rows of
+                            * t->wide[k] on the weights (update_apply reads and resets it) */
 } ThreadState;
 
 /* One bucket of the step's sums (several ranks, sums.h): values [lo, hi) of the step sums
@@ -66,6 +70,15 @@ typedef struct {
     long ticket;  /* this step's job (-1: not started yet) */
     int64_t peak; /* its jobs' recent peak (sums.c; train.sum_bytes = auto; -1: not known) */
 } SumBucket;
+
+/* A wide layer's step table (train/wide_layer.h): each lane's rounded activations and deltas
+ * (exact_wide.h), written by the thread that runs the lane's example, read by all after the
+ * chunks. */
+typedef struct {
+    int l;                 /* the weight layer (>= 2, exact_wide_layer) */
+    int16_t *A;            /* (slots, n[l-1]) rounded activations of layer l - 1, by lane */
+    int64_t *D;            /* (n[l], slots) rounded deltas of layer l, neuron-major, by lane */
+} WideTable;
 
 /* A training run in progress on one rank. */
 typedef struct {
@@ -91,6 +104,8 @@ typedef struct {
     const uint8_t **epoch_rows; /* (steps_per_epoch, slots) the pixel row of each lane at each
                                  * position of the shuffled epoch (a short lane's: unused) */
     Real *part;              /* (2, slots, n[1]) the first layer's block sums, by lane */
+    int n_wide;              /* wide layers (exact sums), each with its table: */
+    WideTable wide[MODEL_MAX_LAYERS];
     int64_t formed_step;     /* the step whose block sums the step before formed (-1: none) */
     Real *fsum;              /* (n_params + SUM_EXTRA) float step sums (reduction = float) */
     SumBucket bucket[SUM_BUCKETS_MAX]; /* the step sums' buckets, in the order the backward

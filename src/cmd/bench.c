@@ -366,13 +366,14 @@ static int bench_steps(const Config *c, int64_t limit, int max_threads, const Sp
 
 /* bench_combine: the per-step costs of combining gradients as the trainer does, OpenMP and
  * MPI: n values across ranks; across threads, n_exact exact ones (the threads own the first
- * layer's weights by columns: only the rest is combined) or all n floats. */
+ * layer's weights by columns and the wide layers' by rows: only the rest is combined) or
+ * all n floats. */
 static void bench_combine(size_t n, size_t n_exact, int max_threads, int rank, int ranks,
                           FILE *out)
 {
     if (rank == 0)
         fprintf(out, "# combine kind ranks threads values us/step min max (omp-exact: the "
-                     "values after the first layer's weights, which threads own by columns)\n");
+                     "values but the first layer's and the wide layers' weights, which threads own)\n");
     for (int exact = 1; exact >= 0; exact--) {
         const char *name = exact ? "exact" : "float";
         Spread s = allreduce_us(n, exact ? REDUCE_EXACT : REDUCE_FLOAT);
@@ -426,7 +427,10 @@ int bench_run(const Config *c, int64_t limit, int max_threads, int rank, int ran
     size_t n = 0;
     for (int l = 1; l < c->n_layers; l++)
         n += (size_t)c->layers[l] * (size_t)(c->layers[l - 1] + 1);
-    size_t w1 = (size_t)c->layers[1] * (size_t)c->layers[0];
-    bench_combine(n + SUM_EXTRA, n - w1 + SUM_EXTRA, max_threads, rank, ranks, out);
+    size_t owned = (size_t)c->layers[1] * (size_t)c->layers[0]; /* W1's, and wide layers' */
+    for (int l = 2; l < c->n_layers; l++)
+        if (exact_wide_layer(l, c->layers[l - 1]))
+            owned += (size_t)c->layers[l] * (size_t)c->layers[l - 1];
+    bench_combine(n + SUM_EXTRA, n - owned + SUM_EXTRA, max_threads, rank, ranks, out);
     return 0;
 }

@@ -21,6 +21,12 @@ Fixed exact_fixed(int64_t terms)
     f.inv_scale = 1.0 / f.scale;
     double per_term = ldexp(1.0, 62) / (double)(terms > 0 ? terms : 1);
     f.limit = per_term < ldexp(1.0, 51) ? per_term : ldexp(1.0, 51);
+    /* a wide layer's term |D' A| <= |D'| 2^15 may reach the limit with |d| 2^e up to 16 */
+    int log2_terms = 0;
+    while (log2_terms < 62 && ((int64_t)1 << log2_terms) < terms)
+        log2_terms++;
+    f.delta_bits = log2_terms <= 11 ? 32 : 43 - log2_terms;
+    f.wide_inv = ldexp(1.0, -(f.delta_bits + EXACT_WIDE_ABITS));
     return f;
 }
 
@@ -62,10 +68,15 @@ double exact_value(int64_t v, const Fixed *f)
 void exact_descend(Real *restrict theta, int64_t *restrict sum, size_t n, double step,
                    const Fixed *f)
 {
+    exact_descend_inv(theta, sum, n, step, f->inv_scale);
+}
+
+void exact_descend_inv(Real *restrict theta, int64_t *restrict sum, size_t n, double step,
+                       double inv)
+{
     /* Blocks of 64 (vectorised), each claiming the sums' cache lines two blocks ahead for
      * writing (never past n: the next lines may be another thread's): after an allreduce
      * the other rank holds copies of them, and stores alone wait for each line in turn. */
-    const double inv = f->inv_scale;
     size_t i = 0;
     for (; i + 64 <= n; i += 64) {
         for (size_t q = i + 128; q < i + 192 && q < n; q += 8) /* only sums of this call */

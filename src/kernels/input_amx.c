@@ -1,7 +1,9 @@
 /* input_amx.c: C[j][k] += sum_i A[j][i] B[i][k] on AMX tiles, TDPBSUD (signed bytes of D
  * times unsigned input bytes, 4 products per int32 lane). Tiles: C0..C3 (one per byte of
  * D, tmm0-3), A (tmm4, tmm6), B (tmm5); a step covers 16 rows x 16 columns x 64 examples.
- * Compiled only where the compiler targets AMX (KERNELS_INPUT_AMX). */
+ * The wide layers' sums (input_amx_wide) take B twice: the low bytes of their int16
+ * activations (TDPBSUD) and the signed high bytes (TDPBSSD). Compiled only where the
+ * compiler targets AMX (KERNELS_INPUT_AMX). */
 #define _DEFAULT_SOURCE /* syscall */
 #include "kernels/kernels.h"
 
@@ -57,7 +59,8 @@ int input_amx_init(InputAmx *s, int cap, int n_in, int n_out, Err *e)
     s->quads = alloc_array(blocks * EX * (size_t)pad16(n_in), 1, "workspace input quads", e);
     s->digits = alloc_array(row_blocks * blocks * PLANES * PLANE, 1, "workspace delta bytes", e);
     s->zeros = alloc_array((size_t)n_in, 1, "workspace zero row", e);
-    s->tiles = alloc_array(2 * PLANES * TILE * TILE, sizeof(int32_t), "workspace tiles", e);
+    /* two pieces of up to four passes of four tiles (input_amx_wide; the first layer uses half) */
+    s->tiles = alloc_array(2 * 4 * 4 * TILE * TILE, sizeof(int32_t), "workspace tiles", e);
     if (!s->quads || !s->digits || !s->zeros || !s->tiles) {
         input_amx_free(s);
         return -1;
@@ -340,6 +343,154 @@ static void amx_outer(const ColSums *dst, const int64_t *D, int ld, int n, int n
     else
         outer_pieces(dst, n, n_out, cols, 0, s);
     _tile_release();
+}
+
+/* ---- the wide layers' sums: int16 activations as two byte planes ---------------------- */
+
+/* pack_quads16: pack_quads of int16 rows A (lda apart) split into bytes, A = lo + 2^8 hi:
+ * the low bytes (unsigned) at s->quads, the high bytes (signed) hi_off bytes further. */
+static void pack_quads16(InputAmx *s, const int16_t *A, int lda, int n, int cols, size_t hi_off)
+{
+    int np = pad16(cols), quads = (n + EX - 1) / EX * (EX / 4);
+    const __m512i low = _mm512_set1_epi32(0xff);
+    const int16_t zero16[TILE] = {0};
+    for (int q = 0; q < quads; q++) {
+        const int16_t *r[4];
+        for (int u = 0; u < 4; u++)
+            r[u] = 4 * q + u < n ? A + (size_t)(4 * q + u) * lda : NULL;
+        uint8_t *lo = s->quads + (size_t)q * np * 4, *hi = lo + hi_off;
+        for (int k = 0; k < np; k += TILE) { /* 16 columns: one int32 lane per column */
+            int m = cols - k < TILE ? (cols - k > 0 ? cols - k : 0) : TILE;
+            __mmask16 km = (__mmask16)((1u << m) - 1);
+            __m512i l = _mm512_setzero_si512(), h = _mm512_setzero_si512();
+            for (int u = 0; u < 4; u++) {
+                const int16_t *src = r[u] ? r[u] + k : zero16;
+                __m512i x = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(km, src));
+                l = _mm512_or_si512(l, _mm512_slli_epi32(_mm512_and_si512(x, low), 8 * u));
+                h = _mm512_or_si512(h, _mm512_slli_epi32(_mm512_srli_epi32(x, 8), 8 * u));
+            }
+            _mm512_storeu_si512(lo + (size_t)k * 4, l);
+            _mm512_storeu_si512(hi + (size_t)k * 4, h);
+        }
+    }
+}
+
+/* wide_product: C0..C3 of rows block rb, columns block cb, over example blocks [b0, b1):
+ * digit planes plane0 .. plane0 + 3 times the quads at q, their bytes unsigned (TDPBSUD) or
+ * signed (sb, TDPBSSD). */
+static inline __attribute__((always_inline)) void wide_product(const InputAmx *s,
+                                                               const uint8_t *q, Piece p,
+                                                               int np, int plane0, int sb)
+{
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
+    for (int b = p.b0; b < p.b1; b++) {
+        const int8_t *a = s->digits + (((size_t)p.rb * s->blocks + b) * PLANES + plane0) * PLANE;
+        _tile_loadd(5, q + ((size_t)b * (EX / 4) * np + (size_t)p.cb * TILE) * 4, np * 4);
+        _tile_loadd(4, a, EX);
+        _tile_loadd(6, a + TILE * EX, EX);
+        if (sb) {
+            _tile_dpbssd(0, 4, 5);
+            _tile_dpbssd(1, 6, 5);
+        } else {
+            _tile_dpbsud(0, 4, 5);
+            _tile_dpbsud(1, 6, 5);
+        }
+        _tile_loadd(4, a + 2 * TILE * EX, EX);
+        _tile_loadd(6, a + 3 * TILE * EX, EX);
+        if (sb) {
+            _tile_dpbssd(2, 4, 5);
+            _tile_dpbssd(3, 6, 5);
+        } else {
+            _tile_dpbsud(2, 4, 5);
+            _tile_dpbsud(3, 6, 5);
+        }
+    }
+}
+
+/* widen_wide: the sums of rows [j0, j0 + 16) x columns [c0, c0 + 16) (inside n_out x cols;
+ * into dst->acc[0], rows dst->stride[0] apart, or spent on dst->theta[0]) += the passes'
+ * tiles at t (four tiles each, 4 TILE TILE apart), pass q weighted 2^0, 2^8 (high bytes),
+ * 2^32, 2^40 (H's digits): wrapping int64 adds, exact whenever the sum fits in 64 bits. A
+ * digit sum of the high bytes is at most 4 * 64 * 128 * 128 per block, so widen4's int32
+ * sums hold FLUSH_BLOCKS blocks as for the first layer's bytes. */
+static inline __attribute__((always_inline)) void widen_wide(const ColSums *dst,
+                                                             const int32_t *t, int passes,
+                                                             int j0, int c0, int n_out, int cols)
+{
+    static const int shift[4] = {0, 8, 32, 40};
+    int m = cols - c0 < TILE ? cols - c0 : TILE;
+    __mmask8 k0 = (__mmask8)(m >= 8 ? 0xff : (1u << m) - 1);
+    __mmask8 k1 = (__mmask8)(m >= 16 ? 0xff : m > 8 ? (1u << (m - 8)) - 1 : 0);
+    for (int r = 0; r < TILE && j0 + r < n_out; r++) {
+        __m512i v[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()}, w[2];
+        for (int q = 0; q < passes; q++) {
+            widen4(t + (size_t)q * 4 * TILE * TILE, r, w);
+            v[0] = _mm512_add_epi64(v[0], _mm512_slli_epi64(w[0], shift[q]));
+            v[1] = _mm512_add_epi64(v[1], _mm512_slli_epi64(w[1], shift[q]));
+        }
+        size_t at = (size_t)(j0 + r) * dst->stride[0] + c0;
+        if (dst->theta[0]) {
+            exact_descend8(dst->theta[0] + at, v[0], k0, dst->step, dst->inv);
+            exact_descend8(dst->theta[0] + at + 8, v[1], k1, dst->step, dst->inv);
+            continue;
+        }
+        int64_t *acc = dst->acc[0] + at;
+        _mm512_mask_storeu_epi64(acc, k0, _mm512_add_epi64(_mm512_maskz_loadu_epi64(k0, acc), v[0]));
+        _mm512_mask_storeu_epi64(acc + 8, k1,
+                                 _mm512_add_epi64(_mm512_maskz_loadu_epi64(k1, acc + 8), v[1]));
+    }
+}
+
+/* wide_pieces: input_amx_wide's tile products and widening, piece after piece (the previous
+ * piece widened while the tiles form the next); passes 2 (L's digits times both byte planes)
+ * or 4 (and H's), a constant at each call. */
+static inline __attribute__((always_inline)) void wide_pieces(const ColSums *dst, int n,
+                                                              int n_out, int cols, int passes,
+                                                              size_t hi_off, InputAmx *s)
+{
+    int np = pad16(cols), used = (n + EX - 1) / EX;
+    const size_t tsize = 4 * TILE * TILE, set = 4 * tsize; /* a pass, a piece's passes */
+    Piece prev = {-1, 0, 0, 0};
+    int buf = 0;
+    for (int rb = 0; rb < pad16(n_out) / TILE; rb++)
+        for (int cb = 0; cb < np / TILE; cb++)
+            for (int b0 = 0; b0 < used; b0 += FLUSH_BLOCKS) {
+                Piece p = {rb, cb, b0, b0 + FLUSH_BLOCKS < used ? b0 + FLUSH_BLOCKS : used};
+                for (int q = 0; q < passes; q++) {
+                    wide_product(s, s->quads + (q % 2 ? hi_off : 0), p, np, q / 2 * 4, q % 2);
+                    if (q == 0 && prev.rb >= 0)
+                        widen_wide(dst, s->tiles + (buf ^ 1) * set, passes, prev.rb * TILE,
+                                   prev.cb * TILE, n_out, cols);
+                    piece_store(s->tiles + buf * set + q * tsize);
+                }
+                buf ^= 1;
+                prev = p;
+            }
+    if (prev.rb >= 0)
+        widen_wide(dst, s->tiles + (buf ^ 1) * set, passes, prev.rb * TILE, prev.cb * TILE, n_out,
+                   cols);
+}
+
+int input_amx_wide(const ColSums *dst, const int64_t *D, int ld, const int16_t *A, int lda,
+                   int n, int n_out, int cols, InputAmx *s)
+{
+    size_t hi_off = (size_t)((n + EX - 1) / EX) * EX * (size_t)pad16(cols);
+    pack_quads16(s, A, lda, n, cols, hi_off);
+    int wide = input_plain_beyond(D, ld, n, n_out, EXACT_AMX_MAX);
+    pack_digits(s, D, ld, n, n_out, wide);
+    ColSums to = *dst;
+    if (n > EXACT_AMX_WHOLE) /* the sums are whole only after one flush */
+        to.theta[0] = NULL;
+    tiles_configure();
+    if (wide)
+        wide_pieces(&to, n, n_out, cols, 4, hi_off, s);
+    else
+        wide_pieces(&to, n, n_out, cols, 2, hi_off, s);
+    _tile_release();
+    return to.theta[0] != NULL;
 }
 
 /* Eight digit planes hold every delta whose products with bytes fit in 64 bits. */

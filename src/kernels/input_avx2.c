@@ -1,6 +1,7 @@
 /* input_avx2.c: the first layer's integer outer products on AVX2: the int16 pairs of
  * input_pairs.c multiplied by VPMADDWD into int32 window sums of the high and low halves,
- * widened to int64 (2^16 H + L) before they can overflow. Compiled only where isa.h picks
+ * widened to int64 (2^16 H + L) before they can overflow; and the wide layers' sums on the
+ * byte planes of their int16 activations (input_avx2_wide). Compiled only where isa.h picks
  * it (KERNELS_INPUT_AVX2). */
 #include "kernels/kernels.h"
 
@@ -15,15 +16,15 @@ typedef __m256i Vec;
 #define vset1(v) _mm256_set1_epi32(v)
 #define vdot(acc, x, w) _mm256_add_epi32((acc), _mm256_madd_epi16((x), (w)))
 
-/* flush: acc[c .. c + VEC) (only columns < cols) += 2^16 H + L. */
-INLINE void flush(int64_t *restrict acc, Vec H, Vec L, int c, int cols)
+/* flush: acc[c .. c + VEC) (only columns < cols) += 2^shift (2^16 H + L). */
+INLINE void flush(int64_t *restrict acc, Vec H, Vec L, int c, int cols, int shift)
 {
     int32_t h[VEC], l[VEC];
     _mm256_storeu_si256((__m256i *)h, H);
     _mm256_storeu_si256((__m256i *)l, L);
     int m = cols - c < VEC ? cols - c : VEC;
     for (int t = 0; t < m; t++)
-        acc[c + t] += (int64_t)h[t] * 65536 + l[t];
+        acc[c + t] += ((int64_t)h[t] * 65536 + l[t]) * ((int64_t)1 << shift);
 }
 
 /* The 4 x 3 register tile: rows r of 4, column vectors 0..2, high (h) and low (l) halves. */
@@ -40,18 +41,19 @@ INLINE void flush(int64_t *restrict acc, Vec H, Vec L, int c, int cols)
     do {                                                                                    \
         if (j + (r) < n_out) {                                                              \
             int64_t *row = acc + (size_t)(j + (r)) * stride;                                \
-            flush(row, h##r##0, l##r##0, c, cols);                                          \
-            flush(row, h##r##1, l##r##1, c + VEC, cols);                                    \
-            flush(row, h##r##2, l##r##2, c + 2 * VEC, cols);                                \
+            flush(row, h##r##0, l##r##0, c, cols, shift);                                   \
+            flush(row, h##r##1, l##r##1, c + VEC, cols, shift);                             \
+            flush(row, h##r##2, l##r##2, c + 2 * VEC, cols, shift);                         \
         }                                                                                   \
         h##r##0 = h##r##1 = h##r##2 = l##r##0 = l##r##1 = l##r##2 = vzero();               \
     } while (0)
 
 /* tile: rows [j, j + 4) and columns [c, c + 3 VEC) of acc (rows `stride` apart) over all
  * pairs (rows np and nr wide in s->pairs and s->pieces), in registers, flushed every
- * KERNELS_PAIRS_WINDOW pairs (rows and columns beyond the padding are zeros, not stored). */
+ * KERNELS_PAIRS_WINDOW pairs (rows and columns beyond the padding are zeros, not stored),
+ * the sums weighted 2^shift (a wide layer's high bytes: 8). */
 static void tile(int64_t *restrict acc, const ExactInput *s, int pairs, int np, int nr, int n_out,
-                 int cols, int stride, int j, int c)
+                 int cols, int stride, int j, int c, int shift)
 {
     TILE_ZERO(0);
     TILE_ZERO(1);
@@ -86,7 +88,22 @@ void input_avx2_region(int64_t *restrict acc, int stride, const int64_t *D, int 
     int np = input_pairs_cols(cols), nr = input_pairs_rows(n_out);
     for (int c = 0; c < cols; c += 3 * VEC) /* the x columns of a tile stay in L1 */
         for (int j = 0; j < n_out; j += 4)
-            tile(acc, s, (n + 1) / 2, np, nr, n_out, cols, stride, j, c);
+            tile(acc, s, (n + 1) / 2, np, nr, n_out, cols, stride, j, c, 0);
     input_pairs_slow(acc, D, ld, rows, n_out, c0, cols, stride, s, n_slow);
+}
+
+void input_avx2_wide(int64_t *restrict acc, int stride, const int64_t *D, int ld,
+                     const int16_t *A, int lda, int n, int n_out, int cols, ExactInput *s)
+{
+    int np = input_pairs_cols(cols), nr = input_pairs_rows(n_out), n_slow = 0;
+    for (int high = 0; high < 2; high++) { /* A = lo + 2^8 hi: two planes of int16 pairs */
+        n_slow = input_pairs_pack16(s, D, ld, A, lda, n, n_out, cols, high);
+        for (int c = 0; c < cols; c += 3 * VEC)
+            for (int j = 0; j < n_out; j += 4)
+                tile(acc, s, (n + 1) / 2, np, nr, n_out, cols, stride, j, c, 8 * high);
+    }
+    for (int q = 0; q < n_slow; q++) /* deltas beyond the halves: whole int16 products */
+        wide_plain_outer(acc, stride, D + s->slow[q], ld, A + (size_t)s->slow[q] * lda, lda, 1,
+                         n_out, cols);
 }
 #endif

@@ -26,3 +26,18 @@ int input_plain_beyond(const int64_t *D, int ld, int n, int n_out, int64_t max)
             any |= (D[(size_t)j * ld + i] > max) | (D[(size_t)j * ld + i] < -max);
     return any;
 }
+
+void wide_plain_outer(int64_t *restrict acc, int stride, const int64_t *D, int ld,
+                      const int16_t *A, int lda, int n, int n_out, int n_in)
+{
+    for (int j = 0; j < n_out; j++) { /* row j of acc stays in cache over the examples */
+        int64_t *row = acc + (size_t)j * stride;
+        for (int i = 0; i < n; i++) {
+            int64_t Dj = D[(size_t)j * ld + i];
+            const int16_t *a = A + (size_t)i * lda;
+            if (Dj != 0) /* relu's zero deltas */
+                for (int k = 0; k < n_in; k++)
+                    row[k] += Dj * a[k];
+        }
+    }
+}

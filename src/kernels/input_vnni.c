@@ -15,13 +15,14 @@ typedef __m512i Vec;
 #define vset1(v) _mm512_set1_epi32(v)
 #define vdot(acc, x, w) _mm512_dpwssd_epi32((acc), (x), (w))
 
-/* widen_add: acc[0 .. 8) (first m < 8 only) += 2^16 h + l for 8 int32 lanes each, or
- * (sp) those whole sums spent on theta[0 .. 8). */
+/* widen_add: acc[0 .. 8) (first m < 8 only) += 2^shift (2^16 h + l) for 8 int32 lanes each,
+ * or (sp) those whole sums spent on theta[0 .. 8). */
 INLINE void widen_add(int64_t *acc, Real *theta, const KernelSpend *sp, __m256i h, __m256i l,
-                      int m)
+                      int m, int shift)
 {
     __m512i v = _mm512_add_epi64(_mm512_slli_epi64(_mm512_cvtepi32_epi64(h), 16),
                                  _mm512_cvtepi32_epi64(l));
+    v = _mm512_slli_epi64(v, (unsigned)shift); /* wrapping: exact where the sum fits */
     __mmask8 k = m >= 8 ? (__mmask8)0xff : (__mmask8)((1u << (m > 0 ? m : 0)) - 1);
     if (sp)
         exact_descend8(theta, v, k, sp->step, sp->inv);
@@ -29,14 +30,14 @@ INLINE void widen_add(int64_t *acc, Real *theta, const KernelSpend *sp, __m256i 
         _mm512_mask_storeu_epi64(acc, k, _mm512_add_epi64(_mm512_maskz_loadu_epi64(k, acc), v));
 }
 
-/* flush: acc[c .. c + 16) (only columns < cols) += 2^16 H + L, or spent on theta. */
+/* flush: acc[c .. c + 16) (only columns < cols) += 2^shift (2^16 H + L), or spent on theta. */
 INLINE void flush(int64_t *restrict acc, Real *theta, const KernelSpend *sp, Vec H, Vec L, int c,
-                  int cols)
+                  int cols, int shift)
 {
     widen_add(acc + c, theta + c, sp, _mm512_castsi512_si256(H), _mm512_castsi512_si256(L),
-              cols - c);
+              cols - c, shift);
     widen_add(acc + c + 8, theta + c + 8, sp, _mm512_extracti64x4_epi64(H, 1),
-              _mm512_extracti64x4_epi64(L, 1), cols - c - 8);
+              _mm512_extracti64x4_epi64(L, 1), cols - c - 8, shift);
 }
 
 /* The 4 x 3 register tile: rows r of 4, column vectors 0..2, high (h) and low (l) halves. */
@@ -54,9 +55,9 @@ INLINE void flush(int64_t *restrict acc, Real *theta, const KernelSpend *sp, Vec
         if (j + (r) < n_out) {                                                              \
             int64_t *row = acc + (size_t)(j + (r)) * stride;                                \
             Real *th = sp ? sp->theta + (size_t)(j + (r)) * stride : NULL;                  \
-            flush(row, th, sp, h##r##0, l##r##0, c, cols);                                  \
-            flush(row, th, sp, h##r##1, l##r##1, c + VEC, cols);                            \
-            flush(row, th, sp, h##r##2, l##r##2, c + 2 * VEC, cols);                        \
+            flush(row, th, sp, h##r##0, l##r##0, c, cols, shift);                           \
+            flush(row, th, sp, h##r##1, l##r##1, c + VEC, cols, shift);                     \
+            flush(row, th, sp, h##r##2, l##r##2, c + 2 * VEC, cols, shift);                 \
         }                                                                                   \
         h##r##0 = h##r##1 = h##r##2 = l##r##0 = l##r##1 = l##r##2 = vzero();               \
     } while (0)
@@ -64,9 +65,10 @@ INLINE void flush(int64_t *restrict acc, Real *theta, const KernelSpend *sp, Vec
 /* tile: rows [j, j + 4) and columns [c, c + 3 VEC) of acc (rows `stride` apart) over all
  * pairs (rows np and nr wide in s->pairs and s->pieces), in registers, flushed every
  * KERNELS_PAIRS_WINDOW pairs (rows and columns beyond the padding are zeros, not stored);
- * sp: at most one window of pairs, their whole sums spent on sp->theta. */
+ * sp: at most one window of pairs, their whole sums spent on sp->theta; the sums weighted
+ * 2^shift (a wide layer's high bytes: 8). */
 static void tile(int64_t *restrict acc, const KernelSpend *sp, const ExactInput *s, int pairs,
-                 int np, int nr, int n_out, int cols, int stride, int j, int c)
+                 int np, int nr, int n_out, int cols, int stride, int j, int c, int shift)
 {
     TILE_ZERO(0);
     TILE_ZERO(1);
@@ -108,7 +110,22 @@ void input_vnni_region(int64_t *restrict acc, const KernelSpend *sp, int stride,
     int np = input_pairs_cols(cols), nr = input_pairs_rows(n_out);
     for (int c = 0; c < cols; c += 3 * VEC) /* the x columns of a tile stay in L1 */
         for (int j = 0; j < n_out; j += 4)
-            tile(acc, sp, s, (n + 1) / 2, np, nr, n_out, cols, stride, j, c);
+            tile(acc, sp, s, (n + 1) / 2, np, nr, n_out, cols, stride, j, c, 0);
     input_pairs_slow(acc, D, ld, rows, n_out, c0, cols, stride, s, n_slow);
+}
+
+void input_vnni_wide(int64_t *restrict acc, int stride, const int64_t *D, int ld,
+                     const int16_t *A, int lda, int n, int n_out, int cols, ExactInput *s)
+{
+    int np = input_pairs_cols(cols), nr = input_pairs_rows(n_out), n_slow = 0;
+    for (int high = 0; high < 2; high++) { /* A = lo + 2^8 hi: two planes of int16 pairs */
+        n_slow = input_pairs_pack16(s, D, ld, A, lda, n, n_out, cols, high);
+        for (int c = 0; c < cols; c += 3 * VEC)
+            for (int j = 0; j < n_out; j += 4)
+                tile(acc, NULL, s, (n + 1) / 2, np, nr, n_out, cols, stride, j, c, 8 * high);
+    }
+    for (int q = 0; q < n_slow; q++) /* deltas beyond the halves: whole int16 products */
+        wide_plain_outer(acc, stride, D + s->slow[q], ld, A + (size_t)s->slow[q] * lda, lda, 1,
+                         n_out, cols);
 }
 #endif

@@ -178,6 +178,32 @@ int kernels_input_cols(const ColSums *dst, const int64_t *D, int ld, const uint8
     return spend;
 }
 
+int kernels_wide_init(ExactInput *s, int cap, int n_in, int n_out, Err *e)
+{
+    int planes = 2 * ((n_in + 15) / 16 * 16); /* the low and the high bytes */
+    return exact_input_init(s, cap, planes, n_out, e);
+}
+
+int kernels_wide_cols(const ColSums *dst, const int64_t *D, int ld, const int16_t *A, int lda,
+                      int n, int n_out, int n_in, ExactInput *s)
+{
+    if (n <= 0 || n_out <= 0)
+        return 0;
+#if KERNELS_INPUT_AMX
+    if (s->amx.ready) /* any n: a tile product costs less than n plain rows from n = 1 */
+        return input_amx_wide(dst, D, ld, A, lda, n, n_out, n_in, &s->amx);
+#endif
+#if KERNELS_INPUT_VNNI
+    input_vnni_wide(dst->acc[0], dst->stride[0], D, ld, A, lda, n, n_out, n_in, s);
+#elif KERNELS_INPUT_AVX2
+    input_avx2_wide(dst->acc[0], dst->stride[0], D, ld, A, lda, n, n_out, n_in, s);
+#else
+    (void)s;
+    wide_plain_outer(dst->acc[0], dst->stride[0], D, ld, A, lda, n, n_out, n_in);
+#endif
+    return 0;
+}
+
 int kernels_input_vector_spends(void)
 {
     return KERNELS_INPUT_VNNI;

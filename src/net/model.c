@@ -169,7 +169,14 @@ int workspace_init(Workspace *w, const Layout *lay, int cap, Err *e)
     for (int l = 1; l < lay->n_layers; l++)
         widest = lay->n[l] > widest ? lay->n[l] : widest;
     w->bound = alloc_array((size_t)cap * (size_t)widest, sizeof(double), "workspace bounds", e);
-    if (!w->bound || exact_input_init(&w->in, cap, lay->n[0], lay->n[1], e) != 0) {
+    int wide_in = 0, wide_out = 0; /* the widest of the wide layers */
+    for (int l = 2; l < lay->n_layers; l++)
+        if (exact_wide_layer(l, lay->n[l - 1])) {
+            wide_in = lay->n[l - 1] > wide_in ? lay->n[l - 1] : wide_in;
+            wide_out = lay->n[l] > wide_out ? lay->n[l] : wide_out;
+        }
+    if (!w->bound || exact_input_init(&w->in, cap, lay->n[0], lay->n[1], e) != 0 ||
+        exact_wide_init(&w->wide, cap, wide_in, wide_out, e) != 0) {
         workspace_free(w);
         return -1;
     }
@@ -189,6 +196,7 @@ void workspace_free(Workspace *w)
     free(w->x);
     free(w->bound);
     exact_input_free(&w->in);
+    exact_wide_free(&w->wide);
     for (int l = 1; l < MODEL_MAX_LAYERS; l++) {
         free(w->a[l]);
         free(w->d[l]);
@@ -378,7 +386,7 @@ size_t model_gradient_exact_rest(const Model *m, const Workspace *w, const int *
     const Layout *lay = &m->layout;
     size_t bad = exact_input_round(D, ld, w->d[1], start[groups], lay->n[1], f);
     for (int l = 1; l < lay->n_layers; l++) {
-        if (l > 1)
+        if (l > 1 && !exact_wide_layer(l, lay->n[l - 1]))
             bad += exact_outer(acc + lay->w_off[l], w->d[l], w->a[l - 1], start, groups,
                                lay->n[l], lay->n[l - 1], f, w->bound);
         bad += bias_exact(w->d[l], start, groups, lay->n[l], acc + lay->b_off[l], f);
@@ -391,6 +399,13 @@ size_t model_gradient_exact(const Model *m, Workspace *w, const int *start, int 
 {
     const Layout *lay = &m->layout;
     size_t bad = model_gradient_exact_rest(m, w, start, groups, acc, w->in.D, w->cap, f);
+    for (int l = 2; l < lay->n_layers; l++) /* every example alone, in integers */
+        if (exact_wide_layer(l, lay->n[l - 1]))
+            bad += exact_wide_outer(acc + lay->w_off[l],
+                                    w->a[l - 1] + (size_t)start[0] * (size_t)lay->n[l - 1],
+                                    w->d[l] + (size_t)start[0] * (size_t)lay->n[l],
+                                    start[groups] - start[0], lay->n[l - 1], lay->n[l], f,
+                                    &w->wide);
     int c0, c1, d0, d1; /* the first layer's two column blocks */
     size_t off0 = layout_block(lay, 0, &c0, &c1), off1 = layout_block(lay, 1, &d0, &d1);
     ColSums dst = {.acc = {acc + off0, acc + off1}, .stride = {c1 - c0, d1 - d0}, .split = c1};
@@ -402,6 +417,21 @@ void model_backward(const Model *m, Workspace *w, const uint8_t *labels, int n, 
 {
     model_deltas(m, w, labels, n);
     model_gradient(m, w, n, grad);
+}
+
+size_t layout_run(const Layout *lay, size_t i, int *wide)
+{
+    *wide = 0;
+    for (int l = 2; l < lay->n_layers; l++) {
+        int w = exact_wide_layer(l, lay->n[l - 1]);
+        if (i < lay->w_off[l] && w) /* narrow up to this wide layer's weights */
+            return lay->w_off[l];
+        if (i < lay->b_off[l] && i >= lay->w_off[l] && w) {
+            *wide = 1;
+            return lay->b_off[l];
+        }
+    }
+    return lay->n_params;
 }
 
 uint64_t model_hash(const Model *m)

@@ -15,6 +15,9 @@
 
 #define SCALE 4294967296.0 /* 2^32: fixed point's unit is 2^-32 */
 #define INPUT_DIV 255      /* an input byte b stands for b / 255 */
+#define WIDE_MIN 64        /* a weight layer l >= 2 with this many inputs is wide */
+#define WIDE_ABITS 15      /* a wide layer's activations: A = round(a 2^(15 - e)) */
+#define WIDE_ATOP 32767    /* 2^15 - 1: the largest A */
 
 /* init_sd: the standard deviation of layer l's weights for init (not AUTO), in double. */
 static double init_sd(const int *sizes, int l, InitKind init)
@@ -308,12 +311,14 @@ static void backward(const RefNet *net, Pass *p, int label)
 
 /* ---- the exact sums ---- */
 
-/* The step's sums: one int64 per parameter (W1's in units 2^-32 / 255, the others' in
- * 2^-32), a group's float sums, and the bound one term may reach. */
+/* The step's sums: one int64 per parameter (W1's in units 2^-32 / 255, wide layers' weights
+ * in 2^-(F + 15), the others' in 2^-32), a group's float sums, and the bound one term may
+ * reach. */
 typedef struct {
     int64_t *sum;   /* (n_params) */
-    float *group;   /* (n_params) the current group's float sums (W1's unused) */
+    float *group;   /* (n_params) the current group's float sums (W1's and wide weights' unused) */
     double limit;   /* largest |scaled term|: the total of `lanes` terms stays below 2^62 */
+    int delta_bits; /* F: 32, or 43 - ceil(log2 lanes) for more than 2048 lanes */
     int64_t bad;    /* terms not finite or beyond the limit */
 } Sums;
 
@@ -347,13 +352,60 @@ static void add_first_layer(const RefNet *net, const Pass *p, const uint8_t *pix
     }
 }
 
+/* wide: 1 if weight layer l is wide: l >= 2 with at least 64 inputs. */
+static int wide(const RefNet *net, int l)
+{
+    return l >= 2 && net->n[l - 1] >= WIDE_MIN;
+}
+
+/* add_wide_layer: a wide layer's sums += D_j A_k in integers, per example: e the smallest
+ * integer with max |a_k| < 2^e (0 when all are 0), A_k = min(round(a_k 2^(15 - e)), 2^15 - 1),
+ * D_j = round(d_j 2^(F + e)) (bad and 0 when not finite or |D_j| 2^15 beyond the limit); a
+ * non-finite a_k: one bad value, nothing added. Units 2^-(F + 15). */
+static void add_wide_layer(const RefNet *net, const Pass *p, int l, Sums *s)
+{
+    int n_in = net->n[l - 1];
+    const float *a = p->a[l - 1];
+    float m = 0.0f;
+    for (int k = 0; k < n_in; k++) {
+        if (!isfinite(a[k])) {
+            s->bad++;
+            return;
+        }
+        m = fabsf(a[k]) > m ? fabsf(a[k]) : m;
+    }
+    int e = 0;
+    if (m > 0.0f)
+        frexp((double)m, &e);
+    int64_t *A = malloc(sizeof *A * (size_t)n_in);
+    if (!A)
+        abort();
+    for (int k = 0; k < n_in; k++) {
+        double v = nearbyint((double)a[k] * ldexp(1.0, WIDE_ABITS - e));
+        A[k] = v < WIDE_ATOP ? (int64_t)v : WIDE_ATOP;
+    }
+    size_t w = (size_t)(net->W[l] - net->params);
+    for (int j = 0; j < net->n[l]; j++) {
+        double y = (double)p->d[l][j] * ldexp(1.0, s->delta_bits + e);
+        int64_t D = 0;
+        if (fabs(y) * (1 << WIDE_ABITS) <= s->limit)
+            D = (int64_t)nearbyint(y);
+        else
+            s->bad++;
+        for (int k = 0; k < n_in; k++)
+            s->sum[w + (size_t)j * n_in + k] += D * A[k];
+    }
+    free(A);
+}
+
 /* add_to_group: the example's terms of every other parameter into the group's float sums:
- * W_l (l >= 2) by fused multiply-adds d_l[j] a_{l-1}[k], biases by additions of d_l[j]. */
+ * W_l (l >= 2, not wide) by fused multiply-adds d_l[j] a_{l-1}[k], biases by additions of
+ * d_l[j]. */
 static void add_to_group(const RefNet *net, const Pass *p, Sums *s)
 {
     for (int l = 1; l < net->n_layers; l++) {
         size_t w = (size_t)(net->W[l] - net->params), b = (size_t)(net->b[l] - net->params);
-        for (int j = 0; l > 1 && j < net->n[l]; j++)
+        for (int j = 0; l > 1 && !wide(net, l) && j < net->n[l]; j++)
             for (int k = 0; k < net->n[l - 1]; k++) {
                 size_t at = w + (size_t)j * net->n[l - 1] + k;
                 s->group[at] = fmaf(p->d[l][j], p->a[l - 1][k], s->group[at]);
@@ -374,28 +426,31 @@ static void close_group(const RefNet *net, Sums *s)
     }
 }
 
-/* descend: theta <- theta - step (v 2^-32) in double, one fused multiply-add, rounded once
- * to float, for n parameters. */
-static void descend(Real *theta, const int64_t *sum, size_t n, double step)
+/* descend: theta <- theta - step (v unit) in double, one fused multiply-add, rounded once
+ * to float, for n parameters (unit 2^-32, or a wide layer's 2^-(F + 15): exact). */
+static void descend(Real *theta, const int64_t *sum, size_t n, double step, double unit)
 {
     for (size_t i = 0; i < n; i++)
-        theta[i] = (Real)fma(-step, (double)sum[i] / SCALE, (double)theta[i]);
+        theta[i] = (Real)fma(-step, (double)sum[i] * unit, (double)theta[i]);
 }
 
 /* descend_rule: the update with momentum or weight decay, every parameter in the files'
- * order: g = S unit (unit = 2^-32 / count, W1's 2^-32 / 255 / count), on weights with
+ * order: g = S unit (unit = 2^-32 / count, W1's 2^-32 / 255 / count, a wide layer's weights'
+ * 2^-(F + 15) / count), on weights with
  * lambda > 0 g = fma(lambda, theta, g); with mu > 0 v = fl32(fma(mu, v, g)) and d = v, or
  * d = fma(mu, v, g) (Nesterov), else d = g; theta = fl32(fma(-eta, d, theta)). In double. */
 static void descend_rule(RefNet *net, const int64_t *sum, int64_t count, double lr,
-                         RefOptim *o)
+                         int delta_bits, RefOptim *o)
 {
     for (int l = 1; l < net->n_layers; l++) {
         size_t w = (size_t)(net->W[l] - net->params), b = (size_t)(net->b[l] - net->params);
         double unit = ldexp(1.0, -32) / (double)count;
         double unit1 = ldexp(1.0, -32) / INPUT_DIV / (double)count; /* W1's sums */
+        double unitw = ldexp(1.0, -(delta_bits + WIDE_ABITS)) / (double)count; /* wide W_l */
         for (size_t i = w; i < b + (size_t)net->n[l]; i++) {
             double theta = (double)net->params[i], d;
-            double g = (double)sum[i] * (l == 1 && i < b ? unit1 : unit);
+            double g = (double)sum[i] * (i >= b ? unit : l == 1 ? unit1 : wide(net, l) ? unitw
+                                                                                      : unit);
             if (i < b && o->weight_decay != 0) /* a weight, not a bias */
                 g = fma(o->weight_decay, theta, g);
             d = g;
@@ -449,6 +504,10 @@ RefResult ref_step_optim(RefNet *net, const RefBatch *batch, double lr, RefOptim
     s.limit = ldexp(1.0, 62) / (double)batch->lanes;
     if (s.limit > ldexp(1.0, 51))
         s.limit = ldexp(1.0, 51); /* where nearest-even rounding through double is exact */
+    int log2_lanes = 0; /* ceil(log2 lanes) */
+    while (((int64_t)1 << log2_lanes) < batch->lanes)
+        log2_lanes++;
+    s.delta_bits = log2_lanes <= 11 ? 32 : 43 - log2_lanes;
     for (int64_t g0 = 0; g0 < batch->lanes; g0 += batch->group) {
         double group_cost = 0;
         for (int64_t lane = g0; lane < g0 + batch->group && lane < batch->lanes; lane++) {
@@ -460,6 +519,9 @@ RefResult ref_step_optim(RefNet *net, const RefBatch *batch, double lr, RefOptim
             group_cost += cost(net, &p, label);
             backward(net, &p, label);
             add_first_layer(net, &p, pixels, &s);
+            for (int l = 2; l < net->n_layers; l++)
+                if (wide(net, l))
+                    add_wide_layer(net, &p, l, &s);
             add_to_group(net, &p, &s);
             res.count++;
         }
@@ -468,11 +530,18 @@ RefResult ref_step_optim(RefNet *net, const RefBatch *batch, double lr, RefOptim
     }
     res.diverged = s.bad > 0 || res.count == 0;
     if (!res.diverged && opt && (opt->momentum != 0 || opt->weight_decay != 0)) {
-        descend_rule(net, s.sum, res.count, lr, opt);
+        descend_rule(net, s.sum, res.count, lr, s.delta_bits, opt);
     } else if (!res.diverged) {
         size_t w1 = (size_t)net->n[1] * (size_t)net->n[0];
-        descend(net->params, s.sum, w1, lr / (double)res.count / INPUT_DIV);
-        descend(net->params + w1, s.sum + w1, net->n_params - w1, lr / (double)res.count);
+        descend(net->params, s.sum, w1, lr / (double)res.count / INPUT_DIV, 1.0 / SCALE);
+        for (int l = 1; l < net->n_layers; l++) { /* W_l (l >= 2), b_l */
+            size_t w = (size_t)(net->W[l] - net->params), b = (size_t)(net->b[l] - net->params);
+            double unit = wide(net, l) ? ldexp(1.0, -(s.delta_bits + WIDE_ABITS)) : 1.0 / SCALE;
+            if (l > 1)
+                descend(net->params + w, s.sum + w, b - w, lr / (double)res.count, unit);
+            descend(net->params + b, s.sum + b, (size_t)net->n[l], lr / (double)res.count,
+                    1.0 / SCALE);
+        }
     }
     pass_free(&p);
     free(s.group);

@@ -64,8 +64,9 @@ const KeySpec config_keys[] = {
      "gradient sum across ranks: exact (bitwise reproducible at any rank count) | float (plain allreduce)",
      config_reduction_names},
     {"train", "exact_group", KEY_INT, OFF(exact_group), 1, 0, "1", "an integer >= 1",
-     "exact reduction: lanes whose gradient (but the first layer's weights) is summed in "
-     "floating point before the exact sum (integer >= 1)", NULL},
+     "exact reduction: lanes whose gradient (but the weights of the first layer and of "
+     "layers of >= 64 inputs) is summed in floating point before the exact sum (integer >= 1)",
+     NULL},
     {"train", "sum_bytes", KEY_ENUM, OFF(sum_bytes), 0, 0, "auto", "auto or an integer in 2..8",
      "exact reduction between nodes: bytes per sum on the wire, 2..8 (8 = int64), or auto "
      "(per bucket, from the step before's sums); sums past a rank's share of the width go "

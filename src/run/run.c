@@ -229,7 +229,9 @@ static int roll_back(Run *r, Err *e)
         const char *why = r->cfg->activation == ACT_RELU && r->cfg->reduction == REDUCTION_EXACT
                               ? " (model.activation = relu: its activations are unbounded, and "
                                 "a gradient term past the exact sums' fixed-point limit, "
-                                "min(2^19, 2^30 / batch), is refused, never wrapped)"
+                                "min(2^19, 2^30 / batch), or for layers of >= 64 inputs "
+                                "|delta| x the example's largest activation of about 16, is "
+                                "refused, never wrapped)"
                               : "";
         err_set(e, "step %lld (epoch %lld): the cost or gradient is not finite (or too large)%s: "
                    "the learning rate %g is probably too large; lower train.learning_rate "

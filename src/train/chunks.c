@@ -5,6 +5,7 @@
 
 #include "train/lanes.h"
 #include "train/shares.h"
+#include "train/wide_layer.h"
 
 /* chunk_sums: adds the chunk's gradient, cost and count to the thread's sums: exact (each
  * group rounded to fixed point alone; the first layer's weights later, by columns, from the
@@ -25,6 +26,7 @@ static void chunk_sums(Trainer *t, ThreadState *s, int groups, int n)
     acc[np + SUM_BAD] +=
         (int64_t)model_gradient_exact_rest(m, &s->ws, s->start, groups, acc, D, s->ws.cap,
                                            &t->fixed);
+    acc[np + SUM_BAD] += (int64_t)wide_store(t, s, n); /* summed by rows after the chunks */
     for (int j = 0; j < n1; j++) /* into the step's deltas: neuron-major, by lane */
         for (int i = 0; i < n; i++)
             t->D[(size_t)j * (size_t)t->slots + (size_t)s->slot[i]] = D[(size_t)j * s->ws.cap + i];
@@ -85,7 +87,12 @@ void chunks_gradient(Trainer *t, ThreadState *s, int tid, int threads, int64_t p
     int64_t per_chunk = t->group < CHUNK_CAP ? CHUNK_CAP / t->group : 1;
     size_t lo = t->cfg->reduction == REDUCTION_EXACT ? t->model.layout.b_off[1]
                                                      : t->model.layout.n_params;
-    memset(s->acc + lo, 0, (t->model.layout.n_params + SUM_EXTRA - lo) * sizeof *s->acc);
+    for (size_t i = lo, end, np = t->model.layout.n_params; i < np + SUM_EXTRA; i = end) {
+        int wide = 0; /* the wide layers' weights: summed by rows (wide_layer.h), not here */
+        end = i < np ? layout_run(&t->model.layout, i, &wide) : np + SUM_EXTRA;
+        if (!wide || t->cfg->reduction != REDUCTION_EXACT)
+            memset(s->acc + i, 0, (end - i) * sizeof *s->acc);
+    }
     for (int64_t g = g0; g < g1; g += per_chunk)
         chunk_gradient(t, s, g, g + per_chunk < g1 ? g + per_chunk : g1, pos);
 }

@@ -1,5 +1,6 @@
 /* lanes.c: the shuffled epoch's rows of the rank's lanes (see lanes.h). */
 #include "train/lanes.h"
+#include "train/wide_layer.h"
 
 #include "core/rng.h"
 
@@ -55,6 +56,7 @@ int lanes_gather_group(const Trainer *t, ThreadState *s, int64_t g, int64_t pos,
             int n1 = t->model.layout.n[1];
             for (int j = 0; j < n1; j++) /* adds nothing */
                 t->D[(size_t)j * (size_t)t->slots + (size_t)slot] = 0;
+            wide_clear_lane(t, slot);
             continue;
         }
         int64_t row = shard_row(sh, lane, t->order[at]);

@@ -54,6 +54,14 @@ void share_rest(size_t lo, size_t hi, int tid, int threads, size_t *i0, size_t *
     *i1 = lo + (hi - lo) * (q + 1) / k;
 }
 
+void share_wide_rows(int n_out, int tid, int threads, int *j0, int *j1)
+{
+    int tiles = (n_out + 15) / 16, a = 16 * (tiles * tid / threads);
+    int z = 16 * (tiles * (tid + 1) / threads);
+    *j0 = a < n_out ? a : n_out;
+    *j1 = z < n_out ? z : n_out;
+}
+
 void share_groups(const Trainer *t, int tid, int threads, int64_t *g0, int64_t *g1)
 {
     int64_t n_groups = t->group1 - t->group0;

@@ -10,14 +10,15 @@
  *   (block sums |) (fetch next) chunks [odd threads load next, pack] finish
  *   (next block sums) prefetch rest [fetch after next]
  *
- *   finish, one rank, exact: result, W1 gradient (its update fused where the kernel can),
- *                            combine rest, update_apply
- *   finish, otherwise:       W1 gradient (exact), combine | master: allreduce, the others:
- *                            load next | update_apply
- *   finish, overlapped:      combine rest (|) master: start its bucket; W1 gradient in
- *                            pieces (the master moves the sums on between them and starts
- *                            a block's bucket when it has formed the block) | master: the
- *                            rest of the buckets, the others: load next | update_apply
+ *   finish, one rank, exact: result, W1 and wide layers' gradients (their update fused
+ *                            where the kernel can), combine rest, update_apply
+ *   finish, otherwise:       W1 and wide layers' gradients (exact), combine | master:
+ *                            allreduce, the others: load next | update_apply
+ *   finish, overlapped:      W1 and wide layers' gradients, combine rest (|) master: start
+ *                            the rest's bucket; W1 gradient in pieces (the master moves
+ *                            the sums on between them and starts a block's bucket when it
+ *                            has formed the block) | master: the rest of the buckets, the
+ *                            others: load next | update_apply
  *
  * With more than two threads, "next block sums" waits at a barrier first. */
 #include "train/train.h"
@@ -32,6 +33,7 @@
 #include "train/shares.h"
 #include "train/sums.h"
 #include "train/update.h"
+#include "train/wide_layer.h"
 
 /* What every thread of a step knows alike: where the step is and what each phase does. */
 typedef struct {
@@ -125,6 +127,7 @@ static int64_t finish_local(Trainer *t, ThreadState *s, int tid, int threads,
     if (tid == 0)
         *r = mine;
     first_gradient(t, s, tid, threads, p->pos, update_first_step(t, p->lr, mine.count));
+    wide_gradient(t, s, tid, threads, update_wide_step(t, p->lr, mine.count));
     timer_add(&s->times, PHASE_BACKWARD, &clock);
     sums_combine_slice(t, t->model.layout.b_off[1], t->model.layout.n_params, tid, threads);
     timer_add(&s->times, PHASE_COMBINE, &clock);
@@ -141,6 +144,7 @@ static void rank_sums(Trainer *t, ThreadState *s, int tid, int threads, const St
     size_t np = t->model.layout.n_params, w1 = 0;
     if (p->exact) {
         first_gradient(t, s, tid, threads, p->pos, 0);
+        wide_gradient(t, s, tid, threads, 0);
         timer_add(&s->times, PHASE_BACKWARD, &clock);
         w1 = t->model.layout.b_off[1];
     }
@@ -191,6 +195,8 @@ static int64_t finish_overlap(Trainer *t, ThreadState *s, int tid, int threads,
 {
     double clock = timer_now();
     size_t np = t->model.layout.n_params, w1 = t->model.layout.b_off[1];
+    wide_gradient(t, s, tid, threads, 0); /* in the rest's bucket: formed before it starts */
+    timer_add(&s->times, PHASE_BACKWARD, &clock);
     sums_combine_slice(t, w1, np + SUM_EXTRA, tid, threads);
     timer_add(&s->times, PHASE_COMBINE, &clock);
     if (threads > 1) /* the rest is whole */

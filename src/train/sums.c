@@ -12,11 +12,17 @@ void sums_combine_slice(Trainer *t, size_t lo, size_t hi, int tid, int threads)
     size_t i0, i1;
     share_rest(lo, hi, tid, threads, &i0, &i1);
     if (t->cfg->reduction == REDUCTION_EXACT) {
-        for (size_t i = i0; i < i1; i++) {
-            int64_t v = 0;
-            for (int k = 0; k < t->threads; k++)
-                v += t->ts[k].acc[i];
-            t->sum[i] = v;
+        const Layout *lay = &t->model.layout;
+        for (size_t i = i0, end; i < i1; i = end) {
+            int wide = 0;
+            end = i < lay->n_params ? layout_run(lay, i, &wide) : i1;
+            end = end < i1 ? end : i1;
+            for (size_t q = i; !wide && q < end; q++) { /* wide: wide_gradient's, in t->sum */
+                int64_t v = 0;
+                for (int k = 0; k < t->threads; k++)
+                    v += t->ts[k].acc[q];
+                t->sum[q] = v;
+            }
         }
     } else {
         for (size_t i = i0; i < i1; i++) {

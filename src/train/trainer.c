@@ -10,6 +10,7 @@
 #include "core/hash.h"
 #include "core/rng.h"
 #include "train/shares.h"
+#include "train/wide_layer.h"
 
 /* check_shape: batch, groups and ranks fit together; fills the lane/group fields. */
 static int check_shape(Trainer *t, Err *e)
@@ -147,7 +148,7 @@ static int alloc_threads(Trainer *t, Err *e)
                                 "epoch rows", e);
     t->part = alloc_array(2 * slots * (size_t)t->model.layout.n[1], sizeof *t->part,
                           "first-layer block sums", e);
-    if (!t->D || !t->epoch_rows || !t->part)
+    if (!t->D || !t->epoch_rows || !t->part || wide_init(t, e) != 0)
         return -1;
     t->barrier = barrier_new(e);
     t->sum = alloc_array(np + SUM_EXTRA, sizeof(int64_t), "step sums", e);
@@ -202,6 +203,7 @@ int trainer_init(Trainer *t, const Config *c, int rank, int ranks, int threads, 
 
 void trainer_free(Trainer *t)
 {
+    wide_free(t);
     for (int i = 0; t->ts && i < t->threads; i++) {
         workspace_free(&t->ts[i].ws);
         free(t->ts[i].grad);

@@ -65,7 +65,8 @@ static void rule_sums(Trainer *t, size_t i, size_t n, const Rule *r, int exact)
 }
 
 /* rule_of: the rule of a step of learning rate lr over count examples, for sums whose unit
- * is `scale` (2^-32 for exact sums, 2^-32 / 255 for W1's, 1 for float sums). */
+ * is `scale` (2^-32 for exact sums, 2^-32 / 255 for W1's, Fixed.wide_inv for wide layers'
+ * weights, 1 for float sums). */
 static Rule rule_of(const Trainer *t, double lr, int64_t count, double scale)
 {
     return (Rule){.eta = lr, .unit = count > 0 ? scale / (double)count : 0, .mu = t->cfg->momentum,
@@ -161,18 +162,59 @@ static void update_rest(Trainer *t, double lr, int64_t count, int tid, int threa
         memset(t->sum + i0, 0, sizeof *t->sum * (i1 - i0));
     else if (count <= 0)
         memset(t->fsum + i0, 0, sizeof *t->fsum * (i1 - i0));
-    else if (!update_plain(t->cfg))
-        rule_range(t, i0, i1, rule_of(t, lr, count, exact ? t->fixed.inv_scale : 1), exact);
-    else if (exact)
-        exact_descend(t->model.params + i0, t->sum + i0, i1 - i0, step, &t->fixed);
-    else
+    else if (!exact && !update_plain(t->cfg))
+        rule_range(t, i0, i1, rule_of(t, lr, count, 1), 0);
+    else if (!exact)
         update_float(t, step, i0, i1);
+    else
+        for (size_t i = i0, end; i < i1; i = end) { /* the wide layers' weights: update_wide */
+            int wide;
+            end = layout_run(&t->model.layout, i, &wide);
+            end = end < i1 ? end : i1;
+            if (wide)
+                continue;
+            if (update_plain(t->cfg))
+                exact_descend(t->model.params + i, t->sum + i, end - i, step, &t->fixed);
+            else
+                rule_range(t, i, end, rule_of(t, lr, count, t->fixed.inv_scale), 1);
+        }
+}
+
+/* update_wide: the update of the thread's rows of the wide layers' weights (share_wide_rows)
+ * but those wide_gradient spent (s->wide_spent), clearing the sums. */
+static void update_wide(Trainer *t, ThreadState *s, double lr, int64_t count, int tid,
+                        int threads)
+{
+    const Layout *lay = &t->model.layout;
+    double step = count > 0 ? lr / (double)count : 0;
+    for (int k = 0; k < t->n_wide; k++) {
+        int l = t->wide[k].l, j0, j1;
+        share_wide_rows(lay->n[l], tid, threads, &j0, &j1);
+        if (j1 <= j0 || (s->wide_spent >> k & 1))
+            continue;
+        size_t i0 = lay->w_off[l] + (size_t)j0 * (size_t)lay->n[l - 1];
+        size_t i1 = lay->w_off[l] + (size_t)j1 * (size_t)lay->n[l - 1];
+        if (count <= 0)
+            memset(t->sum + i0, 0, sizeof *t->sum * (i1 - i0));
+        else if (update_plain(t->cfg))
+            exact_descend_inv(t->model.params + i0, t->sum + i0, i1 - i0, step, t->fixed.wide_inv);
+        else
+            rule_range(t, i0, i1, rule_of(t, lr, count, t->fixed.wide_inv), 1);
+    }
+}
+
+double update_wide_step(const Trainer *t, double lr, int64_t count)
+{
+    return update_plain(t->cfg) && count > 0 ? lr / (double)count : 0;
 }
 
 void update_apply(Trainer *t, ThreadState *s, int tid, int threads, double lr, int64_t count)
 {
     if (t->cfg->reduction == REDUCTION_EXACT && !s->first_spent)
         update_first(t, lr, count, tid, threads);
+    if (t->cfg->reduction == REDUCTION_EXACT)
+        update_wide(t, s, lr, count, tid, threads);
     s->first_spent = 0;
+    s->wide_spent = 0;
     update_rest(t, lr, count, tid, threads);
 }

@@ -4,7 +4,8 @@
  * step the weights (in the files' order), the step's summed cost and its example count must
  * be identical. Cases: batch 10 and 64, exact groups of 1 and 4, a short last batch, full
  * batch, layer widths and batches that leave remainders in every kernel, wide layers
- * (784-128-128-10, 784-130-67-10) on a few steps, the update rules (momentum, Nesterov,
+ * (784-128-128-10, 784-130-67-10, 784-64-64-10, 784-96-80-10: their weights summed in
+ * integers, exact_wide.h) on a few steps of each kind, the update rules (momentum, Nesterov,
  * weight decay; the velocity compared too), and networks of other kinds (tanh, relu, softmax,
  * cross-entropy, each initialisation). Exit 77 (skip) in builds
  * whose kernels follow another arithmetic than the reference's (see docs/DESIGN.md). */
@@ -23,7 +24,7 @@
 typedef struct {
     const char *name;
     int batch, group;    /* train.batch_size (0: full batch) and train.exact_group */
-    const char *sets[7]; /* other --set overrides on top of the test's base config */
+    const char *sets[9]; /* other --set overrides on top of the test's base config */
     int64_t max_steps;   /* at most this many steps (0: every step of the run) */
 } Case;
 
@@ -63,6 +64,20 @@ static const Case cases[] = {
     {"relu, sigmoid, quadratic, init normal, full batch of 600", 0, 1,
      {"model.activation=relu", "model.init=normal", "data.train_limit=600",
       "train.learning_rate=0.5", "train.epochs=3"}, 0},
+    /* wide layers (>= 64 inputs) summed in integers per example: each kind, groups, the
+     * update rules, full batch */
+    {"sigmoid, batch 64, layers 784,64,64,10", 64, 1,
+     {"model.layers=784,64,64,10", "train.epochs=1"}, 4},
+    {"tanh, cross-entropy, batch 64, groups of 4, layers 784,96,80,10", 64, 4,
+     {"model.layers=784,96,80,10", "model.activation=tanh", "model.cost=cross_entropy",
+      "train.learning_rate=0.5", "train.epochs=1"}, 4},
+    {"relu, softmax, cross-entropy, Nesterov, weight decay, batch 64, layers 784,96,80,10", 64,
+     1, {"model.layers=784,96,80,10", "model.activation=relu", "model.output=softmax",
+         "model.cost=cross_entropy", "train.learning_rate=0.05", "train.momentum=0.9",
+         "train.nesterov=true", "train.weight_decay=0.0001", "train.epochs=1"}, 4},
+    {"relu, full batch of 600, layers 784,64,64,10", 0, 1,
+     {"model.layers=784,64,64,10", "model.activation=relu", "data.train_limit=600",
+      "train.learning_rate=0.2", "train.epochs=2"}, 0},
     /* a wide relu network: the register-blocked hidden deltas with relu's derivative */
     {"relu, softmax, cross-entropy, batch 36, layers 784,130,67,10", 36, 1,
      {"model.layers=784,130,67,10", "model.activation=relu", "model.output=softmax",
@@ -155,7 +170,7 @@ static int run_case(const Case *c, int rank, int ranks, const char *fashion)
     fail |= config_set(&cfg, set, &e) != 0;
     snprintf(set, sizeof set, "train.exact_group=%d", c->group);
     fail |= config_set(&cfg, set, &e) != 0;
-    for (int i = 0; i < 7 && c->sets[i]; i++)
+    for (int i = 0; i < 9 && c->sets[i]; i++)
         fail |= config_set(&cfg, c->sets[i], &e) != 0;
     fail |= config_validate(&cfg, &e) != 0;
     Trainer t;

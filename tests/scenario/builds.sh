@@ -3,7 +3,7 @@
 # another instruction set, no SIMD, another compiler) must end the same short trainings
 # with the weights of this build's binary, at 1 and 2 ranks x 1 and 2 threads, batch 10
 # and 64, AMX tiles on and off; networks of other kinds (relu, tanh, softmax,
-# cross-entropy) at 2 ranks; and a checkpoint written by one build, resumed by another,
+# cross-entropy) and a wide one (784-96-80-10) at 2 ranks; and a checkpoint written by one build, resumed by another,
 # must end with the weights of the uninterrupted run. A build named `portable` also runs
 # as on a CPU without AVX2 and FMA as far as the C library can tell (GLIBC_TUNABLES masks
 # them: its libm and fmaf then take their code for such CPUs).
@@ -76,6 +76,23 @@ for kind in "relu softmax cross_entropy 0.1" "tanh sigmoid cross_entropy 0.5" \
     done
     [ "$fails" -eq "$before" ] && ok "$act, $out, $cost: ${#builds[@]} builds: weights $want"
 done
+
+# A wide network (layers of >= 64 inputs: their weights summed in integers, on the AMX tiles
+# or by plain loops): every build, and this one with the tiles off.
+args=(--set model.layers=784,96,80,10 --set model.activation=relu --set model.output=softmax
+      --set model.cost=cross_entropy --set train.learning_rate=0.1)
+before=$fails
+name=this
+want=$(hash_of "$bin" 1 1 64 1 "${args[@]}") || fail "wide: the reference run failed"
+for b in "${builds[@]}"; do
+    name=${b%%=*}
+    for amx in 1 0; do
+        [ "${b%%=*}" != this ] && [ "$amx" = 0 ] && continue
+        got=$(hash_of "${b#*=}" 2 1 64 "$amx" "${args[@]}")
+        [ "$got" = "$want" ] || fail "wide 784-96-80-10: ${b%%=*} at 2x1 (DOWNHILL_AMX=$amx) ended with '$got', not $want"
+    done
+done
+[ "$fails" -eq "$before" ] && ok "wide 784-96-80-10: ${#builds[@]} builds: weights $want"
 
 # A checkpoint of one build resumed by the next (the last by the first): epoch 1 by one,
 # epoch 2 by the other, must give the uninterrupted run's weights.

@@ -2,7 +2,8 @@
 # Bitwise reproducibility: the same config trained at 1, 2, 4 ranks x 1, 2 threads (and 1
 # rank x 3 threads) ends with identical weights and history; exact groups of 1 and 4 lanes;
 # momentum with weight decay, and networks of other kinds (relu + softmax + cross-entropy,
-# tanh + cross-entropy) at 1, 2 ranks x 1, 2 threads; a different seed must give different
+# tanh + cross-entropy) at 1, 2 ranks x 1, 2 threads, wide networks (layers of >= 64
+# inputs) at 1, 2, 4 ranks x 1, 2 threads; a different seed must give different
 # weights (so the comparison can fail).
 # usage: invariance.sh DOWNHILL "MPIEXEC [FLAGS]" NUMPROC_FLAG
 set -euo pipefail
@@ -100,6 +101,27 @@ for kind in "${kinds[@]}"; do
             echo "ok   $kind: ${shape% *} ranks x ${shape#* } threads: identical"
         else
             echo "FAIL $kind: ${shape% *} ranks x ${shape#* } threads differ from 1 x 1:"
+            diff <(echo "$first") <(echo "$got") | head -20
+            fails=$((fails + 1))
+        fi
+    done
+done
+
+# wide layers (>= 64 inputs: their weights summed in integers by rows, spent at once on one
+# rank): the same bits at 1, 2, 4 ranks x 1, 2 threads and 1 rank x 3 threads, plain descent
+# and momentum with weight decay
+wides=("--set model.layers=784,96,80,10 --set model.activation=relu --set model.output=softmax --set model.cost=cross_entropy --set train.learning_rate=0.1"
+       "--set model.layers=784,64,70,10 --set model.activation=tanh --set train.learning_rate=0.5 --set train.momentum=0.5 --set train.weight_decay=0.001")
+for wide in "${wides[@]}"; do
+    # shellcheck disable=SC2086
+    first=$(summary 1 1 $wide)
+    for shape in "1 2" "1 3" "2 1" "2 2" "4 1" "4 2"; do
+        # shellcheck disable=SC2086
+        got=$(summary $shape $wide)
+        if [ "$got" = "$first" ]; then
+            echo "ok   wide $wide: ${shape% *} ranks x ${shape#* } threads: identical"
+        else
+            echo "FAIL wide $wide: ${shape% *} ranks x ${shape#* } threads differ from 1 x 1:"
             diff <(echo "$first") <(echo "$got") | head -20
             fails=$((fails + 1))
         fi

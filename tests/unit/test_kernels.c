@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "exact/exact_input.h"
+#include "exact/exact_wide.h"
 #include "kernels/kernels.h"
 #include "net/model.h"
 #include "core/hash.h"
@@ -109,6 +110,84 @@ static void outer_case(int n, int n_out, int n_in, int kind, uint64_t seed, int 
     free(d);
     free(got);
     free(want);
+}
+
+/* wide_activation: a wide layer's random activation of kind: 0 sigmoid-like [0, 1), 1
+ * tanh-like (-1, 1), 2 relu (zeros, and values up to 2^10: some terms beyond the limit), 3
+ * one example's row all zero, 4 each row's largest value just below a power of two (A
+ * rounds to 2^15: the clamp), 5 a NaN in row 3. */
+static Real wide_activation(Rng *r, int kind, int i, int k)
+{
+    double u = rng_uniform(r);
+    switch (kind) {
+    case 1: return (Real)(2 * u - 1);
+    case 2: return u < 0.5 ? 0 : (Real)ldexp(u, (int)(rng_uniform(r) * 21) - 10);
+    case 3: return i == 3 ? 0 : (Real)u;
+    case 4: return k == 7 ? (Real)(1 - ldexp(1.0, -20)) : (Real)(-u);
+    case 5: return i == 3 && k == 5 ? (Real)NAN : (Real)u;
+    default: return (Real)u;
+    }
+}
+
+/* wide_case: exact_wide_outer against exact_wide_outer_ref for one shape: activations of
+ * kind ak (wide_activation), deltas of kind dk (delta); amx 0 keeps the plain path. */
+static void wide_case(int n, int n_out, int n_in, int ak, int dk, uint64_t seed, int amx)
+{
+    Rng r;
+    rng_init(&r, seed);
+    Real *a = malloc(sizeof *a * (size_t)n * n_in), *d = malloc(sizeof *d * (size_t)n * n_out);
+    size_t cells = (size_t)n_out * n_in;
+    int64_t *got = calloc(cells, sizeof *got), *want = calloc(cells, sizeof *want);
+    ExactWide s;
+    Err e;
+    if (!a || !d || !got || !want || exact_wide_init(&s, n, n_in, n_out, &e) != 0) {
+        CHECK(0, "wide_case setup");
+        exit(1);
+    }
+    s.sc.amx.ready &= amx;
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < n_in; k++)
+            a[(size_t)i * n_in + k] = wide_activation(&r, ak, i, k);
+    for (size_t i = 0; i < (size_t)n * n_out; i++)
+        d[i] = delta(&r, dk);
+    for (size_t i = 0; i < cells; i++) /* start from a non-zero sum */
+        got[i] = want[i] = (int64_t)(rng_next(&r) >> 20) - (1LL << 43);
+    Fixed f = exact_fixed(n);
+    size_t bad_got = exact_wide_outer(got, a, d, n, n_in, n_out, &f, &s);
+    size_t bad_want = exact_wide_outer_ref(want, a, d, n, n_in, n_out, &f);
+    size_t diff = 0;
+    for (size_t i = 0; i < cells; i++)
+        diff += got[i] != want[i];
+    CHECK(diff == 0 && bad_got == bad_want,
+          "exact_wide_outer n=%d n_out=%d n_in=%d kinds %d %d amx %d: %zu of %zu sums differ, "
+          "bad %zu vs %zu", n, n_out, n_in, ak, dk, s.sc.amx.ready, diff, cells, bad_got, bad_want);
+    CHECK((ak == 5 && n > 3) == (bad_want > 0) || ak == 2 || dk == 2 || dk == 3 || dk == 6,
+          "exact_wide_outer n=%d kinds %d %d: %zu bad values", n, ak, dk, bad_want);
+    exact_wide_free(&s);
+    free(a);
+    free(d);
+    free(got);
+    free(want);
+}
+
+/* wide_rounding: the rounding of exact_wide.h on chosen values: e from the row's largest
+ * |a|, A = round(a 2^(15 - e)) clamped to 2^15 - 1, D = round(d 2^(32 + e)). */
+static void wide_rounding(void)
+{
+    const Real a[4] = {0.75f, -0.5f, 0.999999f, 0.25f}; /* max 0.999999 < 2^0: e = 0 */
+    const Real d[2] = {0.5f, -ldexp(1.0f, -40)};
+    int16_t A[4];
+    int64_t D[2];
+    Fixed f = exact_fixed(64);
+    CHECK(exact_wide_round(A, 4, D, 1, a, d, 1, 4, 2, &f) == 0, "wide_rounding: bad values");
+    CHECK(A[0] == 24576 && A[1] == -16384 && A[2] == 32767 && A[3] == 8192,
+          "wide_rounding: A = %d %d %d %d", A[0], A[1], A[2], A[3]);
+    CHECK(D[0] == (1LL << 31) && D[1] == 0, "wide_rounding: D = %lld %lld", (long long)D[0],
+          (long long)D[1]);
+    const Real b[2] = {3.0f, 1.0f}; /* max 3 < 2^2: e = 2 */
+    CHECK(exact_wide_round(A, 2, D, 1, b, d, 1, 2, 2, &f) == 0 && A[0] == 24576 &&
+              A[1] == 8192 && D[0] == (1LL << 33),
+          "wide_rounding: e = 2 gives A = %d %d, D = %lld", A[0], A[1], (long long)D[0]);
 }
 
 /* cols_case: exact_input_cols for columns [c0, c1) into two regions split at `split` (with
@@ -626,6 +705,21 @@ int main(void)
                     cols_case(h[0], h[1], h[2], h[3], h[4], h[5], h[6], 3000 + (uint64_t)a, amx,
                               spend, pack);
                 }
+    int n_wide = 0;
+    const int wide_shapes[][3] = {/* n, n_out, n_in */
+                                  {64, 16, 64}, {1, 10, 512}, {10, 17, 67}, {37, 130, 96},
+                                  {64, 64, 128}, {300, 20, 80}, {256, 16, 64}};
+    for (size_t a = 0; a < sizeof wide_shapes / sizeof *wide_shapes; a++)
+        for (int ak = 0; ak < 6; ak++)
+            for (int amx = 0; amx < 2; amx++, n_wide++) {
+                const int *h = wide_shapes[a];
+                int dk = (int)((a + (size_t)ak) % 7);
+                wide_case(h[0], h[1], h[2], ak, dk, 4000 + a * 16 + (uint64_t)ak, amx);
+            }
+    for (int dk = 0; dk < 7; dk++) /* every kind of delta on a real shape */
+        for (int amx = 0; amx < 2; amx++, n_wide++)
+            wide_case(64, 32, 512, 1, dk, 5000 + (uint64_t)dk, amx);
+    wide_rounding();
     gradient_units();
     w1_layout();
     if (fails) {
@@ -633,9 +727,10 @@ int main(void)
         return 1;
     }
     printf("test_kernels: ok (%s: %d cases against the plain kernels; bytes, sigmoid, "
-           "grouping, %zu exact first-layer cases, %d column cases, gradient units, W1 layout)\n",
+           "grouping, %zu exact first-layer cases, %d column cases, %d wide-layer cases, "
+           "gradient units, W1 layout)\n",
            kernels_describe(), n_plain,
            sizeof ns / sizeof *ns * sizeof outs / sizeof *outs * sizeof ins / sizeof *ins * 2 + 16,
-           n_cols);
+           n_cols, n_wide);
     return 0;
 }
