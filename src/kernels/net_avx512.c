@@ -90,16 +90,25 @@ INLINE void dot_block(const float *W, int ws, const float *x, int xs, int len, i
         }
 }
 
-/* tree16f: z[f] = tree(s[f]) for sixteen vectors, as tree16 (the same pairs added). */
-INLINE void tree16f(const __m512 s[16], float z[16])
+/* tree16v: lane f = tree(s[f]) for sixteen vectors: tree16's additions (the same pairs), its
+ * last vector put in the order of f by one permutation instead of through memory. */
+INLINE __m512 tree16v(const __m512 s[16])
 {
-    __m512 b[4][4];
-    float t[4][4];
-    for (int f = 0; f < 16; f++)
-        b[f / 4][f % 4] = s[f];
-    tree16(b, t);
-    for (int f = 0; f < 16; f++)
-        z[f] = t[f / 4][f % 4];
+    __m512 h[8], q[4], p[2];
+    for (int a = 0; a < 8; a++)
+        h[a] = _mm512_add_ps(_mm512_shuffle_f32x4(s[2 * a], s[2 * a + 1], 0x44),
+                             _mm512_shuffle_f32x4(s[2 * a], s[2 * a + 1], 0xee));
+    for (int a = 0; a < 4; a++)
+        q[a] = _mm512_add_ps(_mm512_shuffle_f32x4(h[2 * a], h[2 * a + 1], 0x88),
+                             _mm512_shuffle_f32x4(h[2 * a], h[2 * a + 1], 0xdd));
+    for (int a = 0; a < 2; a++)
+        p[a] = _mm512_add_ps(_mm512_shuffle_ps(q[2 * a], q[2 * a + 1], 0x88),
+                             _mm512_shuffle_ps(q[2 * a], q[2 * a + 1], 0xdd));
+    __m512 t = _mm512_add_ps(_mm512_shuffle_ps(p[0], p[1], 0x88),
+                             _mm512_shuffle_ps(p[0], p[1], 0xdd));
+    /* lane 4 L + e of t holds sum 4 e + L */
+    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    return _mm512_permutexvar_ps(order, t);
 }
 
 /* WIDE_X, WIDE_W: the wide register block of dot_wide: eight rows of x by three rows of W,
@@ -116,7 +125,7 @@ INLINE void dot_wide(const float *W, int ws, const float *x, int xs, int len, in
 {
     __m512 s[32];
     for (int f = 0; f < 32; f++)
-        s[f] = _mm512_setzero_ps(); /* the unused ones feed tree16f only */
+        s[f] = _mm512_setzero_ps(); /* the unused ones feed tree16v only */
     int k = 0;
     for (; k + LANES <= len; k += LANES) {
         __m512 wv[WIDE_W];
@@ -128,8 +137,8 @@ INLINE void dot_wide(const float *W, int ws, const float *x, int xs, int len, in
                 s[r * WIDE_W + q] = _mm512_fmadd_ps(wv[q], xv, s[r * WIDE_W + q]);
         }
     }
-    tree16f(s, z);
-    tree16f(s + 16, z + 16); /* the last eight of them unused */
+    _mm512_storeu_ps(z, tree16v(s));
+    _mm512_storeu_ps(z + 16, tree16v(s + 16)); /* the last eight of them unused */
     for (int r = 0; r < ni; r++)
         for (int q = 0; q < nj; q++) {
             float t = z[r * WIDE_W + q];
