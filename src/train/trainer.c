@@ -9,6 +9,7 @@
 #include "comm/comm.h"
 #include "core/hash.h"
 #include "core/rng.h"
+#include "exact/exact_wide.h"
 #include "train/shares.h"
 #include "train/wide_layer.h"
 
@@ -72,6 +73,12 @@ static int check_memory(const Trainer *t, int64_t n_test, Err *e)
     /* per lane: its deltas (int64) and block sums; per training row: pixels, label, shuffled
      * position (int64) and its entry of epoch_rows */
     double lane_bytes = (double)t->lanes / P * ((8.0 + 2 * sizeof(Real)) * lay.n[1]);
+    for (int l = 2; l < lay.n_layers; l++) /* a wide layer's table: A int16, D' int64 by lane */
+        if (exact_wide_layer(l, lay.n[l - 1])) {
+            double row = 2.0 * lay.n[l - 1] + 8.0 * lay.n[l];
+            lane_bytes += (double)t->lanes / P * row;
+            per_thread += (double)COLS_BLOCK * 2 * row; /* its kernels' scratch, about */
+        }
     double vectors = t->cfg->momentum != 0 ? 4 : 3; /* 3 * np Reals, and the velocity */
     double bytes = train_rows * (dim + 1 + 8 + 8) + test_rows * (dim + 1) +
                    vectors * np * sizeof(Real) +
