@@ -17,7 +17,9 @@
 #  2 simulated hosts at 1 Gbit/s: `downhill comm` across them (TCP), and a 2-rank training
 #  whose weights hash must equal the shared-memory run's (bitwise reproducible across a
 #  real TCP network), and the same at 4 ranks, 2 per host (each host's pair sums through
-#  its shared window, the hosts over TCP). The hosts are removed on exit, also on failure.
+#  its shared window, the hosts over TCP); then a network with a wide layer at 4 ranks on 2
+#  hosts, overlap true and false (the sums in buckets between the hosts), against 2 ranks in
+#  shared memory. The hosts are removed on exit, also on failure.
 set -euo pipefail
 MODE=$1 DOWNHILL=$2 SRC=$3 MPIEXEC=$4 NPFLAG=$5
 shift 5
@@ -104,6 +106,30 @@ mode_simhosts() {
     [ "$c" = "$b" ] || fail "weights differ between 2 ranks per host on 2 hosts and shared memory"
     grep -q "reduction: exact, by node shared memory, messages between nodes" "$TMP/net4.log" ||
         fail "4 ranks on 2 hosts did not sum through the hosts' shared memory and messages"
+    mixed_buckets
+}
+
+# mixed_buckets: a network with a wide layer (55,050 parameters, so train.overlap = auto
+# sends buckets between hosts) on 4 ranks, 2 per host: each host's window, then messages,
+# bucket by bucket with the automatic widths; overlap true and false give the weights of 2
+# ranks in shared memory.
+mixed_buckets() {
+    local wide=(--set model.layers=784,64,64,10 --set data.train_limit=1024 --set train.epochs=1
+                --set train.batch_size=64)
+    local o
+    for o in true false; do
+        bash "$SIM" run 4 -- "$DOWNHILL" train "$SRC/configs/tiny.ini" "${TRAIN_ARGS[@]}" \
+            "${wide[@]}" --set train.overlap=$o --set "output.file=$TMP/wide4-$o.h5" \
+            >"$TMP/wide4-$o.log"
+    done
+    mpi 2 "$DOWNHILL" train "$SRC/configs/tiny.ini" "${TRAIN_ARGS[@]}" "${wide[@]}" \
+        --set "output.file=$TMP/wide-shm.h5" >"$TMP/wide-shm.log"
+    local on off shm
+    on=$(params_hash "$TMP/wide4-true.h5") off=$(params_hash "$TMP/wide4-false.h5")
+    shm=$(params_hash "$TMP/wide-shm.h5")
+    echo "wide layer, 4 ranks on 2 hosts: overlap $on, no overlap $off; shared memory: $shm"
+    [ -n "$shm" ] && [ "$on" = "$shm" ] && [ "$off" = "$shm" ] ||
+        fail "a wide network on 2 ranks per host (buckets between hosts) differs from shared memory"
 }
 
 params_hash() {
