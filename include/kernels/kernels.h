@@ -211,6 +211,12 @@ int input_pairs_pack16(ExactInput *s, const int64_t *D, int ld, const int16_t *A
 void input_pairs_slow(int64_t *restrict acc, const int64_t *D, int ld, const uint8_t *const *rows,
                       int n_out, int c0, int cols, int stride, const ExactInput *s, int n_slow);
 
+/* input_pairs_slow16: wide_plain_outer for the n_slow examples listed in s->slow (rows of A
+ * lda apart), the wide layers' input_pairs_slow. */
+void input_pairs_slow16(int64_t *restrict acc, int stride, const int64_t *D, int ld,
+                        const int16_t *A, int lda, int n_out, int cols, const ExactInput *s,
+                        int n_slow);
+
 /* ---- Each instruction set's kernels (compiled only where isa.h enables them) ---- */
 
 #if KERNELS_NET_AVX512

@@ -74,6 +74,15 @@ void input_pairs_slow(int64_t *restrict acc, const int64_t *D, int ld, const uin
         input_plain_example(acc, D + s->slow[q], ld, rows[s->slow[q]] + c0, n_out, cols, stride);
 }
 
+void input_pairs_slow16(int64_t *restrict acc, int stride, const int64_t *D, int ld,
+                        const int16_t *A, int lda, int n_out, int cols, const ExactInput *s,
+                        int n_slow)
+{
+    for (int q = 0; q < n_slow; q++) /* deltas beyond the halves: whole int16 products */
+        wide_plain_outer(acc, stride, D + s->slow[q], ld, A + (size_t)s->slow[q] * lda, lda, 1,
+                         n_out, cols);
+}
+
 /* pack_pieces: the 16-bit halves of the deltas of examples 2p and 2p + 1 (has1: the second
  * exists) into w (input_pairs_rows(n_out) pairs of int32); 0 when a delta is beyond
  * KERNELS_PAIRS_MAX (the halves are then left 0). */

@@ -124,8 +124,6 @@ void input_vnni_wide(int64_t *restrict acc, int stride, const int64_t *D, int ld
             for (int j = 0; j < n_out; j += 4)
                 tile(acc, NULL, s, (n + 1) / 2, np, nr, n_out, cols, stride, j, c, 8 * high);
     }
-    for (int q = 0; q < n_slow; q++) /* deltas beyond the halves: whole int16 products */
-        wide_plain_outer(acc, stride, D + s->slow[q], ld, A + (size_t)s->slow[q] * lda, lda, 1,
-                         n_out, cols);
+    input_pairs_slow16(acc, stride, D, ld, A, lda, n_out, cols, s, n_slow);
 }
 #endif

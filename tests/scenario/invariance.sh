@@ -17,18 +17,6 @@ schedule = cosine
 warmup_epochs = 0.5
 INI
 
-# summary NP THREADS [--set ...]: trains and prints the weights hash and the history
-summary() {
-    local np=$1 th=$2
-    shift 2
-    # shellcheck disable=SC2086
-    OMP_NUM_THREADS=$th $mpiexec $npflag "$np" "$bin" train run.ini --force --set output.file=out.h5 "$@" \
-        > train.log 2>&1 || { cat train.log; echo "FAIL: training at $np ranks x $th threads"; exit 1; }
-    "$bin" info out.h5 | grep -E '^(params_hash|last_epoch|last_train_cost|last_test_cost|last_test_accuracy):'
-    h5dump -d /history/train_cost -d /history/test_cost -d /history/test_accuracy out.h5 \
-        | grep -v HDF5
-}
-
 fails=0
 for group in 1 4; do
     reference=$(summary 1 1 --set train.exact_group=$group)

@@ -23,3 +23,16 @@ train_limit = $1
 test_limit = $2
 INI
 }
+
+# summary NP THREADS [--set ...]: trains run.ini into out.h5 on NP ranks x THREADS threads
+# and prints the weights hash and the history (exits on a failed training)
+summary() {
+    local np=$1 th=$2
+    shift 2
+    # shellcheck disable=SC2086
+    OMP_NUM_THREADS=$th $mpiexec $npflag "$np" "$bin" train run.ini --force --set output.file=out.h5 "$@" \
+        > train.log 2>&1 || { cat train.log; echo "FAIL: training at $np ranks x $th threads"; exit 1; }
+    "$bin" info out.h5 | grep -E '^(params_hash|last_epoch|last_train_cost|last_test_cost|last_test_accuracy):'
+    h5dump -d /history/train_cost -d /history/test_cost -d /history/test_accuracy out.h5 \
+        | grep -v HDF5
+}
