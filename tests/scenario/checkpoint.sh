@@ -73,16 +73,28 @@ rank_pid() {
     [ -n "$mpirun" ] && pgrep -P "$mpirun" | tail -1
 }
 
+# wait_epoch LAUNCHER: waits for the first epoch line in run.log (or the job's end). Delays
+# count from there: loading 60,000 images takes a second or more on a busy machine, and a
+# signal before the run file exists tests nothing
+wait_epoch() {
+    for _ in $(seq 600); do
+        grep -q "^ *epoch " run.log 2> /dev/null || ! kill -0 "$1" 2> /dev/null && break
+        sleep 0.1
+    done
+}
+
 # 4. SIGUSR1 to one rank: checkpoint, exit code 75, resume to the same weights
 sed -e 's/train_limit = 1000/train_limit = 60000/' -e 's/epochs = 3/epochs = 6/' \
     -e 's/batch_size = 64/batch_size = 10/' -e 's/every_steps = 5/every_steps = 0/' small.ini > big.ini
-# (12 epochs: about 3 s at 2 ranks, so the signal at 1.5 s lands mid-run)
+# (12 epochs: about 3 s at 2 ranks, so the signal 0.5 s after the first epoch line lands
+# mid-run)
 sed -e 's/epochs = 6/epochs = 12/' big.ini > sig.ini
 train 2 1 sig.ini --set output.file=sigref.h5 || { cat run.log; fail "signal reference"; }
 sigref=$(outcome sigref.h5)
 OMP_NUM_THREADS=1 timeout 300 $mpiexec $npflag 2 "$bin" train sig.ini --set output.file=sig.h5 > run.log 2>&1 &
 launcher=$!
-sleep 1.5
+wait_epoch "$launcher"
+sleep 0.5
 victim=$(rank_pid "$launcher")
 kill -USR1 "$victim"
 sleep 0.02
@@ -104,12 +116,7 @@ for delay in 1.2 1.2 1.0 1.2 1.0 1.2; do
     attempts=$((attempts + 1))
     OMP_NUM_THREADS=1 timeout 300 $mpiexec $npflag 2 "$bin" train kill.ini --set output.file=kill.h5 --resume auto > run.log 2>&1 &
     launcher=$!
-    # the delay counts from the first epoch line: loading 60,000 images takes a second or
-    # more on a busy machine, and a kill before the run file exists tests nothing
-    for _ in $(seq 600); do
-        grep -q "^ *epoch " run.log 2> /dev/null || ! kill -0 "$launcher" 2> /dev/null && break
-        sleep 0.1
-    done
+    wait_epoch "$launcher"
     sleep "$delay"
     victim=$(rank_pid "$launcher")
     [ -n "$victim" ] && kill -9 "$victim"
