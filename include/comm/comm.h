@@ -56,6 +56,14 @@ void comm_sum_packed(int64_t *buf, size_t n, int n_side, int bytes);
  * ticket. On the node's window this rank's sums are given to the others at once. */
 long comm_sum_start(int64_t *buf, size_t n, int n_side, int bytes);
 
+/* comm_sum_start_blocks: comm_sum_start with a width per block of PACKED_BLOCK values:
+ * widths[b] (2..8) for the packed_blocks(n) blocks; a value past its share of its block's
+ * width anywhere sends all n again as int64. widths is read and peaks written (when not
+ * NULL: block b's largest |value| any participant sent packed, as comm_sum_wait's peak) up
+ * to comm_sum_wait: both stay the caller's until then. */
+long comm_sum_start_blocks(int64_t *buf, size_t n, int n_side, const uint8_t *widths,
+                           int64_t *peaks);
+
 /* comm_real_start: starts comm_sum_real(buf, n) as a job (MPI_Iallreduce); its ticket. */
 long comm_real_start(Real *buf, size_t n);
 
@@ -65,7 +73,8 @@ void comm_progress(void);
 
 /* comm_sum_wait: waits (under the watchdog) until job `ticket` and those before are done;
  * returns its peak: the largest |value| any participant sent packed (the same on every
- * participant), or -1 when none went packed (int64, one node's window, one rank). */
+ * participant), or -1 when none went packed (int64, one node's window, one rank; then a
+ * comm_sum_start_blocks job's peaks are not written). */
 int64_t comm_sum_wait(long ticket);
 
 /* comm_sum_reserve: the jobs of one batch hold at most n values together (collective, with

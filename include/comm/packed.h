@@ -15,6 +15,16 @@ enum { PACKED_MIN_BYTES = 2, PACKED_MAX_BYTES = 8 };
  * extras: cost, count, flags). */
 enum { PACKED_MAX_SIDE = 8 };
 
+/* Values per block: a packed reduction may give each block of PACKED_BLOCK values its own
+ * width (the last block may be shorter). */
+enum { PACKED_BLOCK = 4096 };
+
+/* packed_blocks: how many blocks n values make. */
+static inline size_t packed_blocks(size_t n)
+{
+    return (n + PACKED_BLOCK - 1) / PACKED_BLOCK;
+}
+
 /* packed_bound: the largest |value| each of `participants` (>= 1) may contribute so that
  * any sum of their values fits in `bytes` bytes: floor((2^(8 bytes - 1) - 1) / participants). */
 int64_t packed_bound(int bytes, int participants);

@@ -68,7 +68,7 @@ typedef struct {
     size_t lo, hi;
     int side;
     long ticket;  /* this step's job (-1: not started yet) */
-    int64_t peak; /* its jobs' recent peak (sums.c; train.sum_bytes = auto; -1: not known) */
+    size_t block; /* its first block of PACKED_BLOCK values in t->sum_peaks, t->sum_widths */
 } SumBucket;
 
 /* A wide layer's step table (train/wide_layer.h): each lane's rounded activations and deltas
@@ -111,6 +111,11 @@ typedef struct {
     SumBucket bucket[SUM_BUCKETS_MAX]; /* the step sums' buckets, in the order the backward
                                         * pass completes them (sums_plan) */
     int n_buckets;
+    int64_t *sum_peaks;      /* (3 sum_blocks) the buckets' blocks' peaks: the window before,
+                              * this window, this step's job (sums.c; train.sum_bytes = auto;
+                              * -1: not known) */
+    uint8_t *sum_widths;     /* (sum_blocks) the buckets' blocks' widths on the wire */
+    size_t sum_blocks;       /* room for this many blocks */
     Real *velocity;          /* (n_params) the momentum's velocity in the parameters' layout
                               * (each value written by the thread updating its parameter);
                               * NULL when train.momentum = 0 */

@@ -206,20 +206,25 @@ typedef struct {
     int gather;    /* an allgather round: skipped when some value did not fit */
 } Round;
 
-/* The trailer: the count of values past their share of the width (summed), the largest
- * |value| of any participant (the maximum), then the side sums (summed). */
-enum { TR_BEYOND, TR_PEAK, TR_SIDE, TR_MAX = TR_SIDE + PACKED_MAX_SIDE, ROUNDS_MAX = 72 };
+/* The trailer: the count of values past their share of the width (summed), the side sums
+ * (summed), then each block's largest |value| of any participant (the maximum). */
+enum { TR_BEYOND, TR_SIDE, ROUNDS_MAX = 72 };
 
-/* The job in messages now: rabenseifner on the n sums of buf packed in `bytes` bytes (8:
- * the int64 values themselves, no trailer), the n_side after them summed in full in the
- * trailer. */
+/* The job in messages now: rabenseifner on the n sums of buf, packed block by block in the
+ * blocks' widths (or the int64 values themselves, no trailer), the n_side after them summed
+ * in full in the trailer. */
 typedef struct {
     MPI_Comm comm;
     int64_t *buf;
     size_t n;
-    int n_side, bytes, tn; /* tn: trailer values (0: none) */
-    uint8_t *at;           /* the packed values: pack_buf, or buf itself at 8 bytes */
-    int64_t tv[TR_MAX];
+    int n_side, tn;   /* tn: trailer values (0: none, int64) */
+    int packed;       /* the values go in the blocks' widths (else as int64) */
+    const uint8_t *w; /* packed: each block's width in bytes */
+    size_t nb;        /* packed: blocks */
+    size_t *off;      /* packed: block b's bytes start at off[b] (off[nb]: all of them) */
+    uint8_t *at;      /* the packed values: pack_buf, or buf itself as int64 */
+    int64_t *tv;      /* the trailer (tv_cap values) */
+    int peak_at;      /* where the blocks' peaks start in tv; -1: none sent packed */
     Round r[ROUNDS_MAX];
     int nr, next, posted, nreq;
     MPI_Request req[2];
@@ -229,8 +234,25 @@ typedef struct {
 static Msg msg;
 static uint8_t *pack_buf, *pack_tmp; /* this rank's packed sums; a round's received part */
 static size_t pack_cap;
+static uint8_t *same_width;          /* comm_sum_start's one width for every block */
+static size_t *block_off;            /* msg.off */
+static int64_t *trail;               /* msg.tv */
+static size_t width_cap, off_cap, trail_cap; /* their room, in items */
 static long pack_fallbacks;
 static long long sum_sent; /* bytes sent by this rank's exact sums */
+
+/* grow: *p holds at least `want` items of `size` bytes (its room *cap, in items); the
+ * contents are not kept. */
+static void grow(void **p, size_t *cap, size_t want, size_t size, const char *what)
+{
+    if (want <= *cap)
+        return;
+    free(*p);
+    *p = malloc(want * size);
+    if (!*p)
+        comm_fatal_memory(what);
+    *cap = want;
+}
 
 /* pack_room: the packed buffers hold at least `bytes` bytes each. */
 static void pack_room(size_t bytes)
@@ -242,6 +264,30 @@ static void pack_room(size_t bytes)
     if (!pack_buf || !pack_tmp)
         comm_fatal_memory("the packed sums");
     pack_cap = bytes;
+}
+
+/* blocks_room: room for nb blocks' widths and offsets, and a trailer of tn values. */
+static void blocks_room(size_t nb, size_t tn)
+{
+    grow((void **)&same_width, &width_cap, nb, 1, "the packed widths");
+    grow((void **)&block_off, &off_cap, nb + 1, sizeof *block_off, "the packed offsets");
+    grow((void **)&trail, &trail_cap, tn, sizeof *trail, "the packed trailer");
+}
+
+/* value_at: where value i (0 <= i <= n) of the job starts in its bytes. */
+static size_t value_at(const Msg *m, size_t i)
+{
+    if (!m->packed)
+        return i * sizeof(int64_t);
+    size_t b = i / PACKED_BLOCK;
+    return b >= m->nb ? m->off[m->nb] : m->off[b] + (i - b * PACKED_BLOCK) * m->w[b];
+}
+
+/* block_len: how many values block b of the job holds. */
+static size_t block_len(const Msg *m, size_t b)
+{
+    size_t lo = b * PACKED_BLOCK;
+    return m->n - lo < PACKED_BLOCK ? m->n - lo : PACKED_BLOCK;
 }
 
 /* real_rank: the rank of number v among the power-of-two ranks (the first rem odd ranks,
@@ -295,26 +341,49 @@ static void msg_rounds(Msg *m, int rank, int size)
         add_round(m, (Round){rank - 1, 0, n, 0, -1, 0, tr, 0, 0});
 }
 
-/* msg_begin: the job on buf starts: packs it (or not, at 8 bytes) and lays out the rounds. */
-static void msg_begin(MPI_Comm comm, int64_t *buf, size_t n, int n_side, int bytes)
+/* msg_pack: buf's n values packed block by block in the widths w (each block's share of
+ * its width, packed_bound, checked and its peak taken), the side sums into the trailer. */
+static void msg_pack(Msg *m, const uint8_t *w, int size)
+{
+    m->packed = 1, m->w = w, m->nb = packed_blocks(m->n);
+    m->tn = TR_SIDE + m->n_side + (int)m->nb;
+    blocks_room(m->nb, (size_t)m->tn);
+    m->off = block_off, m->tv = trail, m->peak_at = TR_SIDE + m->n_side;
+    m->off[0] = 0;
+    for (size_t b = 0; b < m->nb; b++)
+        m->off[b + 1] = m->off[b] + block_len(m, b) * w[b];
+    pack_room(m->off[m->nb] + (size_t)m->tn * sizeof *m->tv);
+    int64_t beyond = 0;
+    for (size_t b = 0; b < m->nb; b++) {
+        const int64_t *v = m->buf + b * PACKED_BLOCK;
+        beyond += (int64_t)packed_scan(v, block_len(m, b), packed_bound(w[b], size),
+                                       &m->tv[m->peak_at + (int)b]);
+        packed_store(pack_buf + m->off[b], v, block_len(m, b), w[b]);
+    }
+    m->tv[TR_BEYOND] = beyond;
+    memcpy(m->tv + TR_SIDE, m->buf + m->n, (size_t)m->n_side * sizeof *m->buf);
+    m->at = pack_buf;
+}
+
+/* msg_begin: the job on buf starts: packs it in the blocks' widths w (NULL: as int64) and
+ * lays out the rounds. */
+static void msg_begin(MPI_Comm comm, int64_t *buf, size_t n, int n_side, const uint8_t *w)
 {
     int rank, size;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
     Msg *m = &msg;
-    m->comm = comm, m->buf = buf, m->n = n, m->n_side = n_side, m->bytes = bytes;
+    m->comm = comm, m->buf = buf, m->n = n, m->n_side = n_side;
     m->posted = 0, m->two = MPI_DATATYPE_NULL;
-    if (bytes >= 8 || n * (size_t)bytes >= (size_t)INT32_MAX / 2) { /* plain int64 */
-        m->bytes = 8, m->n = n + (size_t)n_side, m->n_side = 0, m->tn = 0;
+    size_t most = 0; /* the packed bytes, at most */
+    for (size_t b = 0; w && b < packed_blocks(n); b++)
+        most += (size_t)w[b] * PACKED_BLOCK;
+    if (!w || most >= (size_t)INT32_MAX / 2) { /* plain int64 (counts are ints) */
+        m->packed = 0, m->n = n + (size_t)n_side, m->n_side = 0, m->tn = 0;
         m->at = (uint8_t *)buf;
         pack_room(m->n * 8 + 8);
     } else {
-        m->tn = TR_SIDE + n_side;
-        pack_room(n * (size_t)bytes + sizeof m->tv);
-        m->tv[TR_BEYOND] = (int64_t)packed_scan(buf, n, packed_bound(bytes, size), &m->tv[TR_PEAK]);
-        memcpy(m->tv + TR_SIDE, buf + n, (size_t)n_side * sizeof *buf);
-        packed_store(pack_buf, buf, n, bytes);
-        m->at = pack_buf;
+        msg_pack(m, w, size);
     }
     msg_rounds(m, rank, size);
 }
@@ -323,49 +392,67 @@ static void msg_begin(MPI_Comm comm, int64_t *buf, size_t n, int n_side, int byt
 static void msg_post(Msg *m)
 {
     const Round *r = &m->r[m->next];
-    size_t b = (size_t)m->bytes;
     int tail = r->trailer ? m->tn * (int)sizeof(int64_t) : 0;
     /* int64 values go by count (counts are ints: up to 2^31 values); packed ones in bytes
      * (msg_begin packs only below 2^30 bytes) */
-    MPI_Datatype unit = b == 8 && !tail ? MPI_INT64_T : MPI_BYTE;
-    int per = unit == MPI_BYTE ? (int)b : 1;
+    MPI_Datatype unit = m->packed ? MPI_BYTE : MPI_INT64_T;
     m->nreq = 0;
     if (r->r_n >= 0) {
-        void *into = !r->add && !tail ? (void *)(m->at + (size_t)r->r_lo * b) : (void *)pack_tmp;
-        MPI_Irecv(into, r->r_n * per + tail, unit, r->peer, 1, m->comm, &m->req[m->nreq++]);
+        size_t from = value_at(m, (size_t)r->r_lo);
+        int count = m->packed ? (int)(value_at(m, (size_t)(r->r_lo + r->r_n)) - from) : r->r_n;
+        void *into = !r->add && !tail ? (void *)(m->at + from) : (void *)pack_tmp;
+        MPI_Irecv(into, count + tail, unit, r->peer, 1, m->comm, &m->req[m->nreq++]);
     }
     if (r->s_n >= 0) {
-        const uint8_t *from = m->at + (size_t)r->s_lo * b;
+        size_t from = value_at(m, (size_t)r->s_lo), bytes = value_at(m, (size_t)(r->s_lo + r->s_n)) - from;
         if (tail) { /* one message, two pieces */
-            int len[2] = {r->s_n * (int)b, tail};
+            int len[2] = {(int)bytes, tail};
             MPI_Aint where[2];
-            MPI_Get_address(from, &where[0]);
+            MPI_Get_address(m->at + from, &where[0]);
             MPI_Get_address(m->tv, &where[1]);
             MPI_Type_create_hindexed(2, len, where, MPI_BYTE, &m->two);
             MPI_Type_commit(&m->two);
             MPI_Isend(MPI_BOTTOM, 1, m->two, r->peer, 1, m->comm, &m->req[m->nreq++]);
         } else {
-            MPI_Isend(from, r->s_n * per, unit, r->peer, 1, m->comm, &m->req[m->nreq++]);
+            MPI_Isend(m->at + from, m->packed ? (int)bytes : r->s_n, unit, r->peer, 1, m->comm,
+                      &m->req[m->nreq++]);
         }
-        sum_sent += (long long)r->s_n * (long long)b + tail;
+        sum_sent += (long long)bytes + tail;
     }
     m->posted = 1;
+}
+
+/* msg_add: values [lo, lo + n) of the job += the received ones at `in`, block by block. */
+static void msg_add(Msg *m, size_t lo, size_t n, const uint8_t *in)
+{
+    size_t base = value_at(m, lo);
+    if (!m->packed) {
+        packed_add(m->at + base, in, n, 8);
+        return;
+    }
+    for (size_t i = lo, end = lo + n; i < end;) {
+        size_t b = i / PACKED_BLOCK, stop = (b + 1) * PACKED_BLOCK < end ? (b + 1) * PACKED_BLOCK : end;
+        size_t at = value_at(m, i);
+        packed_add(m->at + at, in + (at - base), stop - i, m->w[b]);
+        i = stop;
+    }
 }
 
 /* msg_apply: the current round's received values (and trailer) into the job's sums. */
 static void msg_apply(Msg *m)
 {
     const Round *r = &m->r[m->next];
-    size_t b = (size_t)m->bytes, in_bytes = r->r_n > 0 ? (size_t)r->r_n * b : 0;
     if (m->two != MPI_DATATYPE_NULL)
         MPI_Type_free(&m->two);
     m->posted = 0;
     if (r->r_n < 0)
         return;
+    size_t from = value_at(m, (size_t)r->r_lo);
+    size_t in_bytes = value_at(m, (size_t)(r->r_lo + r->r_n)) - from;
     if (r->add)
-        packed_add(m->at + (size_t)r->r_lo * b, pack_tmp, (size_t)r->r_n, m->bytes);
+        msg_add(m, (size_t)r->r_lo, (size_t)r->r_n, pack_tmp);
     else if (r->trailer)
-        memcpy(m->at + (size_t)r->r_lo * b, pack_tmp, in_bytes);
+        memcpy(m->at + from, pack_tmp, in_bytes);
     if (!r->trailer)
         return;
     for (int k = 0; k < m->tn; k++) {
@@ -373,7 +460,7 @@ static void msg_apply(Msg *m)
         memcpy(&v, pack_tmp + in_bytes + (size_t)k * sizeof v, sizeof v);
         if (!r->tr_add)
             m->tv[k] = v;
-        else if (k == TR_PEAK)
+        else if (k >= m->peak_at)
             m->tv[k] = v > m->tv[k] ? v : m->tv[k];
         else
             m->tv[k] += v;
@@ -389,11 +476,12 @@ static int msg_finish(Msg *m)
     memcpy(m->buf + m->n, m->tv + TR_SIDE, (size_t)m->n_side * sizeof *m->buf);
     if (m->tv[TR_BEYOND]) {
         pack_fallbacks++;
-        msg_begin(m->comm, m->buf, m->n, 0, 8);
+        msg_begin(m->comm, m->buf, m->n, 0, NULL); /* the side totals are in buf already */
         m->fell_back = 1;
         return 0;
     }
-    packed_load(m->buf, m->at, m->n, m->bytes);
+    for (size_t b = 0; b < m->nb; b++)
+        packed_load(m->buf + b * PACKED_BLOCK, m->at + m->off[b], block_len(m, b), m->w[b]);
     return 1;
 }
 
@@ -433,9 +521,11 @@ typedef enum { JOB_WAITING, JOB_NODE_ADD, JOB_NODE_TAKE, JOB_LEAD, JOB_FOLLOW, J
 typedef struct {
     JobKind kind;
     Stage stage;
-    int64_t *buf; /* exact: n values packed in `bytes`, then n_side in full */
+    int64_t *buf; /* exact: n values packed in `bytes` (0: in widths), then n_side in full */
     size_t n;
     int n_side, bytes;
+    const uint8_t *widths; /* bytes 0: each block's width (the caller's) */
+    int64_t *peaks;        /* where the blocks' peaks go at the end (the caller's), or NULL */
     Real *fbuf; /* float: n values */
     MPI_Request freq;
     size_t off;  /* node window: where the job's sums are in the batch's set */
@@ -448,18 +538,36 @@ static Job jobs[JOBS_MAX];
 static long jobs_started, jobs_done; /* tickets: jobs_done <= ticket < jobs_started in flight */
 static long waits;                   /* the caller's comm_sum_wait calls */
 
-/* job_begin_messages: the job's sums go by messages among comm's ranks now. */
+/* job_begin_messages: the job's sums go by messages among comm's ranks now: as int64
+ * (bytes 8), in one width, or in the blocks' widths. */
 static void job_begin_messages(Job *j, MPI_Comm comm)
 {
     j->stage = JOB_MESSAGES;
     msg.fell_back = 0;
-    msg_begin(comm, j->buf, j->n, j->n_side, j->bytes);
+    msg.peak_at = -1;
+    const uint8_t *w = j->widths;
+    if (j->bytes != 0 && j->bytes < 8) {
+        size_t nb = packed_blocks(j->n);
+        blocks_room(nb, 0);
+        memset(same_width, j->bytes, nb);
+        w = same_width;
+    }
+    msg_begin(comm, j->buf, j->n, j->n_side, j->bytes == 8 ? NULL : w);
 }
 
-/* job_end_messages: what the messages found (the peak) once they are done. */
+/* job_end_messages: what the messages found, once they are done: the largest |value| any
+ * participant sent packed, overall (j->peak) and by block (into j->peaks). */
 static void job_end_messages(Job *j)
 {
-    j->peak = msg.tn || msg.fell_back ? msg.tv[TR_PEAK] : -1;
+    if (msg.peak_at < 0)
+        return;
+    j->peak = 0;
+    for (size_t b = 0; b < msg.nb; b++) {
+        int64_t p = msg.tv[msg.peak_at + (int)b];
+        j->peak = p > j->peak ? p : j->peak;
+        if (j->peaks)
+            j->peaks[b] = p;
+    }
 }
 
 /* job_advance: moves the oldest job on as far as it goes without waiting; 1 when done. */
@@ -584,16 +692,18 @@ static void job_node_start(Job *j)
     j->stage = JOB_NODE_ADD;
 }
 
-long comm_sum_start(int64_t *buf, size_t n, int n_side, int bytes)
+/* sum_start: comm_sum_start in one width (bytes 2..8) or, with bytes 0, in the widths. */
+static long sum_start(int64_t *buf, size_t n, int n_side, int bytes, const uint8_t *widths,
+                      int64_t *peaks)
 {
     int size;
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     Job *j = job_new();
-    if (bytes < PACKED_MIN_BYTES || bytes > PACKED_MAX_BYTES || n_side > PACKED_MAX_SIDE ||
-        n_side < 0)
+    if ((bytes != 0 && (bytes < PACKED_MIN_BYTES || bytes > PACKED_MAX_BYTES)) ||
+        n_side > PACKED_MAX_SIDE || n_side < 0)
         bytes = 8, n += (size_t)(n_side > 0 ? n_side : 0), n_side = 0;
     *j = (Job){.kind = JOB_EXACT, .stage = JOB_DONE, .buf = buf, .n = n, .n_side = n_side,
-               .bytes = bytes, .peak = -1};
+               .bytes = bytes, .widths = widths, .peaks = peaks, .peak = -1};
     if (size > 1 && n + (size_t)n_side > 0) {
         if (ns.nodes)
             job_node_start(j);
@@ -603,6 +713,20 @@ long comm_sum_start(int64_t *buf, size_t n, int n_side, int bytes)
     long ticket = jobs_started++;
     comm_progress();
     return ticket;
+}
+
+long comm_sum_start(int64_t *buf, size_t n, int n_side, int bytes)
+{
+    return sum_start(buf, n, n_side, bytes, NULL, NULL);
+}
+
+long comm_sum_start_blocks(int64_t *buf, size_t n, int n_side, const uint8_t *widths,
+                           int64_t *peaks)
+{
+    for (size_t b = 0; b < packed_blocks(n); b++)
+        if (widths[b] < PACKED_MIN_BYTES || widths[b] > PACKED_MAX_BYTES)
+            return sum_start(buf, n, n_side, 8, NULL, NULL);
+    return sum_start(buf, n, n_side, 0, widths, peaks);
 }
 
 long comm_real_start(Real *buf, size_t n)
@@ -698,6 +822,7 @@ void allreduce_finalize(void)
     if (ns.node != MPI_COMM_NULL)
         MPI_Comm_free(&ns.node);
     free(ns.count), free(ns.set[0]), free(ns.set[1]);
-    free(pack_buf), free(pack_tmp);
-    pack_buf = pack_tmp = NULL, pack_cap = 0;
+    free(pack_buf), free(pack_tmp), free(same_width), free(block_off), free(trail);
+    pack_buf = pack_tmp = same_width = NULL, block_off = NULL, trail = NULL;
+    pack_cap = width_cap = off_cap = trail_cap = 0;
 }

@@ -69,8 +69,8 @@ const KeySpec config_keys[] = {
      NULL},
     {"train", "sum_bytes", KEY_ENUM, OFF(sum_bytes), 0, 0, "auto", "auto or an integer in 2..8",
      "exact reduction between nodes: bytes per sum on the wire, 2..8 (8 = int64), or auto "
-     "(per bucket, from the step before's sums); sums past a rank's share of the width go "
-     "again as int64: the result never depends on it", sum_bytes_names},
+     "(per block of 4096 sums, from the steps before); sums past a rank's share of the width "
+     "go again as int64: the result never depends on it", sum_bytes_names},
     {"train", "overlap", KEY_ENUM, OFF(overlap), 0, 0, "auto", "one of auto, true, false",
      "several ranks: each bucket of the step's sums (the layers after the first, then the "
      "first layer's column blocks) is sent as soon as it is complete, during the rest of the "

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "comm/comm.h"
+#include "comm/packed.h"
 #include "train/sums.h"
 
 /* warn_oversubscribed: ranks x threads on this node beyond its cores make every step
@@ -48,9 +49,10 @@ void progress_header(FILE *log, const Config *c, const Trainer *t)
                          "step whose sums exceed a node's share of the width goes as int64)\n",
                     config_sum_bytes(c));
         else if (by && comm_sum_messages())
-            fprintf(log, "exact sums between nodes: bytes per value by bucket from the step "
-                         "before's sums (train.sum_bytes = auto; sums past a node's share of "
-                         "the width go as int64)\n");
+            fprintf(log, "exact sums between nodes: bytes per value by block of %d values "
+                         "from the steps before (train.sum_bytes = auto; sums past a node's "
+                         "share of the width go as int64)\n",
+                    PACKED_BLOCK);
         if (t->ranks > 1)
             fprintf(log, "the step's sums: %s (train.overlap = %s)\n",
                     sums_overlap(t) ? "in buckets, each sent as soon as it is complete"

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "comm/comm.h"
+#include "comm/packed.h"
 #include "train/shares.h"
 
 void sums_combine_slice(Trainer *t, size_t lo, size_t hi, int tid, int threads)
@@ -90,12 +91,21 @@ static void add_requests(Trainer *t, int requests)
     t->sum[np + SUM_CKPT] = t->fsum[np + SUM_CKPT] = (requests & STEP_CHECKPOINT) != 0;
 }
 
-/* add_bucket: one more bucket of the step sums: [lo, hi) and `side` values after them. */
+/* add_bucket: one more bucket of the step sums: [lo, hi) and `side` values after them, its
+ * blocks after the buckets' before it, their peaks not known yet. */
 static void add_bucket(Trainer *t, size_t lo, size_t hi, int side)
 {
-    if (hi > lo || side > 0)
-        t->bucket[t->n_buckets++] = (SumBucket){.lo = lo, .hi = hi, .side = side,
-                                                .ticket = -1, .peak = -1};
+    if (hi <= lo && side <= 0)
+        return;
+    size_t block = 0;
+    if (t->n_buckets > 0) {
+        const SumBucket *k = &t->bucket[t->n_buckets - 1];
+        block = k->block + packed_blocks(k->hi - k->lo);
+    }
+    for (size_t b = block; b < block + packed_blocks(hi - lo); b++)
+        t->sum_peaks[b] = t->sum_peaks[t->sum_blocks + b] = -1;
+    t->bucket[t->n_buckets++] = (SumBucket){.lo = lo, .hi = hi, .side = side, .ticket = -1,
+                                            .block = block};
 }
 
 int sums_overlap(const Trainer *t)
@@ -127,11 +137,36 @@ void sums_plan(Trainer *t)
     }
 }
 
-/* bucket_bytes: the width of bucket k's values on the wire this step. */
-static int bucket_bytes(const Trainer *t, const SumBucket *k)
+/* A block's width with train.sum_bytes = auto holds twice its recent peak: the largest of
+ * its jobs' peaks in this window of PEAK_WINDOW steps and the one before (a spike keeps the
+ * block wide for one or two windows; a block whose sums shrink narrows within two). */
+enum { PEAK_WINDOW = 16 };
+
+/* recent_peak: the recent peak of block b (t->sum_peaks: the window before, then this
+ * window, then this step's, sum_blocks each; -1: not known). */
+static int64_t recent_peak(const Trainer *t, size_t b)
 {
+    int64_t before = t->sum_peaks[b], now = t->sum_peaks[t->sum_blocks + b];
+    return before > now ? before : now;
+}
+
+/* start_bucket: bucket k's job: float, int64 or packed in train.sum_bytes, or with auto
+ * each block in the width its recent peak asks for (comm_sum_auto_bytes), the job's peaks
+ * into t->sum_peaks' third part. */
+static long start_bucket(Trainer *t, const SumBucket *k)
+{
+    size_t n = k->hi - k->lo, nb = packed_blocks(n);
+    if (t->cfg->reduction != REDUCTION_EXACT)
+        return comm_real_start(t->fsum + k->lo, n + (size_t)k->side);
     int bytes = config_sum_bytes(t->cfg);
-    return bytes ? bytes : comm_sum_auto_bytes(k->peak);
+    if (bytes)
+        return comm_sum_start(t->sum + k->lo, n, k->side, bytes);
+    int64_t *fresh = t->sum_peaks + 2 * t->sum_blocks + k->block;
+    for (size_t b = 0; b < nb; b++) {
+        t->sum_widths[k->block + b] = (uint8_t)comm_sum_auto_bytes(recent_peak(t, k->block + b));
+        fresh[b] = -1;
+    }
+    return comm_sum_start_blocks(t->sum + k->lo, n, k->side, t->sum_widths + k->block, fresh);
 }
 
 void sums_start(Trainer *t, size_t lo, size_t hi)
@@ -142,17 +177,23 @@ void sums_start(Trainer *t, size_t lo, size_t hi)
             continue;
         if (k->lo < lo || k->hi > hi)
             return;
-        size_t n = k->hi - k->lo;
-        k->ticket = t->cfg->reduction == REDUCTION_EXACT
-                        ? comm_sum_start(t->sum + k->lo, n, k->side, bucket_bytes(t, k))
-                        : comm_real_start(t->fsum + k->lo, n + (size_t)k->side);
+        k->ticket = start_bucket(t, k);
     }
 }
 
-/* A bucket's peak (its width with train.sum_bytes = auto) follows a larger new peak at once
- * and a smaller one by 1/PEAK_FADE of itself a step (halving in about 11 steps): a bucket
- * that falls back costs about two messages more, one byte more only 1/bytes. */
-enum { PEAK_FADE = 16 };
+/* note_peaks: bucket k's job's peaks into its blocks' window, which ends after every
+ * PEAK_WINDOW steps; alike on every rank that sent packed values (the others never send). */
+static void note_peaks(Trainer *t, const SumBucket *k)
+{
+    int64_t *before = t->sum_peaks, *now = t->sum_peaks + t->sum_blocks;
+    const int64_t *fresh = t->sum_peaks + 2 * t->sum_blocks;
+    int ends = (t->step + 1) % PEAK_WINDOW == 0;
+    for (size_t b = k->block; b < k->block + packed_blocks(k->hi - k->lo); b++) {
+        now[b] = fresh[b] > now[b] ? fresh[b] : now[b];
+        if (ends)
+            before[b] = now[b], now[b] = -1;
+    }
+}
 
 /* reduce_step: every bucket started and waited for; returns the examples in the global
  * batch and the batch cost, or -1 when the gradient is not usable. */
@@ -162,9 +203,9 @@ static int64_t reduce_step(Trainer *t, double *cost)
     sums_start(t, 0, np);
     for (int i = 0; i < t->n_buckets; i++) {
         SumBucket *k = &t->bucket[i];
-        int64_t peak = comm_sum_wait(k->ticket), fading = k->peak - k->peak / PEAK_FADE;
-        if (peak >= 0) /* a spike keeps the bucket wide for a while */
-            k->peak = peak > fading ? peak : fading;
+        comm_sum_wait(k->ticket);
+        if (t->cfg->reduction == REDUCTION_EXACT && !config_sum_bytes(t->cfg))
+            note_peaks(t, k);
         k->ticket = -1;
     }
     if (t->cfg->reduction == REDUCTION_EXACT) {

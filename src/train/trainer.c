@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "comm/comm.h"
+#include "comm/packed.h"
 #include "core/hash.h"
 #include "core/rng.h"
 #include "exact/exact_wide.h"
@@ -165,7 +166,11 @@ static int alloc_threads(Trainer *t, Err *e)
         return -1;
     t->order = alloc_array((size_t)(t->train.rows ? t->train.rows : 1), sizeof(int64_t),
                            "lane order", e);
-    return t->barrier && t->sum && t->fsum && t->order ? 0 : -1;
+    t->sum_blocks = packed_blocks(np) + SUM_BUCKETS_MAX; /* each bucket: one part block */
+    t->sum_peaks = alloc_array(3 * t->sum_blocks, sizeof *t->sum_peaks, "bucket peaks", e);
+    t->sum_widths = alloc_array(t->sum_blocks, 1, "bucket widths", e);
+    return t->barrier && t->sum && t->fsum && t->order && t->sum_peaks && t->sum_widths ? 0
+                                                                                        : -1;
 }
 
 /* data_fingerprint: sum over all ranks' examples of a hash of (index, label, pixels):
@@ -231,6 +236,8 @@ void trainer_free(Trainer *t)
     free(t->velocity);
     free(t->fsum);
     free(t->sum);
+    free(t->sum_peaks);
+    free(t->sum_widths);
     model_free(&t->model);
     data_free(&t->test);
     data_free(&t->train);

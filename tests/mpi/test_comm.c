@@ -8,7 +8,9 @@
  * sums again as int64, with the same totals. Then the jobs (comm_sum_start, comm_progress,
  * comm_sum_wait): several buckets in flight at once, of several widths, one of them past
  * its width (it alone falls back), started and progressed between pieces of work, against
- * the same sums by comm_sum_i64; the peak each reports; float jobs against comm_sum_real. */
+ * the same sums by comm_sum_i64; the peak each reports; float jobs against comm_sum_real.
+ * Then comm_sum_start_blocks: a width per block of 4096 values (2 to 8 bytes), every block
+ * within its share or one value past it, against the sums, its peaks and its bytes. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,6 +97,74 @@ static void check_packed(int rank, int size, size_t n, int bytes, size_t past)
     free(buf);
 }
 
+/* block_width: the width of block b in check_blocks: 2 to 8 bytes, in turn. */
+static int block_width(size_t b)
+{
+    return 2 + (int)(b * 3 % 7);
+}
+
+/* check_blocks: comm_sum_start_blocks of n values, block b at block_width(b) bytes (its
+ * values within their share, some at it; one value past it at index past < n), and 2 side
+ * values: the sums, whether it fell back, each block's peak (the largest |value| of any
+ * rank) and the bytes rank 0 sent (two blocks' share less than one width for all would). */
+static void check_blocks(int rank, int size, size_t n, size_t past)
+{
+    enum { SIDE = 2 };
+    size_t nb = packed_blocks(n);
+    int64_t *buf = malloc((n + SIDE) * sizeof *buf), *peaks = malloc((nb + 1) * sizeof *peaks);
+    uint8_t *widths = malloc(nb + 1);
+    if (!CHECK(buf && peaks && widths, "rank %d: out of memory for %zu sums", rank, n))
+        return;
+    for (size_t i = 0; i < n; i++) {
+        size_t b = i / PACKED_BLOCK;
+        widths[b] = (uint8_t)block_width(b);
+        buf[i] = packed_value(rank, i, packed_bound(block_width(b), size), past);
+    }
+    for (size_t k = 0; k < SIDE; k++)
+        buf[n + k] = value(rank, 3000000 + k);
+    long before = comm_sum_fallbacks();
+    long long sent = comm_sum_sent();
+    int64_t peak = comm_sum_wait(comm_sum_start_blocks(buf, n, SIDE, widths, peaks));
+    size_t wrong = 0, wrong_peaks = 0;
+    for (size_t i = 0; i < n + SIDE; i++) {
+        int64_t want = 0;
+        for (int r = 0; r < size; r++)
+            want += i < n ? packed_value(r, i, packed_bound(block_width(i / PACKED_BLOCK), size), past)
+                          : value(r, 3000000 + i - n);
+        wrong += buf[i] != want;
+    }
+    int64_t top = -1;
+    for (size_t b = 0; b < nb; b++) {
+        int64_t want = 0;
+        for (size_t i = b * PACKED_BLOCK; i < n && i < (b + 1) * PACKED_BLOCK; i++)
+            for (int r = 0; r < size; r++) {
+                int64_t v = packed_value(r, i, packed_bound(block_width(b), size), past);
+                want = (v < 0 ? -v : v) > want ? (v < 0 ? -v : v) : want;
+            }
+        want = want < PACKED_PEAK_CAP ? want : PACKED_PEAK_CAP; /* as packed_scan reports */
+        wrong_peaks += comm_sum_messages() && peaks[b] != want;
+        top = want > top ? want : top;
+    }
+    CHECK(wrong == 0, "rank %d of %d: %zu of %zu sums in blocks of widths 2..8 wrong", rank,
+          size, wrong, n);
+    long fell = comm_sum_fallbacks() - before, want_fell = comm_sum_messages() && past < n;
+    CHECK(fell == want_fell, "rank %d of %d: %zu sums in blocks fell back %ld times, not %ld",
+          rank, size, n, fell, want_fell);
+    CHECK(wrong_peaks == 0 && peak == (comm_sum_messages() && n ? top : -1),
+          "rank %d of %d: %zu of %zu block peaks wrong, or the job's peak %lld (want %lld)",
+          rank, size, wrong_peaks, nb, (long long)peak, (long long)top);
+    /* at 2 ranks without a fallback rank 0 sends each value once: its block's width */
+    size_t packed = 0;
+    for (size_t b = 0; b < nb; b++)
+        packed += (size_t)block_width(b) * (n - b * PACKED_BLOCK < PACKED_BLOCK ? n - b * PACKED_BLOCK : PACKED_BLOCK);
+    long long got = comm_sum_sent() - sent;
+    CHECK(size != 2 || !comm_sum_messages() || past < n || rank != 0 ||
+              (got >= (long long)packed && got < (long long)packed + 8 * (long long)(SIDE + 1 + nb) * 2),
+          "rank 0 of 2: %zu sums in blocks sent %lld bytes, want %zu plus the trailers", n, got,
+          packed);
+    free(buf), free(peaks), free(widths);
+}
+
 /* check_jobs: round k of five exact jobs in flight together over one buffer cut in buckets
  * of several widths (bucket 2 with a value past its share: it alone falls back by
  * messages), plus a float job, against comm_sum_i64 and comm_sum_real of copies. */
@@ -178,11 +248,18 @@ int main(int argc, char **argv)
             check_packed(rank, size, n, bytes, n / 2);     /* one past, in the middle */
             check_packed(rank, size, n, bytes, n - 1);     /* one past, the last */
         }
+    const size_t block_lengths[] = {1, 4096, 4097, 3 * 4096 + 5, 100003};
+    for (size_t t = 0; t < sizeof block_lengths / sizeof *block_lengths; t++) {
+        size_t n = block_lengths[t];
+        check_blocks(rank, size, n, n);     /* all within */
+        check_blocks(rank, size, n, n / 2); /* one past, in the middle */
+        check_blocks(rank, size, n, n - 1); /* one past, the last */
+    }
     for (size_t k = 0; k < 3; k++) /* again: the node path's two sets in turn */
         check_jobs(rank, size, k);
     int first = comm_agree(check_failed());
     if (rank == 0)
-        printf("%s: comm_sum_i64, comm_sum_packed and the jobs on %d ranks (%s path)\n", first < 0 ? "PASS" : "FAIL", size,
+        printf("%s: comm_sum_i64, comm_sum_packed, the jobs and the blocks on %d ranks (%s path)\n", first < 0 ? "PASS" : "FAIL", size,
                path);
     comm_finalize();
     return first < 0 ? 0 : 1;
