@@ -148,6 +148,37 @@ INLINE void dot_wide(const float *W, int ws, const float *x, int xs, int len, in
         }
 }
 
+/* dot_wide_out: dot_wide for a whole block (eight rows of x, three of W) of rows whose
+ * length is a multiple of 16 (no tail), its 24 sums stored straight from the two vectors
+ * tree16v leaves (example r's three outputs are lanes 3 r .. 3 r + 2 of the 24: one masked
+ * store per example and vector) to out + r n_out + q. */
+INLINE void dot_wide_out(const float *W, int ws, const float *x, int xs, int len, float *out,
+                         int n_out)
+{
+    __m512 s[32];
+    for (int f = 0; f < 32; f++)
+        s[f] = _mm512_setzero_ps();
+    for (int k = 0; k + LANES <= len; k += LANES) {
+        __m512 wv[WIDE_W];
+        for (int q = 0; q < WIDE_W; q++)
+            wv[q] = _mm512_loadu_ps(W + (size_t)q * ws + k);
+        for (int r = 0; r < WIDE_X; r++) {
+            __m512 xv = _mm512_loadu_ps(x + (size_t)r * xs + k);
+            for (int q = 0; q < WIDE_W; q++)
+                s[r * WIDE_W + q] = _mm512_fmadd_ps(wv[q], xv, s[r * WIDE_W + q]);
+        }
+    }
+    __m512 v[2] = {tree16v(s), tree16v(s + 16)};
+    for (int r = 0; r < WIDE_X; r++)
+        for (int h = 0; h < 2; h++) { /* lanes 3 r .. 3 r + 2 of 32, those in vector h */
+            int lo = 3 * r - 16 * h;
+            if (lo + 3 <= 0 || lo >= 16)
+                continue;
+            unsigned bits = 7u << (lo + 16) >> 16; /* 7 << lo, cut to lanes 0..15 */
+            _mm512_mask_storeu_ps(out + (size_t)r * n_out - lo, (__mmask16)bits, v[h]);
+        }
+}
+
 /* wide_rows: out rows [i, i + ni) (ni <= WIDE_X) for the outputs [j0, j1), by dot_wide. */
 static void wide_rows(const float *W, int ws, const float *in, int xs, int len, float *out,
                       int i, int ni, int n_out, int j0, int j1)
@@ -155,6 +186,11 @@ static void wide_rows(const float *W, int ws, const float *in, int xs, int len, 
     float z[32];
     for (int j = j0; j < j1; j += WIDE_W) {
         int nj = j1 - j < WIDE_W ? j1 - j : WIDE_W;
+        if (ni == WIDE_X && nj == WIDE_W && len % LANES == 0) { /* unrolled: 24 registers */
+            dot_wide_out(W + (size_t)j * ws, ws, in + (size_t)i * xs, xs, len,
+                         out + (size_t)i * n_out + j, n_out);
+            continue;
+        }
         if (ni == WIDE_X && nj == WIDE_W) /* unrolled: 24 registers */
             dot_wide(W + (size_t)j * ws, ws, in + (size_t)i * xs, xs, len, WIDE_X, WIDE_W, z);
         else
@@ -164,6 +200,31 @@ static void wide_rows(const float *W, int ws, const float *in, int xs, int len, 
                 out[(size_t)(i + r) * n_out + j + q] = z[r * WIDE_W + q];
     }
 }
+
+/* dot_block_out: dot_block for a whole 4 x 4 block of rows whose length is a multiple of
+ * 16 (no tail), its sums stored straight from tree16v's vector (example r's four outputs are
+ * lanes 4 r .. 4 r + 3: one masked store each) to out + r n_out + q (rows_partial). */
+INLINE void dot_block_out(const float *W, int ws, const float *x, int xs, int len, float *out,
+                          int n_out)
+{
+    __m512 s[16];
+    for (int f = 0; f < 16; f++)
+        s[f] = _mm512_setzero_ps();
+    for (int k = 0; k + LANES <= len; k += LANES) {
+        __m512 xv[4];
+        for (int r = 0; r < 4; r++)
+            xv[r] = _mm512_loadu_ps(x + (size_t)r * xs + k);
+        for (int q = 0; q < 4; q++) {
+            __m512 wv = _mm512_loadu_ps(W + (size_t)q * ws + k);
+            for (int r = 0; r < 4; r++)
+                s[4 * r + q] = _mm512_fmadd_ps(wv, xv[r], s[4 * r + q]);
+        }
+    }
+    __m512 v = tree16v(s);
+    for (int r = 0; r < 4; r++)
+        _mm512_mask_storeu_ps(out + (size_t)r * n_out - 4 * r, (__mmask16)(15u << 4 * r), v);
+}
+#define ROWS_BLOCK_OUT dot_block_out
 
 /* net_avx512_dot_rows: for 48 outputs or more, W in panels of rows that stay in L2, each
  * through every block of eight examples (dot_wide); narrower layers and the last examples
@@ -283,20 +344,93 @@ INLINE void hidden_block(const float *W, const float *d_out, const float *a, flo
         }
 }
 
-/* hidden_wide: net_avx512_hidden_deltas for n_in > 16, in blocks of four examples by 64
- * inputs (W's tile is read once per four examples). */
+/* HIDDEN_ROW(r): example r's three accumulators += W's three vectors times its delta of
+ * output j (hidden_block8). */
+#define HIDDEN_ROW(r)                                                                        \
+    do {                                                                                     \
+        __m512 dv = _mm512_set1_ps(dl[(size_t)(r) * n_out + j]);                             \
+        s##r##0 = _mm512_fmadd_ps(w0, dv, s##r##0);                                          \
+        s##r##1 = _mm512_fmadd_ps(w1, dv, s##r##1);                                          \
+        s##r##2 = _mm512_fmadd_ps(w2, dv, s##r##2);                                          \
+    } while (0)
+
+/* HIDDEN_OUT(r): example r's three vectors of deltas (hidden_block8). */
+#define HIDDEN_OUT(r)                                                                        \
+    do {                                                                                     \
+        hidden_store(a, d_in, (size_t)(i + (r)) * n_in + c, s##r##0, act);                   \
+        hidden_store(a, d_in, (size_t)(i + (r)) * n_in + c + LANES, s##r##1, act);           \
+        hidden_store(a, d_in, (size_t)(i + (r)) * n_in + c + 2 * LANES, s##r##2, act);       \
+    } while (0)
+
+/* hidden_store: d_in[at..at+16) = s times the activation's derivative at a[at..at+16). */
+INLINE void hidden_store(const float *a, float *d_in, size_t at, __m512 s, Activation act)
+{
+    _mm512_storeu_ps(d_in + at, _mm512_mul_ps(s, derivative16(_mm512_loadu_ps(a + at), act)));
+}
+
+/* hidden_block8: hidden_block for eight examples [i, i + 8) by 48 inputs [c, c + 48): 24
+ * accumulators in named registers (an array of them is kept in memory by gcc), each load
+ * of W shared by eight examples, so W (read from L2) costs half of what it costs in
+ * hidden_block. The same sums in the same order, so the same bits. */
+static void hidden_block8(const float *W, const float *d_out, const float *a, float *d_in, int i,
+                          int n_in, int n_out, int c, Activation act)
+{
+    __m512 s00, s01, s02, s10, s11, s12, s20, s21, s22, s30, s31, s32;
+    __m512 s40, s41, s42, s50, s51, s52, s60, s61, s62, s70, s71, s72;
+    s00 = s01 = s02 = s10 = s11 = s12 = s20 = s21 = s22 = s30 = s31 = s32 = _mm512_setzero_ps();
+    s40 = s41 = s42 = s50 = s51 = s52 = s60 = s61 = s62 = s70 = s71 = s72 = s00;
+    const float *dl = d_out + (size_t)i * n_out;
+    for (int j = 0; j < n_out; j++) {
+        const float *wj = W + (size_t)j * n_in + c;
+        __m512 w0 = _mm512_loadu_ps(wj), w1 = _mm512_loadu_ps(wj + LANES),
+               w2 = _mm512_loadu_ps(wj + 2 * LANES);
+        HIDDEN_ROW(0);
+        HIDDEN_ROW(1);
+        HIDDEN_ROW(2);
+        HIDDEN_ROW(3);
+        HIDDEN_ROW(4);
+        HIDDEN_ROW(5);
+        HIDDEN_ROW(6);
+        HIDDEN_ROW(7);
+    }
+    HIDDEN_OUT(0);
+    HIDDEN_OUT(1);
+    HIDDEN_OUT(2);
+    HIDDEN_OUT(3);
+    HIDDEN_OUT(4);
+    HIDDEN_OUT(5);
+    HIDDEN_OUT(6);
+    HIDDEN_OUT(7);
+}
+
+/* hidden_rest: hidden_block over examples [i0, i1) and inputs [c0, c1), in blocks of four
+ * examples by 64 inputs. */
+static void hidden_rest(const float *W, const float *d_out, const float *a, float *d_in, int i0,
+                        int i1, int c0, int c1, int n_in, int n_out, Activation act)
+{
+    for (int c = c0; c < c1; c += BLOCK_COLS) {
+        int w = c1 - c < BLOCK_COLS ? c1 - c : BLOCK_COLS, nv = (w + LANES - 1) / LANES;
+        __mmask16 m = col_mask(w, nv);
+        int i = i0;
+        for (; i + 4 <= i1 && w == BLOCK_COLS; i += 4) /* unrolled: 16 registers */
+            hidden_block(W, d_out, a, d_in, i, 4, n_in, n_out, c, 4, (__mmask16)0xffff, act);
+        for (; i < i1; i += 4)
+            hidden_block(W, d_out, a, d_in, i, i1 - i < 4 ? i1 - i : 4, n_in, n_out, c, nv, m,
+                         act);
+    }
+}
+
+/* hidden_wide: net_avx512_hidden_deltas for n_in > 16: blocks of eight examples by 48
+ * inputs (hidden_block8) where they are whole, the rest by hidden_rest. */
 static void hidden_wide(const float *W, const float *d_out, const float *a, float *d_in, int n,
                         int n_in, int n_out, Activation act)
 {
-    for (int c = 0; c < n_in; c += BLOCK_COLS) {
-        int w = n_in - c < BLOCK_COLS ? n_in - c : BLOCK_COLS, nv = (w + LANES - 1) / LANES;
-        __mmask16 m = col_mask(w, nv);
-        int i = 0;
-        for (; i + 4 <= n && w == BLOCK_COLS; i += 4) /* unrolled: 16 registers */
-            hidden_block(W, d_out, a, d_in, i, 4, n_in, n_out, c, 4, (__mmask16)0xffff, act);
-        for (; i < n; i += 4)
-            hidden_block(W, d_out, a, d_in, i, n - i < 4 ? n - i : 4, n_in, n_out, c, nv, m, act);
-    }
+    int full = n / 8 * 8, c8 = n_in / 48 * 48; /* what hidden_block8 covers */
+    for (int c = 0; c < c8; c += 48)
+        for (int i = 0; i < full; i += 8)
+            hidden_block8(W, d_out, a, d_in, i, n_in, n_out, c, act);
+    hidden_rest(W, d_out, a, d_in, 0, full, c8, n_in, n_in, n_out, act);
+    hidden_rest(W, d_out, a, d_in, full, n, 0, n_in, n_in, n_out, act);
 }
 
 void net_avx512_hidden_deltas(const float *W, const float *d_out, const float *a, float *d_in,

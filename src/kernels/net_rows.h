@@ -1,7 +1,9 @@
 /* net_rows.h: the row driver the vector dot-product kernels share (private to src/kernels).
  * Include it after defining INLINE and the file's register block
  * dot_block(W, ws, x, xs, len, ni, nj, z): z[r][q] = dot of W row q and x row r for ni <= 4
- * rows of x and nj <= 4 rows of W, in net_plain_dot's order. */
+ * rows of x and nj <= 4 rows of W, in net_plain_dot's order; optionally ROWS_BLOCK_OUT(W, ws,
+ * x, xs, len, out, n_out): a whole 4 x 4 block of rows whose length is a multiple of 16,
+ * z[r][q] stored to out[r n_out + q]. */
 #ifndef DOWNHILL_NET_ROWS_H
 #define DOWNHILL_NET_ROWS_H
 
@@ -18,6 +20,13 @@ INLINE void rows_partial(const float *W, int ws, const float *in, int xs, int le
     float z[4][4];
     int j = j0;
     for (; j + 4 <= j1; j += 4) {
+#ifdef ROWS_BLOCK_OUT
+        if (ni == 4 && len % 16 == 0) { /* the file's whole block, stored by itself */
+            ROWS_BLOCK_OUT(W + (size_t)j * ws, ws, in + (size_t)i * xs, xs, len,
+                           out + (size_t)i * n_out + j, n_out);
+            continue;
+        }
+#endif
         dot_block(W + (size_t)j * ws, ws, in + (size_t)i * xs, xs, len, ni, 4, z);
         for (int r = 0; r < ni; r++)
             for (int q = 0; q < 4; q++)
