@@ -197,7 +197,7 @@ done
 
 # wire_bytes RUN P: bytes per value the run's exact sums took on the wire between hosts:
 # measured when the log says what rank 0 sent (2 (Q - 1) / Q of the message in the halving
-# allreduce, Q = P a power of two; train.sum_bytes = auto picks widths per bucket, and
+# allreduce, Q = P a power of two; train.sum_bytes = auto picks widths per block, and
 # buckets past the width go again as int64), else the run's train.sum_bytes, else 6
 wire_bytes() {
     local log=${1%.h5}.log p=$2 sent width
