@@ -344,22 +344,25 @@ INLINE void hidden_block(const float *W, const float *d_out, const float *a, flo
         }
 }
 
-/* HIDDEN_ROW(r): example r's three accumulators += W's three vectors times its delta of
- * output j (hidden_block8). */
+/* HIDDEN_ROW(r): example r's four accumulators += W's four vectors times its delta of
+ * output j (hidden_block6). */
 #define HIDDEN_ROW(r)                                                                        \
     do {                                                                                     \
         __m512 dv = _mm512_set1_ps(dl[(size_t)(r) * n_out + j]);                             \
         s##r##0 = _mm512_fmadd_ps(w0, dv, s##r##0);                                          \
         s##r##1 = _mm512_fmadd_ps(w1, dv, s##r##1);                                          \
         s##r##2 = _mm512_fmadd_ps(w2, dv, s##r##2);                                          \
+        s##r##3 = _mm512_fmadd_ps(w3, dv, s##r##3);                                          \
     } while (0)
 
-/* HIDDEN_OUT(r): example r's three vectors of deltas (hidden_block8). */
+/* HIDDEN_OUT(r): example r's four vectors of deltas (hidden_block6). */
 #define HIDDEN_OUT(r)                                                                        \
     do {                                                                                     \
-        hidden_store(a, d_in, (size_t)(i + (r)) * n_in + c, s##r##0, act);                   \
-        hidden_store(a, d_in, (size_t)(i + (r)) * n_in + c + LANES, s##r##1, act);           \
-        hidden_store(a, d_in, (size_t)(i + (r)) * n_in + c + 2 * LANES, s##r##2, act);       \
+        size_t at = (size_t)(i + (r)) * n_in + c;                                            \
+        hidden_store(a, d_in, at, s##r##0, act);                                             \
+        hidden_store(a, d_in, at + LANES, s##r##1, act);                                     \
+        hidden_store(a, d_in, at + 2 * LANES, s##r##2, act);                                 \
+        hidden_store(a, d_in, at + 3 * LANES, s##r##3, act);                                 \
     } while (0)
 
 /* hidden_store: d_in[at..at+16) = s times the activation's derivative at a[at..at+16). */
@@ -368,30 +371,28 @@ INLINE void hidden_store(const float *a, float *d_in, size_t at, __m512 s, Activ
     _mm512_storeu_ps(d_in + at, _mm512_mul_ps(s, derivative16(_mm512_loadu_ps(a + at), act)));
 }
 
-/* hidden_block8: hidden_block for eight examples [i, i + 8) by 48 inputs [c, c + 48): 24
+/* hidden_block6: hidden_block for six examples [i, i + 6) by 64 inputs [c, c + 64): 24
  * accumulators in named registers (an array of them is kept in memory by gcc), each load
- * of W shared by eight examples, so W (read from L2) costs half of what it costs in
- * hidden_block. The same sums in the same order, so the same bits. */
-static void hidden_block8(const float *W, const float *d_out, const float *a, float *d_in, int i,
+ * of W shared by six examples (hidden_block: four). The same sums in the same order, so the
+ * same bits. */
+static void hidden_block6(const float *W, const float *d_out, const float *a, float *d_in, int i,
                           int n_in, int n_out, int c, Activation act)
 {
-    __m512 s00, s01, s02, s10, s11, s12, s20, s21, s22, s30, s31, s32;
-    __m512 s40, s41, s42, s50, s51, s52, s60, s61, s62, s70, s71, s72;
-    s00 = s01 = s02 = s10 = s11 = s12 = s20 = s21 = s22 = s30 = s31 = s32 = _mm512_setzero_ps();
-    s40 = s41 = s42 = s50 = s51 = s52 = s60 = s61 = s62 = s70 = s71 = s72 = s00;
+    __m512 s00, s01, s02, s03, s10, s11, s12, s13, s20, s21, s22, s23;
+    __m512 s30, s31, s32, s33, s40, s41, s42, s43, s50, s51, s52, s53;
+    s00 = s01 = s02 = s03 = s10 = s11 = s12 = s13 = s20 = s21 = s22 = s23 = _mm512_setzero_ps();
+    s30 = s31 = s32 = s33 = s40 = s41 = s42 = s43 = s50 = s51 = s52 = s53 = s00;
     const float *dl = d_out + (size_t)i * n_out;
     for (int j = 0; j < n_out; j++) {
         const float *wj = W + (size_t)j * n_in + c;
         __m512 w0 = _mm512_loadu_ps(wj), w1 = _mm512_loadu_ps(wj + LANES),
-               w2 = _mm512_loadu_ps(wj + 2 * LANES);
+               w2 = _mm512_loadu_ps(wj + 2 * LANES), w3 = _mm512_loadu_ps(wj + 3 * LANES);
         HIDDEN_ROW(0);
         HIDDEN_ROW(1);
         HIDDEN_ROW(2);
         HIDDEN_ROW(3);
         HIDDEN_ROW(4);
         HIDDEN_ROW(5);
-        HIDDEN_ROW(6);
-        HIDDEN_ROW(7);
     }
     HIDDEN_OUT(0);
     HIDDEN_OUT(1);
@@ -399,38 +400,25 @@ static void hidden_block8(const float *W, const float *d_out, const float *a, fl
     HIDDEN_OUT(3);
     HIDDEN_OUT(4);
     HIDDEN_OUT(5);
-    HIDDEN_OUT(6);
-    HIDDEN_OUT(7);
 }
 
-/* hidden_rest: hidden_block over examples [i0, i1) and inputs [c0, c1), in blocks of four
- * examples by 64 inputs. */
-static void hidden_rest(const float *W, const float *d_out, const float *a, float *d_in, int i0,
-                        int i1, int c0, int c1, int n_in, int n_out, Activation act)
-{
-    for (int c = c0; c < c1; c += BLOCK_COLS) {
-        int w = c1 - c < BLOCK_COLS ? c1 - c : BLOCK_COLS, nv = (w + LANES - 1) / LANES;
-        __mmask16 m = col_mask(w, nv);
-        int i = i0;
-        for (; i + 4 <= i1 && w == BLOCK_COLS; i += 4) /* unrolled: 16 registers */
-            hidden_block(W, d_out, a, d_in, i, 4, n_in, n_out, c, 4, (__mmask16)0xffff, act);
-        for (; i < i1; i += 4)
-            hidden_block(W, d_out, a, d_in, i, i1 - i < 4 ? i1 - i : 4, n_in, n_out, c, nv, m,
-                         act);
-    }
-}
-
-/* hidden_wide: net_avx512_hidden_deltas for n_in > 16: blocks of eight examples by 48
- * inputs (hidden_block8) where they are whole, the rest by hidden_rest. */
+/* hidden_wide: net_avx512_hidden_deltas for n_in > 16, by blocks of 64 inputs: six examples
+ * at a time where the block is whole (hidden_block6), the other examples four at a time
+ * (hidden_block). */
 static void hidden_wide(const float *W, const float *d_out, const float *a, float *d_in, int n,
                         int n_in, int n_out, Activation act)
 {
-    int full = n / 8 * 8, c8 = n_in / 48 * 48; /* what hidden_block8 covers */
-    for (int c = 0; c < c8; c += 48)
-        for (int i = 0; i < full; i += 8)
-            hidden_block8(W, d_out, a, d_in, i, n_in, n_out, c, act);
-    hidden_rest(W, d_out, a, d_in, 0, full, c8, n_in, n_in, n_out, act);
-    hidden_rest(W, d_out, a, d_in, full, n, 0, n_in, n_in, n_out, act);
+    for (int c = 0; c < n_in; c += BLOCK_COLS) {
+        int w = n_in - c < BLOCK_COLS ? n_in - c : BLOCK_COLS, nv = (w + LANES - 1) / LANES;
+        __mmask16 m = col_mask(w, nv);
+        int i = 0;
+        for (; i + 6 <= n && w == BLOCK_COLS; i += 6)
+            hidden_block6(W, d_out, a, d_in, i, n_in, n_out, c, act);
+        for (; i + 4 <= n && w == BLOCK_COLS; i += 4) /* unrolled: 16 registers */
+            hidden_block(W, d_out, a, d_in, i, 4, n_in, n_out, c, 4, (__mmask16)0xffff, act);
+        for (; i < n; i += 4)
+            hidden_block(W, d_out, a, d_in, i, n - i < 4 ? n - i : 4, n_in, n_out, c, nv, m, act);
+    }
 }
 
 void net_avx512_hidden_deltas(const float *W, const float *d_out, const float *a, float *d_in,

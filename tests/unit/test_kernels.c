@@ -636,7 +636,7 @@ static int kernels_against_plain(void)
         for (size_t b = 0; b < sizeof dot_outs / sizeof *dot_outs; b++)
             for (size_t c = 0; c < sizeof dot_lens / sizeof *dot_lens; c++, cases++)
                 net_dot_rows(dot_ns[a], dot_outs[b], dot_lens[c], seed++);
-    const int hidden_ins[] = {1, 10, 15, 16, 17, 40, 64, 130, 512}; /* blocks of 8 x 48, rests */
+    const int hidden_ins[] = {1, 10, 15, 16, 17, 40, 64, 130, 512}; /* blocks of 6 x 64, rests */
     for (size_t a = 0; a < sizeof ns / sizeof *ns; a++)
         for (size_t b = 0; b < sizeof hidden_ins / sizeof *hidden_ins; b++)
             for (size_t c = 0; c < sizeof outs / sizeof *outs; c++)
