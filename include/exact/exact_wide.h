@@ -53,7 +53,8 @@ size_t exact_wide_round_plain(int16_t *restrict A, int lda, int64_t *restrict D,
 size_t exact_wide_outer(int64_t *restrict acc, const Real *a, const Real *d, int n, int n_in,
                         int n_out, const Fixed *f, ExactWide *s);
 
-/* exact_wide_outer_ref: the same sums by plain int64 loops (the reference for tests). */
+/* exact_wide_outer_ref: the same sums by exact_wide_round_plain and plain int64 loops (the
+ * reference for tests). */
 size_t exact_wide_outer_ref(int64_t *restrict acc, const Real *a, const Real *d, int n,
                             int n_in, int n_out, const Fixed *f);
 

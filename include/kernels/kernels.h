@@ -1,8 +1,8 @@
 /* kernels.h: the numeric inner loops of the network (net_*), of the float outer products
  * rounded to fixed point (exact_*) and of the first layer's and the wide layers' integer
- * outer products (input_*), and of the rounding of its deltas and wide activations
- * (round_*), one file per instruction set under src/kernels/. model.c,
- * exact.c, exact_input.c and exact_wide.c call the kernels_* functions, which run this build's kernel of each family
+ * outer products (input_*), and the rounding of those layers' deltas and activations to
+ * integers (round_*), one file per instruction set under src/kernels/. model.c, exact.c,
+ * exact_input.c and exact_wide.c call the kernels_* functions, which run this build's kernel of each family
  * (isa.h picks them; kernels.c calls them). The plain-C kernels are every build's: the
  * references the vector kernels are tested against (test_kernels), bit for bit unless
  * noted, and the fallback where a build has no vector kernel. */
@@ -259,6 +259,8 @@ size_t exact_avx512_outer(int64_t *restrict acc, const float *d, const float *x,
                           double *bound);
 #endif
 #if KERNELS_ROUND_AVX512
+/* round_avx512_input / round_avx512_wide: kernels_input_round / kernels_wide_round on
+ * AVX-512 (float). */
 size_t round_avx512_input(int64_t *restrict D, int ld, const float *d, int n, int n_out,
                           const Fixed *f);
 size_t round_avx512_wide(int16_t *restrict A, int lda, int64_t *restrict D, int ld,
@@ -266,6 +268,8 @@ size_t round_avx512_wide(int16_t *restrict A, int lda, int64_t *restrict D, int 
                          const Fixed *f);
 #endif
 #if KERNELS_ROUND_AVX2
+/* round_avx2_input / round_avx2_wide: kernels_input_round / kernels_wide_round on AVX2
+ * (float). */
 size_t round_avx2_input(int64_t *restrict D, int ld, const float *d, int n, int n_out,
                         const Fixed *f);
 size_t round_avx2_wide(int16_t *restrict A, int lda, int64_t *restrict D, int ld,

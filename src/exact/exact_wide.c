@@ -140,7 +140,7 @@ size_t exact_wide_outer_ref(int64_t *restrict acc, const Real *a, const Real *d,
     int64_t *D = malloc(sizeof *D * (size_t)(n > 0 ? n : 1) * (size_t)n_out);
     if (!A || !D)
         abort(); /* a test helper */
-    size_t bad = exact_wide_round(A, n_in, D, n, a, d, n, n_in, n_out, f);
+    size_t bad = exact_wide_round_plain(A, n_in, D, n, a, d, n, n_in, n_out, f);
     wide_plain_outer(acc, n_in, D, n, A, n_in, n, n_out, n_in);
     free(A);
     free(D);
