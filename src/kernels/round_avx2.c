@@ -13,6 +13,8 @@
 #include "exact/exact_wide.h"
 #include "round8.h"
 
+#define INLINE static inline __attribute__((always_inline))
+
 /* lanes: the int32 mask of the first m of eight lanes (m in [0, 8]). */
 static inline __m256i lanes(int m)
 {
@@ -21,7 +23,7 @@ static inline __m256i lanes(int m)
 
 /* load_block: r[q] = row i0 + q of d (rows n_out apart), columns [j0, j0 + nj); the other
  * columns and the rows from ni on are zero (rounded to 0, never bad). */
-static inline void load_block(__m256 r[8], const float *d, int n_out, int i0, int ni, int j0,
+INLINE void load_block(__m256 r[8], const float *d, int n_out, int i0, int ni, int j0,
                               int nj)
 {
     __m256i mj = lanes(nj);
@@ -46,7 +48,7 @@ static inline __m256d absd(__m256d y)
 }
 
 /* store4: the four int64 of v to p, the first m of them (m in [0, 4]). */
-static inline void store4(int64_t *p, __m256i v, int m)
+INLINE void store4(int64_t *p, __m256i v, int m)
 {
     if (m >= 4)
         _mm256_storeu_si256((__m256i *)p, v);
@@ -57,13 +59,31 @@ static inline void store4(int64_t *p, __m256i v, int m)
 
 /* input_half: four examples' D of one neuron (y = d 2^32) into p (the first m); returns the
  * bad ones (non-finite, or |y| 255 beyond the limit). */
-static inline int input_half(int64_t *p, __m128 d4, __m256d scale, __m256d div, __m256d lim,
+INLINE int input_half(int64_t *p, __m128 d4, __m256d scale, __m256d div, __m256d lim,
                              int m)
 {
     __m256d y = _mm256_mul_pd(_mm256_cvtps_pd(d4), scale); /* exact */
     __m256d ok = _mm256_cmp_pd(_mm256_mul_pd(absd(y), div), lim, _CMP_LE_OQ);
     store4(p, _mm256_and_si256(rounded(y), _mm256_castpd_si256(ok)), m);
     return 4 - __builtin_popcount((unsigned)_mm256_movemask_pd(ok));
+}
+
+/* input_block: the deltas of examples [i0, i0 + ni) and neurons [j0, j0 + nj) (ni, nj <= 8)
+ * rounded into D; returns the bad ones. */
+INLINE size_t input_block(int64_t *restrict D, int ld, const float *d, int n_out, int i0, int j0,
+                          int ni, int nj, __m256d scale, __m256d div, __m256d lim)
+{
+    __m256 r[8];
+    size_t bad = 0;
+    load_block(r, d, n_out, i0, ni, j0, nj);
+    round8_transpose(r);
+    for (int c = 0; c < nj; c++) {
+        int64_t *p = D + (size_t)(j0 + c) * ld + i0;
+        bad += (size_t)input_half(p, _mm256_castps256_ps128(r[c]), scale, div, lim, ni);
+        bad += (size_t)input_half(p + 4, _mm256_extractf128_ps(r[c], 1), scale, div, lim,
+                                  ni - 4);
+    }
+    return bad;
 }
 
 size_t round_avx2_input(int64_t *restrict D, int ld, const float *d, int n, int n_out,
@@ -76,17 +96,9 @@ size_t round_avx2_input(int64_t *restrict D, int ld, const float *d, int n, int 
         int ni = n - i0 < 8 ? n - i0 : 8;
         for (int j0 = 0; j0 < n_out; j0 += 8) {
             int nj = n_out - j0 < 8 ? n_out - j0 : 8;
-            __m256 r[8];
-            load_block(r, d, n_out, i0, ni, j0, nj);
-            round8_transpose(r);
-            for (int c = 0; c < 8; c++) {
-                if (c >= nj)
-                    break;
-                int64_t *p = D + (size_t)(j0 + c) * ld + i0;
-                bad += (size_t)input_half(p, _mm256_castps256_ps128(r[c]), scale, div, lim, ni);
-                bad += (size_t)input_half(p + 4, _mm256_extractf128_ps(r[c], 1), scale, div,
-                                          lim, ni - 4);
-            }
+            bad += ni == 8 && nj == 8
+                       ? input_block(D, ld, d, n_out, i0, j0, 8, 8, scale, div, lim)
+                       : input_block(D, ld, d, n_out, i0, j0, ni, nj, scale, div, lim);
         }
     }
     return bad;
@@ -147,13 +159,32 @@ static double wide_example(int16_t *restrict A, const float *a, int n_in, const 
 
 /* wide_half: four examples' D of one neuron (y = d sd, live: sd != 0) into p (the first
  * m); returns the bad ones (live, and not finite or |y| beyond lim). */
-static inline int wide_half(int64_t *p, __m128 d4, __m256d sd, __m256d live, __m256d lim, int m)
+INLINE int wide_half(int64_t *p, __m128 d4, __m256d sd, __m256d live, __m256d lim, int m)
 {
     __m256d y = _mm256_mul_pd(_mm256_cvtps_pd(d4), sd); /* exact */
     __m256d in = _mm256_cmp_pd(absd(y), lim, _CMP_LE_OQ);
     __m256d keep = _mm256_and_pd(in, live);
     store4(p, _mm256_and_si256(rounded(y), _mm256_castpd_si256(keep)), m);
     return __builtin_popcount((unsigned)_mm256_movemask_pd(_mm256_andnot_pd(in, live)));
+}
+
+/* wide_block: input_block for a wide layer (s, live: the examples' scales and scale != 0,
+ * in halves of four). */
+INLINE size_t wide_block(int64_t *restrict D, int ld, const float *d, int n_out, int i0, int j0,
+                         int ni, int nj, const __m256d s[2], const __m256d live[2],
+                         __m256d lim)
+{
+    __m256 r[8];
+    size_t bad = 0;
+    load_block(r, d, n_out, i0, ni, j0, nj);
+    round8_transpose(r);
+    for (int c = 0; c < nj; c++) {
+        int64_t *p = D + (size_t)(j0 + c) * ld + i0;
+        bad += (size_t)wide_half(p, _mm256_castps256_ps128(r[c]), s[0], live[0], lim, ni);
+        bad += (size_t)wide_half(p + 4, _mm256_extractf128_ps(r[c], 1), s[1], live[1], lim,
+                                 ni - 4);
+    }
+    return bad;
 }
 
 size_t round_avx2_wide(int16_t *restrict A, int lda, int64_t *restrict D, int ld,
@@ -170,22 +201,14 @@ size_t round_avx2_wide(int16_t *restrict A, int lda, int64_t *restrict D, int ld
                                  n_in, f);
             bad += sd[q] == 0; /* not finite: the example adds nothing */
         }
-        __m256d s0 = _mm256_loadu_pd(sd), s1 = _mm256_loadu_pd(sd + 4);
-        __m256d live0 = _mm256_cmp_pd(s0, _mm256_setzero_pd(), _CMP_NEQ_OQ);
-        __m256d live1 = _mm256_cmp_pd(s1, _mm256_setzero_pd(), _CMP_NEQ_OQ);
+        __m256d s[2] = {_mm256_loadu_pd(sd), _mm256_loadu_pd(sd + 4)}, live[2];
+        for (int h = 0; h < 2; h++)
+            live[h] = _mm256_cmp_pd(s[h], _mm256_setzero_pd(), _CMP_NEQ_OQ);
         for (int j0 = 0; j0 < n_out; j0 += 8) {
             int nj = n_out - j0 < 8 ? n_out - j0 : 8;
-            __m256 r[8];
-            load_block(r, d, n_out, i0, ni, j0, nj);
-            round8_transpose(r);
-            for (int c = 0; c < 8; c++) {
-                if (c >= nj)
-                    break;
-                int64_t *p = D + (size_t)(j0 + c) * ld + i0;
-                bad += (size_t)wide_half(p, _mm256_castps256_ps128(r[c]), s0, live0, lim, ni);
-                bad += (size_t)wide_half(p + 4, _mm256_extractf128_ps(r[c], 1), s1, live1, lim,
-                                         ni - 4);
-            }
+            bad += ni == 8 && nj == 8
+                       ? wide_block(D, ld, d, n_out, i0, j0, 8, 8, s, live, lim)
+                       : wide_block(D, ld, d, n_out, i0, j0, ni, nj, s, live, lim);
         }
     }
     return bad;
