@@ -3,9 +3,9 @@
  * outer products (input_*), and the rounding of those layers' deltas and activations to
  * integers (round_*), one file per instruction set under src/kernels/. model.c, exact.c,
  * exact_input.c and exact_wide.c call the kernels_* functions, which run this build's
- * kernel of each family (isa.h picks them; kernels.c calls them). The plain-C kernels are every build's: the
- * references the vector kernels are tested against (test_kernels), bit for bit unless
- * noted, and the fallback where a build has no vector kernel. */
+ * kernel of each family (isa.h picks them; kernels.c calls them). The plain-C kernels are
+ * every build's: the references the vector kernels are tested against (test_kernels), bit
+ * for bit unless noted, and the fallback where a build has no vector kernel. */
 #ifndef DOWNHILL_KERNELS_H
 #define DOWNHILL_KERNELS_H
 
