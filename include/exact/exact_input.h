@@ -37,6 +37,11 @@ void exact_input_free(ExactInput *s);
 size_t exact_input_round(int64_t *restrict D, int ld, const Real *d, int n, int n_out,
                          const Fixed *f);
 
+/* exact_input_round_plain: exact_input_round in plain C: its definition, the portable
+ * build's code and the reference of the vector kernels (test_kernels). */
+size_t exact_input_round_plain(int64_t *restrict D, int ld, const Real *d, int n, int n_out,
+                               const Fixed *f);
+
 /* exact_input_cols: the sums of input column k += sum_i D[j ld + i] rows[i][k] for the
  * columns k in [c0, c1) only, into dst (its split, acc[0] and acc[1] counted from column c0
  * and from dst->split); n examples, at most the scratch's cap, each product D b within 64

@@ -42,12 +42,19 @@ void exact_wide_free(ExactWide *s);
 size_t exact_wide_round(int16_t *restrict A, int lda, int64_t *restrict D, int ld, const Real *a,
                         const Real *d, int n, int n_in, int n_out, const Fixed *f);
 
+/* exact_wide_round_plain: exact_wide_round in plain C: its definition, the portable
+ * build's code and the reference of the vector kernels (test_kernels). */
+size_t exact_wide_round_plain(int16_t *restrict A, int lda, int64_t *restrict D, int ld,
+                              const Real *a, const Real *d, int n, int n_in, int n_out,
+                              const Fixed *f);
+
 /* exact_wide_outer: acc (n_out, n_in) row-major += sum over the n examples (n <= cap) of
  * D_ij A_ik, rounded by exact_wide_round; returns its bad values. */
 size_t exact_wide_outer(int64_t *restrict acc, const Real *a, const Real *d, int n, int n_in,
                         int n_out, const Fixed *f, ExactWide *s);
 
-/* exact_wide_outer_ref: the same sums by plain int64 loops (the reference for tests). */
+/* exact_wide_outer_ref: the same sums by exact_wide_round_plain and plain int64 loops (the
+ * reference for tests). */
 size_t exact_wide_outer_ref(int64_t *restrict acc, const Real *a, const Real *d, int n,
                             int n_in, int n_out, const Fixed *f);
 

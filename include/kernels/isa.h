@@ -33,6 +33,20 @@
 #define KERNELS_EXACT_AVX512 0
 #endif
 
+/* The rounding of the exact path's deltas and wide activations (round_*.c), float builds:
+ * AVX-512 (F, DQ, VL), else AVX2, else the plain C of exact_input.c and exact_wide.c. */
+#if defined(__AVX512F__) && defined(__AVX512DQ__) && defined(__AVX512VL__) && \
+    !defined(DOWNHILL_DOUBLE)
+#define KERNELS_ROUND_AVX512 1
+#define KERNELS_ROUND_AVX2 0
+#elif defined(__AVX2__) && !defined(DOWNHILL_DOUBLE)
+#define KERNELS_ROUND_AVX512 0
+#define KERNELS_ROUND_AVX2 1
+#else
+#define KERNELS_ROUND_AVX512 0
+#define KERNELS_ROUND_AVX2 0
+#endif
+
 /* exact_descend on eight sums in an AVX-512 register (descend8.h). */
 #if defined(__AVX512F__) && defined(__AVX512DQ__) && defined(__AVX512VL__)
 #define KERNELS_DESCEND8 1

@@ -1,10 +1,11 @@
 /* kernels.h: the numeric inner loops of the network (net_*), of the float outer products
  * rounded to fixed point (exact_*) and of the first layer's and the wide layers' integer
- * outer products (input_*), one file per instruction set under src/kernels/. model.c,
- * exact.c, exact_input.c and exact_wide.c call the kernels_* functions, which run this build's kernel of each family
- * (isa.h picks them; kernels.c calls them). The plain-C kernels are every build's: the
- * references the vector kernels are tested against (test_kernels), bit for bit unless
- * noted, and the fallback where a build has no vector kernel. */
+ * outer products (input_*), and the rounding of those layers' deltas and activations to
+ * integers (round_*), one file per instruction set under src/kernels/. model.c, exact.c,
+ * exact_input.c and exact_wide.c call the kernels_* functions, which run this build's
+ * kernel of each family (isa.h picks them; kernels.c calls them). The plain-C kernels are
+ * every build's: the references the vector kernels are tested against (test_kernels), bit
+ * for bit unless noted, and the fallback where a build has no vector kernel. */
 #ifndef DOWNHILL_KERNELS_H
 #define DOWNHILL_KERNELS_H
 
@@ -100,6 +101,17 @@ void kernels_outer_add(Real *restrict gW, int gs, const Real *d, const Real *x, 
 /* kernels_exact_outer: exact_outer (exact.h) on this build's kernel. */
 size_t kernels_exact_outer(int64_t *restrict acc, const Real *d, const Real *x, const int *start,
                            int groups, int n_out, int n_in, const Fixed *f, double *bound);
+
+/* kernels_input_round: exact_input_round (exact_input.h) on this build's kernel; the
+ * integers and the count of exact_input_round_plain. */
+size_t kernels_input_round(int64_t *restrict D, int ld, const Real *d, int n, int n_out,
+                           const Fixed *f);
+
+/* kernels_wide_round: exact_wide_round (exact_wide.h) on this build's kernel; the integers
+ * and the count of exact_wide_round_plain. */
+size_t kernels_wide_round(int16_t *restrict A, int lda, int64_t *restrict D, int ld,
+                          const Real *a, const Real *d, int n, int n_in, int n_out,
+                          const Fixed *f);
 
 /* kernels_amx_init / kernels_amx_free: the AMX scratch where the build and the machine have
  * the tiles, else an empty one (ready 0); -1 out of memory. */
@@ -245,6 +257,24 @@ size_t exact_avx2_outer(int64_t *restrict acc, const float *d, const float *x, c
 size_t exact_avx512_outer(int64_t *restrict acc, const float *d, const float *x,
                           const int *start, int groups, int n_out, int n_in, const Fixed *f,
                           double *bound);
+#endif
+#if KERNELS_ROUND_AVX512
+/* round_avx512_input / round_avx512_wide: kernels_input_round / kernels_wide_round on
+ * AVX-512 (float). */
+size_t round_avx512_input(int64_t *restrict D, int ld, const float *d, int n, int n_out,
+                          const Fixed *f);
+size_t round_avx512_wide(int16_t *restrict A, int lda, int64_t *restrict D, int ld,
+                         const float *a, const float *d, int n, int n_in, int n_out,
+                         const Fixed *f);
+#endif
+#if KERNELS_ROUND_AVX2
+/* round_avx2_input / round_avx2_wide: kernels_input_round / kernels_wide_round on AVX2
+ * (float). */
+size_t round_avx2_input(int64_t *restrict D, int ld, const float *d, int n, int n_out,
+                        const Fixed *f);
+size_t round_avx2_wide(int16_t *restrict A, int lda, int64_t *restrict D, int ld,
+                       const float *a, const float *d, int n, int n_in, int n_out,
+                       const Fixed *f);
 #endif
 #if KERNELS_INPUT_VNNI
 /* input_vnni_spends: 1 if input_vnni_region can spend the sums of these n examples. */

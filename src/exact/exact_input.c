@@ -1,5 +1,6 @@
 /* exact_input.c: sum_i D[i][j] b[i][k] with D = round(d 2^32) and bytes b, in integers.
- * The deltas are rounded here; the sums are formed by the kernels (kernels.h): AMX tiles,
+ * The deltas are rounded by the kernels (kernels.h: AVX-512 or AVX2, else the plain C
+ * here); the sums are formed by the kernels too: AMX tiles,
  * int16 pairs on AVX-512 VNNI or AVX2, or plain int64 loops. Every path gives the same
  * integers. */
 #include "exact/exact_input.h"
@@ -51,6 +52,12 @@ static int64_t fixed_delta(Real d, const Fixed *f, size_t *bad)
 
 size_t exact_input_round(int64_t *restrict D, int ld, const Real *d, int n, int n_out,
                          const Fixed *f)
+{
+    return kernels_input_round(D, ld, d, n, n_out, f);
+}
+
+size_t exact_input_round_plain(int64_t *restrict D, int ld, const Real *d, int n, int n_out,
+                               const Fixed *f)
 {
     size_t bad = 0;
     for (int i = 0; i < n; i++)

@@ -1,6 +1,7 @@
 /* exact_wide.c: a wide layer's weight gradient in integers (see exact_wide.h): each example's
- * activations and deltas rounded once, the products summed by the kernels (kernels.h: AMX
- * tiles, else plain int64 loops). Every path gives the same integers. */
+ * activations and deltas rounded once (by the kernels, kernels.h: AVX-512 or AVX2, else the
+ * plain C here), the products summed by the kernels (AMX tiles, int16 pairs on AVX-512 VNNI
+ * or AVX2, else plain int64 loops). Every path gives the same integers. */
 #include "exact/exact_wide.h"
 #include "kernels/kernels.h"
 
@@ -89,6 +90,13 @@ static double wide_activations(int16_t *restrict A, const Real *a, int n_in, con
 size_t exact_wide_round(int16_t *restrict A, int lda, int64_t *restrict D, int ld, const Real *a,
                         const Real *d, int n, int n_in, int n_out, const Fixed *f)
 {
+    return kernels_wide_round(A, lda, D, ld, a, d, n, n_in, n_out, f);
+}
+
+size_t exact_wide_round_plain(int16_t *restrict A, int lda, int64_t *restrict D, int ld,
+                              const Real *a, const Real *d, int n, int n_in, int n_out,
+                              const Fixed *f)
+{
     enum { BLOCK = 64 }; /* examples whose deltas are rounded together, neuron by neuron */
     const double lim = f->limit / (double)(1 << EXACT_WIDE_ABITS); /* |D| 2^15 <= limit */
     size_t bad = 0;
@@ -132,7 +140,7 @@ size_t exact_wide_outer_ref(int64_t *restrict acc, const Real *a, const Real *d,
     int64_t *D = malloc(sizeof *D * (size_t)(n > 0 ? n : 1) * (size_t)n_out);
     if (!A || !D)
         abort(); /* a test helper */
-    size_t bad = exact_wide_round(A, n_in, D, n, a, d, n, n_in, n_out, f);
+    size_t bad = exact_wide_round_plain(A, n_in, D, n, a, d, n, n_in, n_out, f);
     wide_plain_outer(acc, n_in, D, n, A, n_in, n, n_out, n_in);
     free(A);
     free(D);

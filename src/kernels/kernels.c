@@ -2,6 +2,7 @@
  * the plain one; and, at run time, the AMX tiles for the first layer's integer sums where
  * the build, the CPU and the OS allow them (DOWNHILL_AMX=0 turns them off). */
 #include "kernels/kernels.h"
+#include "exact/exact_wide.h"
 
 /* Fewer examples than this take the vector path even where AMX is usable: a call on the
  * tiles costs about as much as a block of 64 examples. */
@@ -21,6 +22,14 @@ const char *kernels_describe(void)
 #if KERNELS_EXACT_AVX512
            "avx512"
 #elif KERNELS_EXACT_AVX2
+           "avx2"
+#else
+           "plain"
+#endif
+           ", round "
+#if KERNELS_ROUND_AVX512
+           "avx512"
+#elif KERNELS_ROUND_AVX2
            "avx2"
 #else
            "plain"
@@ -99,6 +108,31 @@ size_t kernels_exact_outer(int64_t *restrict acc, const Real *d, const Real *x, 
 #else
     (void)bound;
     return exact_plain_outer(acc, d, x, start, groups, n_out, n_in, f);
+#endif
+}
+
+size_t kernels_input_round(int64_t *restrict D, int ld, const Real *d, int n, int n_out,
+                           const Fixed *f)
+{
+#if KERNELS_ROUND_AVX512
+    return round_avx512_input(D, ld, d, n, n_out, f);
+#elif KERNELS_ROUND_AVX2
+    return round_avx2_input(D, ld, d, n, n_out, f);
+#else
+    return exact_input_round_plain(D, ld, d, n, n_out, f);
+#endif
+}
+
+size_t kernels_wide_round(int16_t *restrict A, int lda, int64_t *restrict D, int ld,
+                          const Real *a, const Real *d, int n, int n_in, int n_out,
+                          const Fixed *f)
+{
+#if KERNELS_ROUND_AVX512
+    return round_avx512_wide(A, lda, D, ld, a, d, n, n_in, n_out, f);
+#elif KERNELS_ROUND_AVX2
+    return round_avx2_wide(A, lda, D, ld, a, d, n, n_in, n_out, f);
+#else
+    return exact_wide_round_plain(A, lda, D, ld, a, d, n, n_in, n_out, f);
 #endif
 }
 

@@ -1,7 +1,9 @@
 /* test_kernels: the fast kernels against their plain definitions. This build's network
  * kernels (dot products, sigmoid, hidden deltas, outer products) give the plain-C kernels'
- * bits; its exact outer products give the plain kernel's
- * integers, groups of one example or several, with sums beyond every fast path's range.
+ * bits; its exact outer products give the plain kernel's integers, groups of one example
+ * or several, with sums beyond every fast path's range; its rounding of the exact path's
+ * deltas and wide activations gives the plain C's integers and bad counts (random bits,
+ * ties, zeros, denormals, infinities, NaN, values at the bound, the clamp, every tail).
  * Input bytes become exactly (float)b / 255; the first layer's exact weight gradient
  * (AMX, int16-pair kernel) gives the same integers as plain int64 loops for odd sizes, long
  * batches, large and bad deltas; column ranges of it land in two regions, or are spent on
@@ -617,6 +619,188 @@ static void exact_case(const int *sizes, int groups, int n_out, int n_in, int bi
     free(bound);
 }
 
+/* float_bits: the float of the 32 bits b. */
+static float float_bits(uint32_t b)
+{
+    float v;
+    memcpy(&v, &b, sizeof v);
+    return v;
+}
+
+/* edge_delta: a delta for the rounding kernels, of kind: 0 random normal-range values, 1 any
+ * 32 random bits (NaNs, infinities, denormals), 2 an edge value (zeros, denormals,
+ * infinities, NaN, ties of half a unit of 2^-32 and of 2^-(32 + e), FLT_MAX), 3 around the
+ * bound `at` (within a few ulp either side, and either sign), 4 a mix of them all. */
+static Real edge_delta(Rng *r, int kind, float at)
+{
+    if (kind == 4)
+        kind = (int)rng_below(r, 4);
+    if (kind == 0)
+        return (Real)ldexp(rng_uniform(r) * 2 - 1, (int)rng_below(r, 40) - 30);
+    if (kind == 1)
+        return (Real)float_bits((uint32_t)rng_next(r));
+    if (kind == 3) {
+        float v = at;
+        for (int u = (int)rng_below(r, 9) - 4; u != 0; u += u > 0 ? -1 : 1)
+            v = nextafterf(v, u > 0 ? INFINITY : 0);
+        return (Real)(rng_below(r, 2) ? -v : v);
+    }
+    const float edges[] = {0.0f, -0.0f, 0x1p-149f, -0x1p-149f, 0x1.fffffcp-127f, 0x1p-126f,
+                           INFINITY, -INFINITY, NAN, -NAN, 0x1.fffffep127f, -0x1.fffffep127f,
+                           0x1p-33f, -0x1p-33f, 0x1.8p-32f, -0x1.8p-32f, 0x1.4p-31f, -0x1.4p-31f,
+                           0x1.000004p-11f, 0x1.00000cp-11f, 0x1.8p-48f, 0x1.4p-47f, 1.0f, -1.0f};
+    int k = (int)rng_below(r, sizeof edges / sizeof *edges + 2);
+    if (k < (int)(sizeof edges / sizeof *edges))
+        return (Real)edges[k];
+    /* a tie at a random unit 2^-(32 + s): (m + 1/2) 2^-(32 + s), s in [-10, 20) */
+    double m = (double)rng_below(r, 1u << 16) + 0.5;
+    return (Real)ldexp(rng_below(r, 2) ? -m : m, -32 - ((int)rng_below(r, 30) - 10));
+}
+
+/* round_fixed: exact_fixed(terms), or for terms 0 one with the limit 255 2^40, which float
+ * deltas can meet exactly (|d| 2^32 255 = limit at d = 256). */
+static Fixed round_fixed(int64_t terms)
+{
+    Fixed f = exact_fixed(terms ? terms : 64);
+    if (!terms)
+        f.limit = EXACT_INPUT_DIV * 0x1p40;
+    return f;
+}
+
+/* round_input_case: exact_input_round (this build's kernel) against exact_input_round_plain
+ * on n x n_out deltas of kind (edge_delta), into padded rows: every int64 (the padding
+ * included, which neither may write) and the bad count must be equal. */
+static void round_input_case(int n, int n_out, int kind, int64_t terms, uint64_t seed)
+{
+    Rng r;
+    rng_init(&r, seed);
+    int ld = n + 5;
+    Fixed f = round_fixed(terms);
+    float at = (float)(f.limit / EXACT_INPUT_DIV * f.inv_scale); /* |d| 2^32 255 = limit */
+    Real *d = malloc(sizeof *d * (size_t)n * n_out);
+    size_t cells = (size_t)ld * n_out;
+    int64_t *got = malloc(sizeof *got * cells), *want = malloc(sizeof *want * cells);
+    if (!d || !got || !want)
+        exit(1);
+    for (size_t i = 0; i < (size_t)n * n_out; i++)
+        d[i] = edge_delta(&r, kind, at);
+    for (size_t i = 0; i < cells; i++)
+        got[i] = want[i] = (int64_t)rng_next(&r);
+    size_t bad_got = exact_input_round(got, ld, d, n, n_out, &f);
+    size_t bad_want = exact_input_round_plain(want, ld, d, n, n_out, &f);
+    size_t diff = 0, first = cells;
+    for (size_t i = 0; i < cells; i++)
+        if (got[i] != want[i])
+            first = diff++ ? first : i;
+    CHECK(diff == 0 && bad_got == bad_want, "exact_input_round n=%d n_out=%d kind %d terms %lld: "
+          "%zu of %zu values differ (first at %zu: %lld, plain %lld), bad %zu vs %zu", n, n_out,
+          kind, (long long)terms, diff, cells, first, diff ? (long long)got[first] : 0LL,
+          diff ? (long long)want[first] : 0LL, bad_got, bad_want);
+    free(d);
+    free(got);
+    free(want);
+}
+
+/* edge_row: example i's activations (n_in) of kind: 0 random in (-1, 1), 1 each row's
+ * largest |a| 2^e' (0.75, 1 - 2^-24: A clamps, or a power of two) at e' in [-140, 127], the
+ * rest ties of its units 2^(e' - 15), denormals, zeros, 2 edge_delta's any bits or edges (NaN
+ * and infinities: the row adds nothing), 3 all zero, 4 a mix by example. */
+static void edge_row(Rng *r, Real *a, int n_in, int kind, int i)
+{
+    if (kind == 4)
+        kind = i % 4;
+    int ex = (int)rng_below(r, 268) - 140;
+    const float tops[] = {0.75f, 0x1.fffffep-1f, 0.5f, -0x1.fffffep-1f};
+    for (int k = 0; k < n_in; k++) {
+        double u = rng_uniform(r) * 2 - 1;
+        switch (kind) {
+        case 0: a[k] = (Real)u; break;
+        case 1: {
+            int t = (int)rng_below(r, 4);
+            double m = (double)rng_below(r, 1u << 14) + (t == 0 ? 0.5 : u);
+            a[k] = t == 3 ? (Real)0x1p-149f : (Real)ldexp(m, ex - 15); /* ties, units */
+            break;
+        }
+        case 2: a[k] = edge_delta(r, rng_below(r, 8) ? 2 : 1, 1); break;
+        default: a[k] = 0; break;
+        }
+    }
+    if (kind == 1)
+        a[rng_below(r, (uint64_t)n_in)] = (Real)ldexpf(tops[rng_below(r, 4)], ex);
+}
+
+/* round_wide_case: exact_wide_round (this build's kernel) against exact_wide_round_plain:
+ * n examples of n_in activations (edge_row of kind ak) and n_out deltas (edge_delta of kind
+ * dk, kind 3 around the bound of the example's row when its e is 0), into padded rows; every
+ * int16, int64 (padding included) and the bad count must be equal. */
+static void round_wide_case(int n, int n_in, int n_out, int ak, int dk, int64_t terms,
+                            uint64_t seed)
+{
+    Rng r;
+    rng_init(&r, seed);
+    int lda = n_in + 3, ld = n + 5;
+    Fixed f = round_fixed(terms);
+    float at = (float)ldexp(f.limit / (1 << EXACT_WIDE_ABITS), -f.delta_bits); /* e = 0 */
+    Real *a = malloc(sizeof *a * (size_t)n * n_in), *d = malloc(sizeof *d * (size_t)n * n_out);
+    size_t acells = (size_t)n * lda, dcells = (size_t)ld * n_out;
+    int16_t *A1 = malloc(sizeof *A1 * acells), *A2 = malloc(sizeof *A2 * acells);
+    int64_t *D1 = malloc(sizeof *D1 * dcells), *D2 = malloc(sizeof *D2 * dcells);
+    if (!a || !d || !A1 || !A2 || !D1 || !D2)
+        exit(1);
+    for (int i = 0; i < n; i++)
+        edge_row(&r, a + (size_t)i * n_in, n_in, ak, i);
+    for (size_t i = 0; i < (size_t)n * n_out; i++)
+        d[i] = edge_delta(&r, dk, at);
+    for (size_t i = 0; i < acells; i++)
+        A1[i] = A2[i] = (int16_t)rng_next(&r);
+    for (size_t i = 0; i < dcells; i++)
+        D1[i] = D2[i] = (int64_t)rng_next(&r);
+    size_t bad_got = exact_wide_round(A1, lda, D1, ld, a, d, n, n_in, n_out, &f);
+    size_t bad_want = exact_wide_round_plain(A2, lda, D2, ld, a, d, n, n_in, n_out, &f);
+    size_t da = 0, dd = 0;
+    for (size_t i = 0; i < acells; i++)
+        da += A1[i] != A2[i];
+    for (size_t i = 0; i < dcells; i++)
+        dd += D1[i] != D2[i];
+    CHECK(da == 0 && dd == 0 && bad_got == bad_want, "exact_wide_round n=%d n_in=%d n_out=%d "
+          "kinds %d %d terms %lld: %zu activations and %zu deltas differ, bad %zu vs %zu", n,
+          n_in, n_out, ak, dk, (long long)terms, da, dd, bad_got, bad_want);
+    free(a);
+    free(d);
+    free(A1);
+    free(A2);
+    free(D1);
+    free(D2);
+}
+
+/* round_against_plain: the rounding kernels against the plain C on every tail of eight
+ * examples and eight neurons, every kind of value, three formats (limit 2^51; a sum of
+ * 2^20 terms: limit 2^42, F = 23; round_fixed(0)); returns the cases. */
+static int round_against_plain(void)
+{
+    const int ns[] = {1, 3, 8, 9, 15, 64, 67}, outs[] = {1, 5, 8, 10, 17, 64};
+    const int ins[] = {1, 7, 8, 17, 64, 100};
+    const int64_t terms[] = {64, 1 << 20, 0};
+    int cases = 0;
+    uint64_t seed = 7000;
+    for (size_t a = 0; a < sizeof ns / sizeof *ns; a++)
+        for (size_t b = 0; b < sizeof outs / sizeof *outs; b++)
+            for (int kind = 0; kind < 5; kind++)
+                for (int t = 0; t < 3; t++, cases++)
+                    round_input_case(ns[a], outs[b], kind, terms[t], seed++);
+    for (size_t a = 0; a < sizeof ns / sizeof *ns; a++)
+        for (size_t b = 0; b < sizeof ins / sizeof *ins; b++)
+            for (int ak = 0; ak < 5; ak++)
+                for (int t = 0; t < 3; t++, cases++)
+                    round_wide_case(ns[a], ins[b], outs[(a + b) % 6], ak, (ak + (int)b) % 5,
+                                    terms[t], seed++);
+    for (int dk = 0; dk < 5; dk++, cases += 2) { /* the real shapes */
+        round_input_case(64, 512, dk, 64, seed++);
+        round_wide_case(64, 512, 512, 4, dk, 64, seed++);
+    }
+    return cases;
+}
+
 /* kernels_against_plain: every kernel of this build against its plain-C kernel. */
 static int kernels_against_plain(void)
 {
@@ -669,7 +853,7 @@ static int kernels_against_plain(void)
 
 int main(void)
 {
-    int n_plain = kernels_against_plain();
+    int n_plain = kernels_against_plain() + round_against_plain();
     const int mixed[] = {0, 4, 5, 5, 8, 8, 9}, four_then_empty[] = {0, 4, 4, 4, 4};
     chunk_grouping(mixed, 6);
     chunk_grouping(four_then_empty, 4); /* 4 examples in 4 groups, yet not one per group */
