@@ -15,7 +15,8 @@ size_t exact_plain_outer_rows(int64_t *restrict acc, const Real *d, const Real *
             s = kernels_madd(d[(size_t)i * n_out + j], x[(size_t)i * n_in + k], s);
         double y = (double)s * f->scale;
         bad += !(fabs(y) <= f->limit);
-        acc[(size_t)j * n_in + k] += kernels_round_scaled(y);
+        int64_t *a = &acc[(size_t)j * n_in + k]; /* wrapping, as the vector kernels add */
+        *a = (int64_t)((uint64_t)*a + (uint64_t)kernels_round_scaled(y));
     }
     return bad;
 }
