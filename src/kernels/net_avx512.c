@@ -117,15 +117,14 @@ INLINE __m512 tree16v(const __m512 s[16])
 #define WIDE_X 8
 #define WIDE_W 3
 
-/* dot_wide: dot_block for ni <= WIDE_X rows of x and nj <= WIDE_W rows of W: each entry the
- * same sixteen partial sums, tree and tail as net_plain_dot, so the same bits; z[r * WIDE_W
- * + q] (z holds 32). */
-INLINE void dot_wide(const float *W, int ws, const float *x, int xs, int len, int ni, int nj,
-                     float z[32])
+/* wide_sums: s[r WIDE_W + q] = the sixteen partial sums of x row r and W row q over the
+ * whole vectors of the rows, for ni <= WIDE_X rows of x and nj <= WIDE_W of W (the other of
+ * the 32 stay 0: they feed tree16v only); returns where the rows' tail starts. */
+INLINE int wide_sums(const float *W, int ws, const float *x, int xs, int len, int ni, int nj,
+                     __m512 s[32])
 {
-    __m512 s[32];
     for (int f = 0; f < 32; f++)
-        s[f] = _mm512_setzero_ps(); /* the unused ones feed tree16v only */
+        s[f] = _mm512_setzero_ps();
     int k = 0;
     for (; k + LANES <= len; k += LANES) {
         __m512 wv[WIDE_W];
@@ -137,6 +136,17 @@ INLINE void dot_wide(const float *W, int ws, const float *x, int xs, int len, in
                 s[r * WIDE_W + q] = _mm512_fmadd_ps(wv[q], xv, s[r * WIDE_W + q]);
         }
     }
+    return k;
+}
+
+/* dot_wide: dot_block for ni <= WIDE_X rows of x and nj <= WIDE_W rows of W: each entry the
+ * same sixteen partial sums, tree and tail as net_plain_dot, so the same bits; z[r * WIDE_W
+ * + q] (z holds 32). */
+INLINE void dot_wide(const float *W, int ws, const float *x, int xs, int len, int ni, int nj,
+                     float z[32])
+{
+    __m512 s[32];
+    int k = wide_sums(W, ws, x, xs, len, ni, nj, s);
     _mm512_storeu_ps(z, tree16v(s));
     _mm512_storeu_ps(z + 16, tree16v(s + 16)); /* the last eight of them unused */
     for (int r = 0; r < ni; r++)
@@ -156,18 +166,7 @@ INLINE void dot_wide_out(const float *W, int ws, const float *x, int xs, int len
                          int n_out)
 {
     __m512 s[32];
-    for (int f = 0; f < 32; f++)
-        s[f] = _mm512_setzero_ps();
-    for (int k = 0; k + LANES <= len; k += LANES) {
-        __m512 wv[WIDE_W];
-        for (int q = 0; q < WIDE_W; q++)
-            wv[q] = _mm512_loadu_ps(W + (size_t)q * ws + k);
-        for (int r = 0; r < WIDE_X; r++) {
-            __m512 xv = _mm512_loadu_ps(x + (size_t)r * xs + k);
-            for (int q = 0; q < WIDE_W; q++)
-                s[r * WIDE_W + q] = _mm512_fmadd_ps(wv[q], xv, s[r * WIDE_W + q]);
-        }
-    }
+    wide_sums(W, ws, x, xs, len, WIDE_X, WIDE_W, s);
     __m512 v[2] = {tree16v(s), tree16v(s + 16)};
     for (int r = 0; r < WIDE_X; r++)
         for (int h = 0; h < 2; h++) { /* lanes 3 r .. 3 r + 2 of 32, those in vector h */
