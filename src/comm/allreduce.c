@@ -223,7 +223,7 @@ typedef struct {
     size_t nb;        /* packed: blocks */
     size_t *off;      /* packed: block b's bytes start at off[b] (off[nb]: all of them) */
     uint8_t *at;      /* the packed values: pack_buf, or buf itself as int64 */
-    int64_t *tv;      /* the trailer (tv_cap values) */
+    int64_t *tv;      /* the trailer (tn values) */
     int peak_at;      /* where the blocks' peaks start in tv; -1: none sent packed */
     Round r[ROUNDS_MAX];
     int nr, next, posted, nreq;
@@ -233,7 +233,7 @@ typedef struct {
 } Msg;
 static Msg msg;
 static uint8_t *pack_buf, *pack_tmp; /* this rank's packed sums; a round's received part */
-static size_t pack_cap;
+static size_t pack_cap, tmp_cap;
 static uint8_t *same_width;          /* comm_sum_start's one width for every block */
 static size_t *block_off;            /* msg.off */
 static int64_t *trail;               /* msg.tv */
@@ -257,13 +257,8 @@ static void grow(void **p, size_t *cap, size_t want, size_t size, const char *wh
 /* pack_room: the packed buffers hold at least `bytes` bytes each. */
 static void pack_room(size_t bytes)
 {
-    if (bytes <= pack_cap)
-        return;
-    free(pack_buf), free(pack_tmp);
-    pack_buf = malloc(bytes), pack_tmp = malloc(bytes);
-    if (!pack_buf || !pack_tmp)
-        comm_fatal_memory("the packed sums");
-    pack_cap = bytes;
+    grow((void **)&pack_buf, &pack_cap, bytes, 1, "the packed sums");
+    grow((void **)&pack_tmp, &tmp_cap, bytes, 1, "the packed sums");
 }
 
 /* blocks_room: room for nb blocks' widths and offsets, and a trailer of tn values. */
@@ -824,5 +819,5 @@ void allreduce_finalize(void)
     free(ns.count), free(ns.set[0]), free(ns.set[1]);
     free(pack_buf), free(pack_tmp), free(same_width), free(block_off), free(trail);
     pack_buf = pack_tmp = same_width = NULL, block_off = NULL, trail = NULL;
-    pack_cap = width_cap = off_cap = trail_cap = 0;
+    pack_cap = tmp_cap = width_cap = off_cap = trail_cap = 0;
 }
