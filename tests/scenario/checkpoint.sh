@@ -66,13 +66,6 @@ rm -f auto.ckpt-0000000045.h5 auto.ckpt-0000000048.h5
 train 2 1 small.ini --set output.file=auto.h5 --resume auto && grep -q "auto.ckpt-0000000040.h5" run.log \
     && same "--resume auto picks the newest checkpoint" auto.h5 "$reference" || { cat run.log; fail "auto newest"; }
 
-# rank_pid LAUNCHER: a rank of the job started in the background as `timeout ... mpiexec`
-rank_pid() {
-    local mpirun
-    mpirun=$(pgrep -P "$1" | head -1)
-    [ -n "$mpirun" ] && pgrep -P "$mpirun" | tail -1
-}
-
 # wait_epoch LAUNCHER: waits for the first epoch line in run.log (or the job's end). Delays
 # count from there: loading 60,000 images takes a second or more on a busy machine, and a
 # signal before the run file exists tests nothing

@@ -108,7 +108,7 @@ for node in 1 0; do
         --set train.watchdog_seconds=3 > out.txt 2> err.txt &
     launcher=$!
     sleep 2
-    victim=$(pgrep -P "$(pgrep -P "$launcher" | head -1)" | tail -1)
+    victim=$(rank_pid "$launcher")
     kill -STOP "$victim"
     start=$SECONDS
     code=0

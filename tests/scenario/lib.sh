@@ -11,6 +11,14 @@ fails=0
 fail() { echo "FAIL $*"; fails=$((fails + 1)); }
 ok() { echo "ok   $*"; }
 
+# rank_pid LAUNCHER: a rank of the job started in the background as `timeout ... mpiexec`
+# (nothing once the job has ended)
+rank_pid() {
+    local mpirun
+    mpirun=$(pgrep -P "$1" | head -1)
+    [ -n "$mpirun" ] && pgrep -P "$mpirun" | tail -1
+}
+
 # data_ini TRAIN_LIMIT TEST_LIMIT: the [data] section for Fashion-MNIST
 data_ini() {
     cat <<INI
