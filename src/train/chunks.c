@@ -7,6 +7,15 @@
 #include "train/shares.h"
 #include "train/wide_layer.h"
 
+/* lanes_consecutive: 1 when the chunk's n examples lie in consecutive lanes (slot[0] + i). */
+static int lanes_consecutive(const ThreadState *s, int n)
+{
+    for (int i = 1; i < n; i++)
+        if (s->slot[i] != s->slot[0] + i)
+            return 0;
+    return n > 0;
+}
+
 /* chunk_sums: adds the chunk's gradient, cost and count to the thread's sums: exact (each
  * group rounded to fixed point alone; the first layer's weights later, by columns, from the
  * rounded deltas left in t->D) or float. */
@@ -21,13 +30,14 @@ static void chunk_sums(Trainer *t, ThreadState *s, int groups, int n)
         s->count += n;
         return;
     }
-    int64_t *acc = s->acc, *D = s->ws.in.D; /* (n1, ws.cap) */
-    int n1 = m->layout.n[1];
+    /* the rounded deltas: straight into the step's table when the lanes are consecutive */
+    int run = lanes_consecutive(s, n);
+    int64_t *acc = s->acc, *D = run ? t->D + s->slot[0] : s->ws.in.D; /* (n1, ld) */
+    int n1 = m->layout.n[1], ld = run ? (int)t->slots : s->ws.cap;
     acc[np + SUM_BAD] +=
-        (int64_t)model_gradient_exact_rest(m, &s->ws, s->start, groups, acc, D, s->ws.cap,
-                                           &t->fixed);
+        (int64_t)model_gradient_exact_rest(m, &s->ws, s->start, groups, acc, D, ld, &t->fixed);
     acc[np + SUM_BAD] += (int64_t)wide_store(t, s, n); /* summed by rows after the chunks */
-    for (int j = 0; j < n1; j++) /* into the step's deltas: neuron-major, by lane */
+    for (int j = 0; j < n1 && !run; j++) /* into the step's deltas: neuron-major, by lane */
         for (int i = 0; i < n; i++)
             t->D[(size_t)j * (size_t)t->slots + (size_t)s->slot[i]] = D[(size_t)j * s->ws.cap + i];
     for (int g = 0; g < groups; g++) {
@@ -46,6 +56,11 @@ static void chunk_inputs(Trainer *t, ThreadState *s, int n, double *clock)
     const Model *m = &t->model;
     if (t->cfg->reduction == REDUCTION_EXACT) {
         size_t n1 = (size_t)m->layout.n[1], half = (size_t)t->slots * n1;
+        if (lanes_consecutive(s, n)) { /* the block sums as they lie */
+            const Real *z = t->part + s->slot[0] * n1;
+            model_forward_rest(m, &s->ws, n, z, z + half);
+            return;
+        }
         for (int i = 0; i < n; i++) {
             memcpy(s->ws.a[1] + i * n1, t->part + s->slot[i] * n1, n1 * sizeof(Real));
             memcpy(s->ws.d[1] + i * n1, t->part + half + s->slot[i] * n1, n1 * sizeof(Real));
