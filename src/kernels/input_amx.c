@@ -112,10 +112,12 @@ static void pack_quads(InputAmx *s, const uint8_t *const *rows, int n, int c0, i
 /* pack_plane4: pack_digits' four digits of L (high 0) or of H (high 1) into their planes:
  * sixteen examples at a time where VBMI can pick their four digits in one permutation
  * (neighbours in D's row j; each digit's bytes stored along the row), else eight. */
-static inline __attribute__((always_inline)) void pack_plane4(InputAmx *s, const int64_t *D,
-                                                              int ld, int n, int n_out, int high)
+static inline __attribute__((always_inline)) int pack_plane4(InputAmx *s, const int64_t *D,
+                                                             int ld, int n, int n_out, int high)
 {
     const __m512i bias = _mm512_set1_epi64(0x80808080LL);
+    const __m512i max = _mm512_set1_epi64(EXACT_AMX_MAX);
+    __mmask8 beyond = 0; /* L's packing: some |D| > EXACT_AMX_MAX (H's digits needed) */
 #if KERNELS_VBMI
     uint8_t order[64]; /* output byte 16 p + q: digit p of example q of two vectors of 8 */
     for (int o = 0; o < 64; o++)
@@ -130,8 +132,12 @@ static inline __attribute__((always_inline)) void pack_plane4(InputAmx *s, const
 #if KERNELS_VBMI
         for (; i + 16 <= n; i += 16) {
             const int64_t *d = D + (size_t)j * ld + i;
-            __m512i a = _mm512_add_epi64(_mm512_loadu_si512(d), bias);
-            __m512i b = _mm512_add_epi64(_mm512_loadu_si512(d + 8), bias);
+            __m512i da = _mm512_loadu_si512(d), db = _mm512_loadu_si512(d + 8);
+            if (!high)
+                beyond |= _mm512_cmpgt_epi64_mask(_mm512_abs_epi64(da), max) |
+                          _mm512_cmpgt_epi64_mask(_mm512_abs_epi64(db), max);
+            __m512i a = _mm512_add_epi64(da, bias);
+            __m512i b = _mm512_add_epi64(db, bias);
             if (high) { /* H, biased in turn */
                 a = _mm512_add_epi64(_mm512_srai_epi64(a, 32), bias);
                 b = _mm512_add_epi64(_mm512_srai_epi64(b, 32), bias);
@@ -148,7 +154,10 @@ static inline __attribute__((always_inline)) void pack_plane4(InputAmx *s, const
         for (; i < n; i += 8) { /* along a tile row: example after example */
             int8_t *at = row + (size_t)(i / EX) * PLANES * PLANE + i % EX;
             __mmask8 k = (__mmask8)(n - i >= 8 ? 0xff : (1u << (n - i)) - 1);
-            __m512i v = _mm512_add_epi64(_mm512_maskz_loadu_epi64(k, D + (size_t)j * ld + i), bias);
+            __m512i dv = _mm512_maskz_loadu_epi64(k, D + (size_t)j * ld + i);
+            if (!high)
+                beyond |= _mm512_cmpgt_epi64_mask(_mm512_abs_epi64(dv), max);
+            __m512i v = _mm512_add_epi64(dv, bias);
             if (high)
                 v = _mm512_add_epi64(_mm512_srai_epi64(v, 32), bias);
             __m512i w = _mm512_xor_si512(v, bias);
@@ -157,24 +166,27 @@ static inline __attribute__((always_inline)) void pack_plane4(InputAmx *s, const
                                                  _mm512_srli_epi64(w, 8 * p));
         }
     }
+    return beyond != 0;
 }
 
 /* pack_digits: D = d0 + 2^8 d1 + 2^16 d2 + 2^24 d3 with signed bytes d (A tiles: row j,
  * example i within its block); missing examples and rows 0. With |D| <= EXACT_AMX_MAX,
- * D + 0x80808080 lies in [0, 2^32) and its bytes are d + 128: d = byte ^ 0x80. Wide: the
- * same for L, the low 32 bits of D + 0x80808080 less the bias, into planes 0-3, and for
- * H = (D + 0x80808080) >> 32 (D = L + 2^32 H) into planes 4-7. */
-static void pack_digits(InputAmx *s, const int64_t *D, int ld, int n, int n_out, int wide)
+ * D + 0x80808080 lies in [0, 2^32) and its bytes are d + 128: d = byte ^ 0x80. Beyond it
+ * (wide, returns 1): the same for L, the low 32 bits of D + 0x80808080 less the bias, into
+ * planes 0-3, and for H = (D + 0x80808080) >> 32 (D = L + 2^32 H) into planes 4-7. The
+ * check rides on the packing of L: no pass of its own over D. */
+static int pack_digits(InputAmx *s, const int64_t *D, int ld, int n, int n_out)
 {
     int row_blocks = pad16(n_out) / TILE, used = (n + EX - 1) / EX;
     if (n % EX != 0 || n_out % TILE != 0) /* padding: some bytes are not written below */
         for (int rb = 0; rb < row_blocks; rb++)
             for (int b = 0; b < used; b++)
                 memset(s->digits + ((size_t)rb * s->blocks + b) * PLANES * PLANE, 0,
-                       (size_t)(wide ? 8 : 4) * PLANE);
-    pack_plane4(s, D, ld, n, n_out, 0);
+                       (size_t)PLANES * PLANE);
+    int wide = pack_plane4(s, D, ld, n, n_out, 0);
     if (wide)
         pack_plane4(s, D, ld, n, n_out, 1);
+    return wide;
 }
 
 /* widen4: row r of four byte tiles at t weighted 2^0, 2^8, 2^16, 2^24, as 64-bit sums of
@@ -331,12 +343,12 @@ static inline __attribute__((always_inline)) void outer_pieces(const ColSums *ds
 }
 
 /* amx_outer: the sums of column k += sum_i D[j ld + i] rows[i][c0 + k] for k < cols, into
- * dst, for the n examples and columns input_amx_pack laid out, every |D| <= EXACT_AMX_MAX,
- * or with wide every |D| <= EXACT_AMX_WIDE_MAX (twice the tile products). */
+ * dst, for the n examples and columns input_amx_pack laid out, every |D| <=
+ * EXACT_AMX_WIDE_MAX (beyond EXACT_AMX_MAX: twice the tile products). */
 static void amx_outer(const ColSums *dst, const int64_t *D, int ld, int n, int n_out, int cols,
-                      int wide, InputAmx *s)
+                      InputAmx *s)
 {
-    pack_digits(s, D, ld, n, n_out, wide);
+    int wide = pack_digits(s, D, ld, n, n_out);
     tiles_configure();
     if (wide)
         outer_pieces(dst, n, n_out, cols, 1, s);
@@ -479,8 +491,7 @@ int input_amx_wide(const ColSums *dst, const int64_t *D, int ld, const int16_t *
 {
     size_t hi_off = (size_t)((n + EX - 1) / EX) * EX * (size_t)pad16(cols);
     pack_quads16(s, A, lda, n, cols, hi_off);
-    int wide = input_plain_beyond(D, ld, n, n_out, EXACT_AMX_MAX);
-    pack_digits(s, D, ld, n, n_out, wide);
+    int wide = pack_digits(s, D, ld, n, n_out);
     ColSums to = *dst;
     if (n > EXACT_AMX_WHOLE) /* the sums are whole only after one flush */
         to.theta[0] = NULL;
@@ -504,11 +515,10 @@ int input_amx_cols(const ColSums *dst, const int64_t *D, int ld, const uint8_t *
             __builtin_prefetch(D + (size_t)j * ld + i);
     if (!packed)
         input_amx_pack(s, rows, n, c0, cols); /* meanwhile */
-    int wide = input_plain_beyond(D, ld, n, n_out, EXACT_AMX_MAX);
     ColSums to = *dst;
     if (n > EXACT_AMX_WHOLE)
         to.theta[0] = to.theta[1] = NULL;
-    amx_outer(&to, D, ld, n, n_out, cols, wide, s);
+    amx_outer(&to, D, ld, n, n_out, cols, s);
     return to.theta[0] != NULL || to.theta[1] != NULL;
 }
 #endif
