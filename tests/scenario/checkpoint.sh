@@ -89,8 +89,10 @@ sed -e 's/train_limit = 1000/train_limit = 60000/' -e 's/epochs = 3/epochs = 6/'
 # mid-run)
 sed -e 's/epochs = 6/epochs = 12/' big.ini > sig.ini
 sed -e 's/every_steps = 0/every_steps = 25/' big.ini > kill.ini
-pool eval 'train 2 1 sig.ini --set output.file="$work/sigref.h5" || { cat run.log; fail "signal reference"; }'
-pool eval 'train 2 1 big.ini --set output.file="$work/bigref.h5" || { cat run.log; fail "big reference"; }'
+# (written into .refs: every new case copies the scratch folder's files, not .refs)
+mkdir .refs
+pool eval 'train 2 1 sig.ini --set output.file="$work/.refs/sigref.h5" || { cat run.log; fail "signal reference"; }'
+pool eval 'train 2 1 big.ini --set output.file="$work/.refs/bigref.h5" || { cat run.log; fail "big reference"; }'
 
 # 5b. divergence with rollbacks: lr 2^900 diverges at once; one rollback to the start
 # checkpoint with the factor 2^-900 (exact) continues at lr 1: the weights of a plain lr-1 run
@@ -220,8 +222,8 @@ for k in ('activation', 'output', 'cost'): del f.attrs[k]"
 }
 pool old_file
 
-# the cases above and below ran in the pool: wait for them (and their failures) before the
-# signals, whose moments count from an epoch line and want the machine to themselves
+# the cases above ran in the pool: wait for them (and their failures) before the signals
+# below, whose moments count from an epoch line and want the machine to themselves
 pool_wait
 
 # wait_epoch LAUNCHER: waits for the first epoch line in run.log (or the job's end). Delays
@@ -235,7 +237,7 @@ wait_epoch() {
 }
 
 # 4. SIGUSR1 to one rank: checkpoint, exit code 75, resume to the same weights
-sigref=$(outcome sigref.h5)
+sigref=$(outcome .refs/sigref.h5)
 OMP_NUM_THREADS=1 timeout 300 $mpiexec $npflag 2 "$bin" train sig.ini --set output.file=sig.h5 > run.log 2>&1 &
 launcher=$!
 wait_epoch "$launcher"
@@ -252,7 +254,7 @@ train 2 1 sig.ini --set output.file=sig.h5 --resume auto && same "resume after S
 
 # 5. kill -9 of a rank at three moments (checkpoints every 25 steps: about half of the time
 # is spent writing them, so kills land mid-write too)
-big=$(outcome bigref.h5)
+big=$(outcome .refs/bigref.h5)
 kills=0 attempts=0
 for delay in 1.2 1.2 1.0 1.2 1.0 1.2; do
     [ "$kills" -ge 3 ] && break
