@@ -3,8 +3,10 @@
 # AddressSanitizer + UBSan), each for SECONDS (default 30), starting from a scratch copy
 # of the committed seed corpus (tests/fuzz/corpus/TARGET, never grown here).
 # usage: scripts/fuzz.sh [SECONDS [TARGET...]]      TARGET: idx config h5 (default: all)
-# Env: BUILD_DIR (default build-fuzz), CC (default clang). Exit 1 on a crash, leak or
-# timeout; the reproducer is left in $BUILD_DIR/findings/. Skips (exit 0) without clang.
+# Env: BUILD_DIR (default build-fuzz), CC (default clang), FUZZ_JOBS (targets fuzzed at
+# once, default the number of cores: each fuzzer is one process on one core, so each gets
+# its SECONDS of a core). Exit 1 on a crash, leak or timeout; the reproducer is left in
+# $BUILD_DIR/findings/. Skips (exit 0) without clang.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/fuzz_triage.sh
@@ -50,26 +52,42 @@ hdf5_only() {
     hdf5_only_log "$2.log"
 }
 
+# fork_flags TARGET: h5's fork mode keeps fuzzing past crashes (inside libhdf5), each
+# classified below
+fork_flags() {
+    fork=()
+    [ "$1" = h5 ] && fork=(-fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1)
+    # in CI, leaks of the h5 target are not judged: libhdf5 1.10 leaks on some malformed
+    # files and a short run cannot always tell its leaks from ours (run locally to check)
+    [ "$1" = h5 ] && [ "${CI:-}" = true ] && fork+=(-detect_leaks=0)
+    return 0
+}
+
+# the fuzzers, FUZZ_JOBS at a time; each one's exit code in $build/fuzz-TARGET.rc
 mkdir -p "$build/findings"
-failed=0
-total=0
+jobs_max=${FUZZ_JOBS:-$(nproc)}
 for t in "${targets[@]}"; do
     corpus=$build/corpus-$t
     rm -rf "$corpus" "$build/findings/$t-"*
     mkdir -p "$corpus"
     cp tests/fuzz/corpus/"$t"/* "$corpus"/
-    log=$build/fuzz-$t.log
-    # h5: fork mode keeps fuzzing past crashes (inside libhdf5), each classified below
-    fork=()
-    [ "$t" = h5 ] && fork=(-fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1)
-    # in CI, leaks of the h5 target are not judged: libhdf5 1.10 leaks on some malformed
-    # files and a short run cannot always tell its leaks from ours (run locally to check)
-    [ "$t" = h5 ] && [ "${CI:-}" = true ] && fork+=(-detect_leaks=0)
-    rc=0
+    fork_flags "$t"
     # -timeout: one input may take at most 5 s; -rss_limit_mb: the process at most 2 GB
-    "$bin/fuzz_$t" -max_total_time="$seconds" -timeout=5 -rss_limit_mb=2048 \
-        "${fork[@]}" -print_final_stats=1 -artifact_prefix="$build/findings/$t-" "$corpus" \
-        > "$log" 2>&1 || rc=$?
+    ( rc=0
+      "$bin/fuzz_$t" -max_total_time="$seconds" -timeout=5 -rss_limit_mb=2048 \
+          "${fork[@]}" -print_final_stats=1 -artifact_prefix="$build/findings/$t-" "$corpus" \
+          > "$build/fuzz-$t.log" 2>&1 || rc=$?
+      echo "$rc" > "$build/fuzz-$t.rc" ) &
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do wait -n || true; done
+done
+wait
+
+failed=0
+total=0
+for t in "${targets[@]}"; do
+    log=$build/fuzz-$t.log
+    fork_flags "$t"
+    rc=$(cat "$build/fuzz-$t.rc")
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
     [ -z "$execs" ] && execs=$(sed -n 's/^#\([0-9]*\):.*/\1/p' "$log" | tail -1)
     total=$((total + ${execs:-0}))

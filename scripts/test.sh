@@ -9,6 +9,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh --tests
 bash scripts/build.sh -DDOWNHILL_WERROR=ON # a warning in downhill's code fails CI
+# Two tests at a time (CTEST_PARALLEL_LEVEL, default 2); those whose checks depend on
+# timing are RUN_SERIAL and run alone (tests/scenario/CMakeLists.txt).
+export CTEST_PARALLEL_LEVEL=${CTEST_PARALLEL_LEVEL:-2}
 (cd build && ctest --output-on-failure --timeout 900 "$@") | tee build/ctest.log
 
 # Portable build (no -march=native, as on clusters whose login and compute nodes differ):

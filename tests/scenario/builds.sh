@@ -7,6 +7,7 @@
 # must end with the weights of the uninterrupted run. A build named `portable` also runs
 # as on a CPU without AVX2 and FMA as far as the C library can tell (GLIBC_TUNABLES masks
 # them: its libm and fmaf then take their code for such CPUs).
+# The runs compared with one reference run go two at a time (lib.sh's pool).
 # usage: tests/scenario/builds.sh DOWNHILL MPIEXEC NPFLAG
 #   DOWNHILL_BUILDS="NAME=PATH NAME=PATH ..." (scripts/test.sh sets it after building the
 #   variants); without it the test is skipped (77).
@@ -39,6 +40,15 @@ hash_of() {
         { cat run.log >&2; return 1; }
     sed -n 's/^final weights: hash \([0-9a-f]*\),.*/\1/p' run.log
 }
+# expect_hash WANT WHAT NAME=BINARY RANKS THREADS BATCH AMX [ARGS...]: FAIL unless the run
+# of that build ends with the weights hash WANT (in the pool: its own folder)
+expect_hash() {
+    local want=$1 what=$2 b=$3 got name
+    shift 3
+    name=${b%%=*}
+    got=$(hash_of "${b#*=}" "$@")
+    [ "$got" = "$want" ] || fail "$what: $name at $1x$2 (DOWNHILL_AMX=$4) ended with '$got', not $want"
+}
 
 for batch in 10 64; do
     before=$fails
@@ -49,12 +59,11 @@ for batch in 10 64; do
         for shape in 1x1 1x2 2x1 2x2; do
             for amx in 1 0; do
                 [ "${b%%=*}" != this ] && [ "$amx" = 0 ] && continue # AMX is this build's
-                got=$(hash_of "${b#*=}" "${shape%x*}" "${shape#*x}" "$batch" "$amx")
-                [ "$got" = "$want" ] ||
-                    fail "batch $batch: ${b%%=*} at $shape (DOWNHILL_AMX=$amx) ended with '$got', not $want"
+                pool expect_hash "$want" "batch $batch" "$b" "${shape%x*}" "${shape#*x}" "$batch" "$amx"
             done
         done
     done
+    pool_wait
     [ "$fails" -eq "$before" ] &&
         ok "batch $batch: ${#builds[@]} builds x 1, 2 ranks x 1, 2 threads: weights $want"
 done
@@ -71,9 +80,9 @@ for kind in "relu softmax cross_entropy 0.1" "tanh sigmoid cross_entropy 0.5" \
     want=$(hash_of "$bin" 1 1 64 1 "${args[@]}") || { fail "$kind: the reference run failed"; continue; }
     for b in "${builds[@]}"; do
         name=${b%%=*}
-        got=$(hash_of "${b#*=}" 2 1 64 1 "${args[@]}")
-        [ "$got" = "$want" ] || fail "$act, $out, $cost: ${b%%=*} at 2x1 ended with '$got', not $want"
+        pool expect_hash "$want" "$act, $out, $cost" "$b" 2 1 64 1 "${args[@]}"
     done
+    pool_wait
     [ "$fails" -eq "$before" ] && ok "$act, $out, $cost: ${#builds[@]} builds: weights $want"
 done
 
@@ -88,10 +97,10 @@ for b in "${builds[@]}"; do
     name=${b%%=*}
     for amx in 1 0; do
         [ "${b%%=*}" != this ] && [ "$amx" = 0 ] && continue
-        got=$(hash_of "${b#*=}" 2 1 64 "$amx" "${args[@]}")
-        [ "$got" = "$want" ] || fail "wide 784-96-80-10: ${b%%=*} at 2x1 (DOWNHILL_AMX=$amx) ended with '$got', not $want"
+        pool expect_hash "$want" "wide 784-96-80-10" "$b" 2 1 64 "$amx" "${args[@]}"
     done
 done
+pool_wait
 [ "$fails" -eq "$before" ] && ok "wide 784-96-80-10: ${#builds[@]} builds: weights $want"
 
 # A checkpoint of one build resumed by the next (the last by the first): epoch 1 by one,
@@ -99,11 +108,12 @@ done
 name=this
 want=$(hash_of "$bin" 2 1 64 1)
 n=${#builds[@]}
-for ((i = 0; i < n; i++)); do
-    a=${builds[i]} z=${builds[(i + 1) % n]}
+# resume_across A Z: epoch 1 by build A (NAME=BINARY), epoch 2 by build Z
+resume_across() {
+    local a=$1 z=$2 got name
     rm -f run.ckpt-*.h5
     name=${a%%=*}
-    hash_of "${a#*=}" 2 1 64 1 --set train.epochs=1 > /dev/null || { fail "${a%%=*}: first epoch"; continue; }
+    hash_of "${a#*=}" 2 1 64 1 --set train.epochs=1 > /dev/null || { fail "${a%%=*}: first epoch"; return; }
     name=${z%%=*}
     got=$(hash_of "${z#*=}" 2 1 64 1 --resume auto)
     if [ "$got" = "$want" ]; then
@@ -111,6 +121,10 @@ for ((i = 0; i < n; i++)); do
     else
         fail "epoch 1 by ${a%%=*}, resumed by ${z%%=*}: '$got', uninterrupted $want"
     fi
+}
+for ((i = 0; i < n; i++)); do
+    pool resume_across "${builds[i]}" "${builds[(i + 1) % n]}"
 done
+pool_wait
 echo "builds: $fails failures"
 [ "$fails" -eq 0 ]

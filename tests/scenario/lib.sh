@@ -1,6 +1,7 @@
 # lib.sh: sourced by the test scenarios (invariance, checkpoint, errors, timing).
 # Takes the scenario's arguments DOWNHILL "MPIEXEC [FLAGS]" NUMPROC_FLAG, moves into a
-# scratch folder removed on exit, and defines ok/fail counters and the data INI section.
+# scratch folder removed on exit, and defines ok/fail counters, the data INI section and a
+# pool that runs independent cases two at a time.
 # shellcheck shell=bash
 bin=$1 mpiexec=$2 npflag=$3
 data=${FASHION_DIR:-/usr/share/datasets/fashion-mnist}
@@ -43,4 +44,31 @@ summary() {
     "$bin" info out.h5 | grep -E '^(params_hash|last_epoch|last_train_cost|last_test_cost|last_test_accuracy):'
     h5dump -d /history/train_cost -d /history/test_cost -d /history/test_accuracy out.h5 \
         | grep -v HDF5
+}
+
+# pool CMD ARGS...: runs CMD ARGS (a function or a program) in the background in a folder
+# of its own, .pool/N, holding a copy of the scratch folder's files as they are now (a
+# copy, not links: a case writing run.log must not write another case's); at most
+# POOL_JOBS (default 2) cases run at once. Its output is kept for pool_wait.
+pool_n=0
+pool() {
+    local dir
+    pool_n=$((pool_n + 1))
+    dir=$work/.pool/$pool_n
+    mkdir -p "$dir"
+    cp -a "$work"/* "$dir/"
+    ( cd "$dir" && "$@" ) > "$dir.out" 2>&1 &
+    while [ "$(jobs -rp | wc -l)" -ge "${POOL_JOBS:-2}" ]; do wait -n; done
+}
+# pool_wait: waits for every pooled case, prints their outputs in the order they were
+# started and counts their FAIL lines into fails
+pool_wait() {
+    local i
+    wait
+    for ((i = 1; i <= pool_n; i++)); do
+        cat "$work/.pool/$i.out"
+        fails=$((fails + $(grep -c '^FAIL' "$work/.pool/$i.out")))
+    done
+    rm -rf "$work/.pool"
+    pool_n=0
 }

@@ -8,8 +8,9 @@
 #   3. --time=1 --signal=B:USR1@10: the warning makes the job checkpoint and requeue itself
 #      (as often as needed); it ends with the weights and history of an uninterrupted run.
 #   4. scancel --signal=USR1 --batch, twice: three allocations, same weights and history.
-# Scenarios 3 and 4 run at the same time as the uninterrupted reference run; the training
-# length is calibrated on this machine so that the first allocation outlives the warning.
+# Scenarios 3 and 4 run at the same time as the uninterrupted reference run, and 1 and 2
+# beside them; the training length is calibrated on this machine (before any job runs) so
+# that the first allocation outlives the warning.
 # usage: tests/slurm.sh DOWNHILL   (exit 0 all ok, 1 a failure, 77 SLURM not installed)
 set -uo pipefail
 
@@ -40,41 +41,6 @@ tiny_ini 500 10 > tiny.ini
 
 show_log() { echo "--- $1"; tail -25 "$1"; }
 
-# 1. tiny runs under both launchers (config from the command line, then from the environment)
-j1=$(sbatch --parsable -n 2 -o tiny-mpirun.out "$root/jobs/train.sbatch" tiny.ini --set output.file=tiny-mpirun.h5)
-j2=$(DOWNHILL_LAUNCHER=srun DOWNHILL_CONFIG=tiny.ini DOWNHILL_ARGS="--set output.file=tiny-srun.h5" \
-     sbatch --parsable -n 2 -o tiny-srun.out "$root/jobs/train.sbatch")
-for j in "$j1:mpirun" "$j2:srun"; do
-    id=${j%%:*} launcher=${j#*:}
-    s=$(wait_done "$id" 120)
-    if [ "$s" = COMPLETED ] && h5dump -H "tiny-$launcher.h5" > /dev/null \
-        && grep -q '^format: downhill-run' <<< "$("$bin" info "tiny-$launcher.h5")" \
-        && grep -q '^last_epoch: 2' <<< "$("$bin" info "tiny-$launcher.h5")" \
-        && grep -q "running: $launcher" "tiny-$launcher.out"; then
-        ok "train.sbatch with $launcher: job $id completed, valid run file tiny-$launcher.h5"
-    else
-        fail "train.sbatch with $launcher: job $id $s"; show_log "tiny-$launcher.out"
-    fi
-done
-if [ -f tiny-mpirun.h5 ] && [ -f tiny-srun.h5 ] && [ "$(outcome tiny-mpirun.h5)" = "$(outcome tiny-srun.h5)" ]; then
-    ok "mpirun and srun --mpi=pmix launches end with the same weights"
-else
-    fail "mpirun and srun launches differ"
-fi
-
-# 2. the scaling job: P = 1, 2 under srun, strong and weak
-j=$(DOWNHILL_LAUNCHER=srun DOWNHILL_CONFIG=tiny.ini DOWNHILL_SCALING_DIR=$work/scaling \
-    sbatch --parsable -n 2 -o scaling.out "$root/jobs/scaling.sbatch" --epochs 3 --train-limit 3000 --batch 32 --per-rank-batch 16)
-s=$(wait_done "$j" 180)
-if [ "$s" = COMPLETED ] && [ "$(grep -c '^strong,' scaling/scaling.csv)" -eq 2 ] \
-    && [ "$(grep -c '^weak,' scaling/scaling.csv)" -eq 2 ] \
-    && [ "$(head -c 4 scaling/scaling.png | tail -c 3)" = PNG ] \
-    && grep -q "strong scaling: every P" scaling.out; then
-    ok "scaling.sbatch: job $j wrote scaling.csv (4 runs, strong scaling bitwise equal) and scaling.png"
-else
-    fail "scaling.sbatch: job $j $s"; show_log scaling.out
-fi
-
 # 3 and 4. a run long enough to outlive the first warning (27-48 s into the job): measure
 # this machine's epoch time, aim at about 60 s of training on one rank
 cat tiny.ini > long.ini
@@ -92,6 +58,17 @@ OMP_NUM_THREADS=1 "$bin" train long.ini --set output.file=ref.h5 > ref.log 2>&1 
 ref_pid=$!
 jt=$(sbatch --parsable -n 1 --time=1 --signal=B:USR1@10 -o limit.out "$root/jobs/train.sbatch" long.ini --set output.file=limit.h5)
 js=$(DOWNHILL_LAUNCHER=srun sbatch --parsable -n 1 -o cancel.out "$root/jobs/train.sbatch" long.ini --set output.file=cancel.h5)
+
+# 1 and 2 run beside 3 and 4 (the calibration above had the machine to itself: more load
+# now only makes the long jobs' first allocations outlive their warning more surely);
+# they are checked after the loop below
+# 1. tiny runs under both launchers (config from the command line, then from the environment)
+j1=$(sbatch --parsable -n 2 -o tiny-mpirun.out "$root/jobs/train.sbatch" tiny.ini --set output.file=tiny-mpirun.h5)
+j2=$(DOWNHILL_LAUNCHER=srun DOWNHILL_CONFIG=tiny.ini DOWNHILL_ARGS="--set output.file=tiny-srun.h5" \
+     sbatch --parsable -n 2 -o tiny-srun.out "$root/jobs/train.sbatch")
+# 2. the scaling job: P = 1, 2 under srun, strong and weak
+jsc=$(DOWNHILL_LAUNCHER=srun DOWNHILL_CONFIG=tiny.ini DOWNHILL_SCALING_DIR=$work/scaling \
+    sbatch --parsable -n 2 -o scaling.out "$root/jobs/scaling.sbatch" --epochs 3 --train-limit 3000 --batch 32 --per-rank-batch 16)
 
 # one loop drives both jobs: signal the second one once in each of its first two
 # allocations (after an epoch line), release requeued jobs from their hold-off
@@ -127,6 +104,36 @@ while [ "$(date +%s)" -lt "$deadline" ]; do
     [ $t_done -eq 1 ] && [ $s_done -eq 1 ] && break
     sleep 1
 done
+# 1. the tiny runs
+for j in "$j1:mpirun" "$j2:srun"; do
+    id=${j%%:*} launcher=${j#*:}
+    s=$(wait_done "$id" 120)
+    if [ "$s" = COMPLETED ] && h5dump -H "tiny-$launcher.h5" > /dev/null \
+        && grep -q '^format: downhill-run' <<< "$("$bin" info "tiny-$launcher.h5")" \
+        && grep -q '^last_epoch: 2' <<< "$("$bin" info "tiny-$launcher.h5")" \
+        && grep -q "running: $launcher" "tiny-$launcher.out"; then
+        ok "train.sbatch with $launcher: job $id completed, valid run file tiny-$launcher.h5"
+    else
+        fail "train.sbatch with $launcher: job $id $s"; show_log "tiny-$launcher.out"
+    fi
+done
+if [ -f tiny-mpirun.h5 ] && [ -f tiny-srun.h5 ] && [ "$(outcome tiny-mpirun.h5)" = "$(outcome tiny-srun.h5)" ]; then
+    ok "mpirun and srun --mpi=pmix launches end with the same weights"
+else
+    fail "mpirun and srun launches differ"
+fi
+
+# 2. the scaling job
+s=$(wait_done "$jsc" 180)
+if [ "$s" = COMPLETED ] && [ "$(grep -c '^strong,' scaling/scaling.csv)" -eq 2 ] \
+    && [ "$(grep -c '^weak,' scaling/scaling.csv)" -eq 2 ] \
+    && [ "$(head -c 4 scaling/scaling.png | tail -c 3)" = PNG ] \
+    && grep -q "strong scaling: every P" scaling.out; then
+    ok "scaling.sbatch: job $jsc wrote scaling.csv (4 runs, strong scaling bitwise equal) and scaling.png"
+else
+    fail "scaling.sbatch: job $jsc $s"; show_log scaling.out
+fi
+
 wait "$ref_pid" || fail "the uninterrupted reference run"
 ref_pid=""
 reference=$(outcome ref.h5)
