@@ -57,21 +57,26 @@ INLINE void store4(int64_t *p, __m256i v, int m)
                                                        _mm256_setr_epi64x(0, 1, 2, 3)), v);
 }
 
-/* input_half: four examples' D of one neuron (y = d 2^32) into p (the first m); returns the
- * bad ones (non-finite, or |y| 255 beyond the limit). */
-INLINE int input_half(int64_t *p, __m128 d4, __m256d scale, __m256d div, __m256d lim,
-                             int m)
+/* round_half: four examples' D of one neuron into p (the first m): y = d s (s: their
+ * scales, exact), kept where live and |y| div <= lim, else 0; returns the bad ones (live,
+ * and not finite or beyond). The first layer: s = 2^32, every example live, div =
+ * EXACT_INPUT_DIV; a wide layer: each example's scale (live where it is not 0), div = 1. */
+INLINE int round_half(int64_t *p, __m128 d4, __m256d s, __m256d live, __m256d div, __m256d lim,
+                      int m)
 {
-    __m256d y = _mm256_mul_pd(_mm256_cvtps_pd(d4), scale); /* exact */
-    __m256d ok = _mm256_cmp_pd(_mm256_mul_pd(absd(y), div), lim, _CMP_LE_OQ);
-    store4(p, _mm256_and_si256(rounded(y), _mm256_castpd_si256(ok)), m);
-    return 4 - __builtin_popcount((unsigned)_mm256_movemask_pd(ok));
+    __m256d y = _mm256_mul_pd(_mm256_cvtps_pd(d4), s); /* exact */
+    __m256d in = _mm256_cmp_pd(_mm256_mul_pd(absd(y), div), lim, _CMP_LE_OQ); /* NaN: not */
+    __m256d keep = _mm256_and_pd(in, live);
+    store4(p, _mm256_and_si256(rounded(y), _mm256_castpd_si256(keep)), m);
+    return __builtin_popcount((unsigned)_mm256_movemask_pd(_mm256_andnot_pd(in, live)));
 }
 
-/* input_block: the deltas of examples [i0, i0 + ni) and neurons [j0, j0 + nj) (ni, nj <= 8)
- * rounded into D; returns the bad ones. */
-INLINE size_t input_block(int64_t *restrict D, int ld, const float *d, int n_out, int i0, int j0,
-                          int ni, int nj, __m256d scale, __m256d div, __m256d lim)
+/* round_block: the deltas of examples [i0, i0 + ni) and neurons [j0, j0 + nj) (ni, nj <= 8)
+ * rounded into D (s, live: the examples' scales and liveness in halves of four); returns
+ * the bad ones. */
+INLINE size_t round_block(int64_t *restrict D, int ld, const float *d, int n_out, int i0, int j0,
+                          int ni, int nj, const __m256d s[2], const __m256d live[2], __m256d div,
+                          __m256d lim)
 {
     __m256 r[8];
     size_t bad = 0;
@@ -79,9 +84,24 @@ INLINE size_t input_block(int64_t *restrict D, int ld, const float *d, int n_out
     round8_transpose(r);
     for (int c = 0; c < nj; c++) {
         int64_t *p = D + (size_t)(j0 + c) * ld + i0;
-        bad += (size_t)input_half(p, _mm256_castps256_ps128(r[c]), scale, div, lim, ni);
-        bad += (size_t)input_half(p + 4, _mm256_extractf128_ps(r[c], 1), scale, div, lim,
+        bad += (size_t)round_half(p, _mm256_castps256_ps128(r[c]), s[0], live[0], div, lim, ni);
+        bad += (size_t)round_half(p + 4, _mm256_extractf128_ps(r[c], 1), s[1], live[1], div, lim,
                                   ni - 4);
+    }
+    return bad;
+}
+
+/* round_rows: round_block for examples [i0, i0 + ni) (ni <= 8) and every neuron, eight at a
+ * time; returns the bad ones. */
+static size_t round_rows(int64_t *restrict D, int ld, const float *d, int n_out, int i0, int ni,
+                         const __m256d s[2], const __m256d live[2], __m256d div, __m256d lim)
+{
+    size_t bad = 0;
+    for (int j0 = 0; j0 < n_out; j0 += 8) {
+        int nj = n_out - j0 < 8 ? n_out - j0 : 8;
+        bad += ni == 8 && nj == 8
+                   ? round_block(D, ld, d, n_out, i0, j0, 8, 8, s, live, div, lim)
+                   : round_block(D, ld, d, n_out, i0, j0, ni, nj, s, live, div, lim);
     }
     return bad;
 }
@@ -89,18 +109,12 @@ INLINE size_t input_block(int64_t *restrict D, int ld, const float *d, int n_out
 size_t round_avx2_input(int64_t *restrict D, int ld, const float *d, int n, int n_out,
                         const Fixed *f)
 {
-    const __m256d scale = _mm256_set1_pd(f->scale), lim = _mm256_set1_pd(f->limit);
-    const __m256d div = _mm256_set1_pd((double)EXACT_INPUT_DIV);
+    const __m256d scale[2] = {_mm256_set1_pd(f->scale), _mm256_set1_pd(f->scale)};
+    const __m256d all = _mm256_castsi256_pd(_mm256_set1_epi64x(-1)), live[2] = {all, all};
+    const __m256d lim = _mm256_set1_pd(f->limit), div = _mm256_set1_pd((double)EXACT_INPUT_DIV);
     size_t bad = 0;
-    for (int i0 = 0; i0 < n; i0 += 8) {
-        int ni = n - i0 < 8 ? n - i0 : 8;
-        for (int j0 = 0; j0 < n_out; j0 += 8) {
-            int nj = n_out - j0 < 8 ? n_out - j0 : 8;
-            bad += ni == 8 && nj == 8
-                       ? input_block(D, ld, d, n_out, i0, j0, 8, 8, scale, div, lim)
-                       : input_block(D, ld, d, n_out, i0, j0, ni, nj, scale, div, lim);
-        }
-    }
+    for (int i0 = 0; i0 < n; i0 += 8)
+        bad += round_rows(D, ld, d, n_out, i0, n - i0 < 8 ? n - i0 : 8, scale, live, div, lim);
     return bad;
 }
 
@@ -157,41 +171,12 @@ static double wide_example(int16_t *restrict A, const float *a, int n_in, const 
     return ldexp(1.0, f->delta_bits + e);
 }
 
-/* wide_half: four examples' D of one neuron (y = d sd, live: sd != 0) into p (the first
- * m); returns the bad ones (live, and not finite or |y| beyond lim). */
-INLINE int wide_half(int64_t *p, __m128 d4, __m256d sd, __m256d live, __m256d lim, int m)
-{
-    __m256d y = _mm256_mul_pd(_mm256_cvtps_pd(d4), sd); /* exact */
-    __m256d in = _mm256_cmp_pd(absd(y), lim, _CMP_LE_OQ);
-    __m256d keep = _mm256_and_pd(in, live);
-    store4(p, _mm256_and_si256(rounded(y), _mm256_castpd_si256(keep)), m);
-    return __builtin_popcount((unsigned)_mm256_movemask_pd(_mm256_andnot_pd(in, live)));
-}
-
-/* wide_block: input_block for a wide layer (s, live: the examples' scales and scale != 0,
- * in halves of four). */
-INLINE size_t wide_block(int64_t *restrict D, int ld, const float *d, int n_out, int i0, int j0,
-                         int ni, int nj, const __m256d s[2], const __m256d live[2],
-                         __m256d lim)
-{
-    __m256 r[8];
-    size_t bad = 0;
-    load_block(r, d, n_out, i0, ni, j0, nj);
-    round8_transpose(r);
-    for (int c = 0; c < nj; c++) {
-        int64_t *p = D + (size_t)(j0 + c) * ld + i0;
-        bad += (size_t)wide_half(p, _mm256_castps256_ps128(r[c]), s[0], live[0], lim, ni);
-        bad += (size_t)wide_half(p + 4, _mm256_extractf128_ps(r[c], 1), s[1], live[1], lim,
-                                 ni - 4);
-    }
-    return bad;
-}
-
 size_t round_avx2_wide(int16_t *restrict A, int lda, int64_t *restrict D, int ld,
                        const float *a, const float *d, int n, int n_in, int n_out,
                        const Fixed *f)
 {
     const __m256d lim = _mm256_set1_pd(f->limit / (double)(1 << EXACT_WIDE_ABITS));
+    const __m256d one = _mm256_set1_pd(1.0);
     size_t bad = 0;
     for (int i0 = 0; i0 < n; i0 += 8) {
         int ni = n - i0 < 8 ? n - i0 : 8;
@@ -204,12 +189,7 @@ size_t round_avx2_wide(int16_t *restrict A, int lda, int64_t *restrict D, int ld
         __m256d s[2] = {_mm256_loadu_pd(sd), _mm256_loadu_pd(sd + 4)}, live[2];
         for (int h = 0; h < 2; h++)
             live[h] = _mm256_cmp_pd(s[h], _mm256_setzero_pd(), _CMP_NEQ_OQ);
-        for (int j0 = 0; j0 < n_out; j0 += 8) {
-            int nj = n_out - j0 < 8 ? n_out - j0 : 8;
-            bad += ni == 8 && nj == 8
-                       ? wide_block(D, ld, d, n_out, i0, j0, 8, 8, s, live, lim)
-                       : wide_block(D, ld, d, n_out, i0, j0, ni, nj, s, live, lim);
-        }
+        bad += round_rows(D, ld, d, n_out, i0, ni, s, live, one, lim);
     }
     return bad;
 }

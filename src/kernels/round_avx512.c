@@ -32,20 +32,42 @@ INLINE void load_block(__m256 r[8], const float *d, int n_out, int i0, int ni, i
     }
 }
 
-/* input_cols: the first nj columns of the transposed block r (eight examples of neuron
- * j0 + c each) rounded into D rows j0 + c from column i0 (mi: the examples that exist);
- * returns the bad values. */
-INLINE size_t input_cols(int64_t *restrict D, int ld, const __m256 r[8], int j0, int i0,
-                         int nj, __mmask8 mi, __m512d scale, __m512d div, __m512d lim)
+/* round_cols: the first nj columns of the transposed block r (eight examples of neuron
+ * j0 + c each) rounded into D rows j0 + c from column i0 (mi: the examples that exist):
+ * y = d s (s: the examples' scales, exact), kept where the example is live and |y| div <=
+ * lim, else 0; returns the bad values (live, and not finite or beyond). The first layer:
+ * s = 2^32 and div = EXACT_INPUT_DIV for every example; a wide layer: each example's scale
+ * (live where it is not 0) and div = 1. */
+INLINE size_t round_cols(int64_t *restrict D, int ld, const __m256 r[8], int j0, int i0,
+                         int nj, __mmask8 mi, __m512d s, __mmask8 live, __m512d div,
+                         __m512d lim)
 {
     size_t bad = 0;
     for (int c = 0; c < nj; c++) {
-        __m512d y = _mm512_mul_pd(_mm512_cvtps_pd(r[c]), scale); /* exact */
-        __mmask8 ok = _mm512_cmp_pd_mask(_mm512_mul_pd(_mm512_abs_pd(y), div), lim,
-                                         _CMP_LE_OQ); /* NaN: not ok */
-        bad += (size_t)__builtin_popcount((unsigned)(uint8_t)~ok);
+        __m512d y = _mm512_mul_pd(_mm512_cvtps_pd(r[c]), s); /* exact */
+        __mmask8 in = _mm512_cmp_pd_mask(_mm512_mul_pd(_mm512_abs_pd(y), div), lim,
+                                         _CMP_LE_OQ); /* NaN: not in */
+        bad += (size_t)__builtin_popcount((unsigned)(uint8_t)(live & ~in));
         _mm512_mask_storeu_epi64(D + (size_t)(j0 + c) * ld + i0, mi,
-                                 _mm512_maskz_cvtpd_epi64(ok, y));
+                                 _mm512_maskz_cvtpd_epi64(in & live, y));
+    }
+    return bad;
+}
+
+/* round_rows: round_cols for examples [i0, i0 + ni) (ni <= 8) and every neuron, eight at a
+ * time; returns the bad values. */
+static size_t round_rows(int64_t *restrict D, int ld, const float *d, int n_out, int i0, int ni,
+                         __m512d s, __mmask8 live, __m512d div, __m512d lim)
+{
+    __mmask8 mi = first(ni);
+    size_t bad = 0;
+    for (int j0 = 0; j0 < n_out; j0 += 8) {
+        int nj = n_out - j0 < 8 ? n_out - j0 : 8;
+        __m256 r[8];
+        load_block(r, d, n_out, i0, ni, j0, first(nj));
+        round8_transpose(r);
+        bad += nj == 8 ? round_cols(D, ld, r, j0, i0, 8, mi, s, live, div, lim)
+                       : round_cols(D, ld, r, j0, i0, nj, mi, s, live, div, lim);
     }
     return bad;
 }
@@ -56,18 +78,8 @@ size_t round_avx512_input(int64_t *restrict D, int ld, const float *d, int n, in
     const __m512d scale = _mm512_set1_pd(f->scale), lim = _mm512_set1_pd(f->limit);
     const __m512d div = _mm512_set1_pd((double)EXACT_INPUT_DIV);
     size_t bad = 0;
-    for (int i0 = 0; i0 < n; i0 += 8) {
-        int ni = n - i0 < 8 ? n - i0 : 8;
-        __mmask8 mi = first(ni);
-        for (int j0 = 0; j0 < n_out; j0 += 8) {
-            int nj = n_out - j0 < 8 ? n_out - j0 : 8;
-            __m256 r[8];
-            load_block(r, d, n_out, i0, ni, j0, first(nj));
-            round8_transpose(r);
-            bad += nj == 8 ? input_cols(D, ld, r, j0, i0, 8, mi, scale, div, lim)
-                           : input_cols(D, ld, r, j0, i0, nj, mi, scale, div, lim);
-        }
-    }
+    for (int i0 = 0; i0 < n; i0 += 8)
+        bad += round_rows(D, ld, d, n_out, i0, n - i0 < 8 ? n - i0 : 8, scale, 0xff, div, lim);
     return bad;
 }
 
@@ -106,31 +118,15 @@ static double wide_example(int16_t *restrict A, const float *a, int n_in, const 
     return ldexp(1.0, f->delta_bits + e);
 }
 
-/* wide_cols: input_cols for a wide layer: y = d sd (s: the examples' sd, live: sd != 0),
- * bad where live and not finite or |y| beyond lim, 0 where not live. */
-INLINE size_t wide_cols(int64_t *restrict D, int ld, const __m256 r[8], int j0, int i0, int nj,
-                        __mmask8 mi, __m512d s, __mmask8 live, __m512d lim)
-{
-    size_t bad = 0;
-    for (int c = 0; c < nj; c++) {
-        __m512d y = _mm512_mul_pd(_mm512_cvtps_pd(r[c]), s); /* exact */
-        __mmask8 in = _mm512_cmp_pd_mask(_mm512_abs_pd(y), lim, _CMP_LE_OQ);
-        bad += (size_t)__builtin_popcount((unsigned)(uint8_t)(live & ~in));
-        _mm512_mask_storeu_epi64(D + (size_t)(j0 + c) * ld + i0, mi,
-                                 _mm512_maskz_cvtpd_epi64(in & live, y));
-    }
-    return bad;
-}
-
 size_t round_avx512_wide(int16_t *restrict A, int lda, int64_t *restrict D, int ld,
                          const float *a, const float *d, int n, int n_in, int n_out,
                          const Fixed *f)
 {
     const __m512d lim = _mm512_set1_pd(f->limit / (double)(1 << EXACT_WIDE_ABITS));
+    const __m512d one = _mm512_set1_pd(1.0);
     size_t bad = 0;
     for (int i0 = 0; i0 < n; i0 += 8) {
         int ni = n - i0 < 8 ? n - i0 : 8;
-        __mmask8 mi = first(ni);
         double sd[8] = {0}; /* examples from ni on: scale 0, nothing stored nor counted */
         for (int q = 0; q < ni; q++) {
             sd[q] = wide_example(A + (size_t)(i0 + q) * lda, a + (size_t)(i0 + q) * n_in,
@@ -139,14 +135,7 @@ size_t round_avx512_wide(int16_t *restrict A, int lda, int64_t *restrict D, int 
         }
         __m512d s = _mm512_loadu_pd(sd);
         __mmask8 live = _mm512_cmp_pd_mask(s, _mm512_setzero_pd(), _CMP_NEQ_OQ);
-        for (int j0 = 0; j0 < n_out; j0 += 8) {
-            int nj = n_out - j0 < 8 ? n_out - j0 : 8;
-            __m256 r[8];
-            load_block(r, d, n_out, i0, ni, j0, first(nj));
-            round8_transpose(r);
-            bad += nj == 8 ? wide_cols(D, ld, r, j0, i0, 8, mi, s, live, lim)
-                           : wide_cols(D, ld, r, j0, i0, nj, mi, s, live, lim);
-        }
+        bad += round_rows(D, ld, d, n_out, i0, ni, s, live, one, lim);
     }
     return bad;
 }
