@@ -18,8 +18,8 @@ static int lanes_consecutive(const ThreadState *s, int n)
 
 /* chunk_sums: adds the chunk's gradient, cost and count to the thread's sums: exact (each
  * group rounded to fixed point alone; the first layer's weights later, by columns, from the
- * rounded deltas left in t->D) or float. */
-static void chunk_sums(Trainer *t, ThreadState *s, int groups, int n)
+ * rounded deltas left in t->D; run: the examples lie in consecutive lanes) or float. */
+static void chunk_sums(Trainer *t, ThreadState *s, int groups, int n, int run)
 {
     const Model *m = &t->model;
     size_t np = m->layout.n_params;
@@ -31,7 +31,6 @@ static void chunk_sums(Trainer *t, ThreadState *s, int groups, int n)
         return;
     }
     /* the rounded deltas: straight into the step's table when the lanes are consecutive */
-    int run = lanes_consecutive(s, n);
     int64_t *acc = s->acc, *D = run ? t->D + s->slot[0] : s->ws.in.D; /* (n1, ld) */
     int n1 = m->layout.n[1], ld = run ? (int)t->slots : s->ws.cap;
     acc[np + SUM_BAD] +=
@@ -50,13 +49,14 @@ static void chunk_sums(Trainer *t, ThreadState *s, int groups, int n)
 }
 
 /* chunk_inputs: the first layer's output of the chunk's n examples into ws: exact, from
- * their block sums in t->part (formed by first_forward); float, the whole first layer. */
-static void chunk_inputs(Trainer *t, ThreadState *s, int n, double *clock)
+ * their block sums in t->part (formed by first_forward; read in place when run, the
+ * examples in consecutive lanes); float, the whole first layer. */
+static void chunk_inputs(Trainer *t, ThreadState *s, int n, int run, double *clock)
 {
     const Model *m = &t->model;
     if (t->cfg->reduction == REDUCTION_EXACT) {
         size_t n1 = (size_t)m->layout.n[1], half = (size_t)t->slots * n1;
-        if (lanes_consecutive(s, n)) { /* the block sums as they lie */
+        if (run) { /* the block sums as they lie */
             const Real *z = t->part + s->slot[0] * n1;
             model_forward_rest(m, &s->ws, n, z, z + half);
             return;
@@ -87,11 +87,12 @@ static void chunk_gradient(Trainer *t, ThreadState *s, int64_t g0, int64_t g1, i
     if (n == 0)
         return;
     const Model *m = &t->model;
-    chunk_inputs(t, s, n, &clock);
+    int run = lanes_consecutive(s, n);
+    chunk_inputs(t, s, n, run, &clock);
     model_cost(m, &s->ws, s->labels, n, NULL, s->costs);
     timer_add(&s->times, PHASE_FORWARD, &clock);
     model_deltas(m, &s->ws, s->labels, n);
-    chunk_sums(t, s, groups, n);
+    chunk_sums(t, s, groups, n, run);
     timer_add(&s->times, PHASE_BACKWARD, &clock);
 }
 
